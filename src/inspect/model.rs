@@ -1,0 +1,381 @@
+//! One model of a native module, whatever its container: segments, a pointer map, imports and
+//! exports. The ELF, PE and Mach-O loaders each build a [`Binary`]; the slot reader only ever
+//! looks at this model, so every detection rule works the same on every platform.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Container format of a native module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Elf,
+    Pe,
+    MachO,
+}
+
+/// Instruction set of the code in a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    X86,
+    X86_64,
+    Aarch64,
+    Arm,
+    Ppc64,
+    S390x,
+    Riscv64,
+    Other,
+}
+
+impl Arch {
+    /// Name used in evidence and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86 => "x86",
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+            Arch::Arm => "arm",
+            Arch::Ppc64 => "ppc64",
+            Arch::S390x => "s390x",
+            Arch::Riscv64 => "riscv64",
+            Arch::Other => "other",
+        }
+    }
+}
+
+/// A mapped range of the module: where it lives in memory and which bytes of the file fill it.
+/// Bytes past `filesize` up to `vsize` are zero at load time (`.bss`, zero-fill sections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Name for evidence: a section name (`.data.rel.ro`, `__DATA_CONST,__const`, `.rdata`)
+    /// when the file has one, else the segment's.
+    pub name: String,
+    /// Virtual address (link-time, unslid; PE: image base + RVA).
+    pub vaddr: u64,
+    pub vsize: u64,
+    /// Offset in the file of the byte at `vaddr`.
+    pub offset: u64,
+    /// How many bytes the file holds for this range (may be less than `vsize`).
+    pub filesize: u64,
+    pub exec: bool,
+    pub write: bool,
+}
+
+impl Segment {
+    fn contains(&self, addr: u64) -> bool {
+        addr >= self.vaddr && addr - self.vaddr < self.vsize
+    }
+}
+
+/// What a pointer-sized location holds once the loader has done its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointer {
+    /// An address inside this module (link-time address, same space as [`Segment::vaddr`]).
+    Addr(u64),
+    /// The address of an imported symbol: index into [`Binary::imports`].
+    Import(u32),
+}
+
+/// An imported symbol (`PyModule_Create2`, `PyUnstable_Module_SetGIL`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Symbol name without Mach-O's leading underscore and without ELF version suffixes.
+    pub name: String,
+    /// Library the symbol is bound to, when the format says (PE DLL, Mach-O dylib ordinal).
+    pub library: Option<String>,
+}
+
+/// Everything the slot reader needs to know about one native module.
+#[derive(Debug, Clone)]
+pub struct Binary<'a> {
+    pub format: Format,
+    pub arch: Arch,
+    /// 4 or 8.
+    pub pointer_size: u8,
+    pub little_endian: bool,
+    /// PE image base (0 elsewhere); PE addresses in the model already include it.
+    pub image_base: u64,
+    /// Mapped ranges, sorted by `vaddr`, never overlapping (finer-grained sections when the
+    /// file has them). Loaders call [`Binary::normalize_segments`] once they are done.
+    pub segments: Vec<Segment>,
+    /// Pointer sites → targets, sorted by site address (see [`PointerMap`]).
+    pub pointers: PointerMap,
+    pub imports: Vec<Import>,
+    /// Exported symbols (name without Mach-O's leading underscore) → address.
+    pub exports: HashMap<String, u64>,
+    /// Stubs the loader identified (PLT entries, Mach-O `__stubs`, PE thunks) → import index.
+    /// The code scanners add the ones they find by pattern.
+    pub stubs: Vec<(u64, u32)>,
+    /// Libraries this module links against (`DT_NEEDED`, PE DLL names, Mach-O dylibs).
+    pub needed: Vec<String>,
+    /// The bytes of this module (for a fat Mach-O: the chosen slice).
+    pub data: &'a [u8],
+}
+
+/// Sorted (site, pointer) pairs with binary-search lookup. Built once per file by a loader.
+#[derive(Debug, Clone, Default)]
+pub struct PointerMap {
+    sites: Vec<(u64, Pointer)>,
+    sorted: bool,
+}
+
+impl PointerMap {
+    pub fn with_capacity(n: usize) -> Self {
+        PointerMap { sites: Vec::with_capacity(n), sorted: true }
+    }
+
+    /// Record that the pointer-sized word at `site` holds `target` at load time.
+    pub fn insert(&mut self, site: u64, target: Pointer) {
+        if let Some(&(last, _)) = self.sites.last() {
+            if last >= site {
+                self.sorted = false;
+            }
+        }
+        self.sites.push((site, target));
+    }
+
+    /// Sort and drop duplicate sites (the last insert for a site wins). Loaders call this once.
+    pub fn finish(&mut self) {
+        if !self.sorted {
+            // Stable sort keeps insertion order within a site; keep the last one.
+            self.sites.sort_by_key(|&(site, _)| site);
+            let mut out: Vec<(u64, Pointer)> = Vec::with_capacity(self.sites.len());
+            for (site, p) in self.sites.drain(..) {
+                match out.last_mut() {
+                    Some(last) if last.0 == site => last.1 = p,
+                    _ => out.push((site, p)),
+                }
+            }
+            self.sites = out;
+            self.sorted = true;
+        }
+    }
+
+    pub fn get(&self, site: u64) -> Option<Pointer> {
+        debug_assert!(self.sorted, "PointerMap::finish not called");
+        self.sites
+            .binary_search_by_key(&site, |&(s, _)| s)
+            .ok()
+            .map(|i| self.sites[i].1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// Every (site, pointer) pair in address order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Pointer)> + '_ {
+        self.sites.iter().copied()
+    }
+
+    /// Sites whose pointer is exactly `Addr(target)`.
+    pub fn sites_pointing_to(&self, target: u64) -> impl Iterator<Item = u64> + '_ {
+        self.sites
+            .iter()
+            .filter(move |&&(_, p)| p == Pointer::Addr(target))
+            .map(|&(s, _)| s)
+    }
+}
+
+/// What a pointer-sized word of the module holds, as far as the file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Word {
+    /// A relocated pointer.
+    Pointer(Pointer),
+    /// Plain bytes, no relocation: an integer (or, in a non-PIC image, an absolute address).
+    Int(u64),
+}
+
+impl<'a> Binary<'a> {
+    /// Parse any supported format. `prefer` picks the slice of a fat Mach-O file.
+    pub fn parse(data: &'a [u8], prefer: Option<Arch>) -> Result<Binary<'a>, ModelError> {
+        // goblin is robust but not fuzz-proof everywhere: a panic deep in a parser is a
+        // malformed file, not a crash of the whole run.
+        let parsed = std::panic::catch_unwind(|| Self::parse_inner(data, prefer));
+        match parsed {
+            Ok(r) => r,
+            Err(_) => Err(ModelError::Malformed("parser panicked on this file".into())),
+        }
+    }
+
+    fn parse_inner(data: &'a [u8], prefer: Option<Arch>) -> Result<Binary<'a>, ModelError> {
+        match data {
+            [0x7f, b'E', b'L', b'F', ..] => super::elf::load(data),
+            [b'M', b'Z', ..] => super::pe::load(data),
+            [0xfe, 0xed, 0xfa, 0xce | 0xcf, ..]
+            | [0xce | 0xcf, 0xfa, 0xed, 0xfe, ..]
+            | [0xca, 0xfe, 0xba, 0xbe, ..]
+            | [0xbe, 0xba, 0xfe, 0xca, ..] => super::macho::load(data, prefer),
+            _ => Err(ModelError::NotABinary),
+        }
+    }
+
+    /// The segment holding `addr`.
+    pub fn segment(&self, addr: u64) -> Option<&Segment> {
+        let i = self.segments.partition_point(|s| s.vaddr <= addr);
+        let s = self.segments.get(i.checked_sub(1)?)?;
+        s.contains(addr).then_some(s)
+    }
+
+    /// Sort segments by address, drop empty ones and clip overlaps (hostile files declare
+    /// them) so that every address belongs to at most one segment.
+    pub fn normalize_segments(&mut self) {
+        self.segments.retain(|s| s.vsize > 0);
+        self.segments.sort_by_key(|s| (s.vaddr, std::cmp::Reverse(s.vsize)));
+        let mut out: Vec<Segment> = Vec::with_capacity(self.segments.len());
+        for mut s in self.segments.drain(..) {
+            if let Some(prev) = out.last_mut() {
+                let prev_end = prev.vaddr.saturating_add(prev.vsize);
+                if s.vaddr < prev_end {
+                    let end = s.vaddr.saturating_add(s.vsize);
+                    if end <= prev_end {
+                        continue; // nested in the previous one
+                    }
+                    let cut = prev_end - s.vaddr;
+                    s.vaddr = prev_end;
+                    s.vsize -= cut;
+                    s.offset = s.offset.saturating_add(cut);
+                    s.filesize = s.filesize.saturating_sub(cut);
+                }
+            }
+            out.push(s);
+        }
+        self.segments = out;
+    }
+
+    /// `len` bytes at `addr`: borrowed from the file, or zeros for zero-fill memory.
+    /// `None` when the range is not mapped or crosses the end of its segment.
+    pub fn bytes(&self, addr: u64, len: usize) -> Option<Cow<'a, [u8]>> {
+        let seg = self.segment(addr)?;
+        let rel = addr - seg.vaddr;
+        if rel.checked_add(len as u64)? > seg.vsize {
+            return None;
+        }
+        if rel + len as u64 <= seg.filesize {
+            let start = seg.offset.checked_add(rel)? as usize;
+            let end = start.checked_add(len)?;
+            return self.data.get(start..end).map(Cow::Borrowed);
+        }
+        if rel >= seg.filesize {
+            return Some(Cow::Owned(vec![0; len]));
+        }
+        let mut out = vec![0; len];
+        let have = (seg.filesize - rel) as usize;
+        let start = seg.offset.checked_add(rel)? as usize;
+        out[..have].copy_from_slice(self.data.get(start..start.checked_add(have)?)?);
+        Some(Cow::Owned(out))
+    }
+
+    /// True when `addr` lies in memory the file leaves zero (`.bss`, zero-fill sections).
+    pub fn is_zero_fill(&self, addr: u64) -> bool {
+        self.segment(addr).is_some_and(|s| addr - s.vaddr >= s.filesize)
+    }
+
+    pub fn u16_at(&self, addr: u64) -> Option<u16> {
+        let b = self.bytes(addr, 2)?;
+        let a = [b[0], b[1]];
+        Some(if self.little_endian { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) })
+    }
+
+    pub fn u32_at(&self, addr: u64) -> Option<u32> {
+        let b = self.bytes(addr, 4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Some(if self.little_endian { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+    }
+
+    pub fn u64_at(&self, addr: u64) -> Option<u64> {
+        let b = self.bytes(addr, 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b);
+        Some(if self.little_endian { u64::from_le_bytes(a) } else { u64::from_be_bytes(a) })
+    }
+
+    /// The raw pointer-sized integer at `addr`.
+    pub fn uptr_at(&self, addr: u64) -> Option<u64> {
+        if self.pointer_size == 8 { self.u64_at(addr) } else { self.u32_at(addr).map(u64::from) }
+    }
+
+    /// What the pointer-sized word at `addr` holds: the relocated pointer when the loader
+    /// recorded one there, else the integer in the file.
+    pub fn word_at(&self, addr: u64) -> Option<Word> {
+        if let Some(p) = self.pointers.get(addr) {
+            return Some(Word::Pointer(p));
+        }
+        self.uptr_at(addr).map(Word::Int)
+    }
+
+    /// The address stored at `addr`, if it is a pointer into this module. In images without
+    /// relocations for a site (non-PIC PE, Mach-O without rebase info) a raw value that
+    /// lands in a mapped segment is taken as an address.
+    pub fn addr_at(&self, addr: u64) -> Option<u64> {
+        match self.word_at(addr)? {
+            Word::Pointer(Pointer::Addr(a)) => Some(a),
+            Word::Pointer(Pointer::Import(_)) => None,
+            Word::Int(0) => None,
+            Word::Int(v) if self.format != Format::Elf && self.segment(v).is_some() => Some(v),
+            Word::Int(_) => None,
+        }
+    }
+
+    /// The NUL-terminated string at `addr` (at most 1024 bytes, without the NUL).
+    pub fn c_str(&self, addr: u64) -> Option<&'a [u8]> {
+        let seg = self.segment(addr)?;
+        let rel = addr - seg.vaddr;
+        if rel >= seg.filesize {
+            return None;
+        }
+        let start = seg.offset.checked_add(rel)? as usize;
+        let end = (seg.offset.checked_add(seg.filesize)? as usize).min(self.data.len());
+        let hay = self.data.get(start..end)?;
+        let hay = &hay[..hay.len().min(1024)];
+        let n = memchr::memchr(0, hay)?;
+        Some(&hay[..n])
+    }
+
+    /// Index of the import called `name`, if this module imports it.
+    pub fn import(&self, name: &str) -> Option<u32> {
+        self.imports.iter().position(|i| i.name == name).map(|i| i as u32)
+    }
+
+    pub fn imports_name(&self, name: &str) -> bool {
+        self.import(name).is_some()
+    }
+
+    /// Executable ranges with their bytes (the part the file holds).
+    pub fn code(&self) -> impl Iterator<Item = (u64, &'a [u8])> + '_ {
+        self.segments.iter().filter(|s| s.exec).filter_map(|s| {
+            let start = usize::try_from(s.offset).ok()?;
+            let len = usize::try_from(s.filesize.min(s.vsize)).ok()?;
+            Some((s.vaddr, self.data.get(start..start.checked_add(len)?)?))
+        })
+    }
+
+    /// File offset → address, for turning a byte found in the file into a location.
+    pub fn addr_of_offset(&self, offset: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|s| offset >= s.offset && offset - s.offset < s.filesize)
+            .map(|s| s.vaddr + (offset - s.offset))
+    }
+
+    /// Name of the section or segment holding `addr`, for evidence.
+    pub fn section_name(&self, addr: u64) -> &str {
+        self.segment(addr).map(|s| s.name.as_str()).unwrap_or("?")
+    }
+}
+
+/// Why a file could not be modelled. Each becomes an `unknown` verdict naming the cause.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("not an ELF, PE or Mach-O file")]
+    NotABinary,
+    #[error("malformed binary: {0}")]
+    Malformed(String),
+    #[error("unsupported binary: {0}")]
+    Unsupported(String),
+}

@@ -1,0 +1,8 @@
+//! gilfree: will these Python extension modules keep the GIL off on free-threaded CPython?
+//!
+//! The library reads wheels and native modules (ELF, PE, Mach-O), recovers each module's
+//! `Py_mod_gil` declaration without running it, and reports verdicts. The binary in
+//! `src/main.rs` is a thin command line over it.
+
+pub mod inspect;
+pub mod wheel;

@@ -1,0 +1,1 @@
+//! Wheels: file names, tags and the extension modules inside.
