@@ -2,5 +2,7 @@
 use super::model::{Arch, Binary, ModelError};
 
 pub fn load(_data: &[u8], _prefer: Option<Arch>) -> Result<Binary<'_>, ModelError> {
-    Err(ModelError::Unsupported("Mach-O loader not written yet".into()))
+    Err(ModelError::Unsupported(
+        "Mach-O loader not written yet".into(),
+    ))
 }

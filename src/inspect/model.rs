@@ -122,7 +122,10 @@ pub struct PointerMap {
 
 impl PointerMap {
     pub fn with_capacity(n: usize) -> Self {
-        PointerMap { sites: Vec::with_capacity(n), sorted: true }
+        PointerMap {
+            sites: Vec::with_capacity(n),
+            sorted: true,
+        }
     }
 
     /// Record that the pointer-sized word at `site` holds `target` at load time.
@@ -226,7 +229,8 @@ impl<'a> Binary<'a> {
     /// them) so that every address belongs to at most one segment.
     pub fn normalize_segments(&mut self) {
         self.segments.retain(|s| s.vsize > 0);
-        self.segments.sort_by_key(|s| (s.vaddr, std::cmp::Reverse(s.vsize)));
+        self.segments
+            .sort_by_key(|s| (s.vaddr, std::cmp::Reverse(s.vsize)));
         let mut out: Vec<Segment> = Vec::with_capacity(self.segments.len());
         for mut s in self.segments.drain(..) {
             if let Some(prev) = out.last_mut() {
@@ -273,31 +277,48 @@ impl<'a> Binary<'a> {
 
     /// True when `addr` lies in memory the file leaves zero (`.bss`, zero-fill sections).
     pub fn is_zero_fill(&self, addr: u64) -> bool {
-        self.segment(addr).is_some_and(|s| addr - s.vaddr >= s.filesize)
+        self.segment(addr)
+            .is_some_and(|s| addr - s.vaddr >= s.filesize)
     }
 
     pub fn u16_at(&self, addr: u64) -> Option<u16> {
         let b = self.bytes(addr, 2)?;
         let a = [b[0], b[1]];
-        Some(if self.little_endian { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) })
+        Some(if self.little_endian {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        })
     }
 
     pub fn u32_at(&self, addr: u64) -> Option<u32> {
         let b = self.bytes(addr, 4)?;
         let a = [b[0], b[1], b[2], b[3]];
-        Some(if self.little_endian { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+        Some(if self.little_endian {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
     }
 
     pub fn u64_at(&self, addr: u64) -> Option<u64> {
         let b = self.bytes(addr, 8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(&b);
-        Some(if self.little_endian { u64::from_le_bytes(a) } else { u64::from_be_bytes(a) })
+        Some(if self.little_endian {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        })
     }
 
     /// The raw pointer-sized integer at `addr`.
     pub fn uptr_at(&self, addr: u64) -> Option<u64> {
-        if self.pointer_size == 8 { self.u64_at(addr) } else { self.u32_at(addr).map(u64::from) }
+        if self.pointer_size == 8 {
+            self.u64_at(addr)
+        } else {
+            self.u32_at(addr).map(u64::from)
+        }
     }
 
     /// What the pointer-sized word at `addr` holds: the relocated pointer when the loader
@@ -339,7 +360,10 @@ impl<'a> Binary<'a> {
 
     /// Index of the import called `name`, if this module imports it.
     pub fn import(&self, name: &str) -> Option<u32> {
-        self.imports.iter().position(|i| i.name == name).map(|i| i as u32)
+        self.imports
+            .iter()
+            .position(|i| i.name == name)
+            .map(|i| i as u32)
     }
 
     pub fn imports_name(&self, name: &str) -> bool {

@@ -1,0 +1,616 @@
+//! AArch64 code reading (ELF, Mach-O and PE): stubs, call sites, call arguments and constant
+//! stores. Instructions are fixed-width, so a small decoder of the few forms that matter
+//! (adrp, add, ldr, str/stp, mov forms, branches) reads windows in either direction.
+
+use std::collections::HashMap;
+
+use super::{ArgValue, Code, FuncRefs, Store, code_at};
+use crate::inspect::model::{Binary, Pointer};
+
+/// The instruction forms the readers act on; everything else is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insn {
+    Adrp {
+        rd: u8,
+        page: u64,
+    },
+    Adr {
+        rd: u8,
+        addr: u64,
+    },
+    AddImm {
+        rd: u8,
+        rn: u8,
+        imm: u64,
+        wide: bool,
+    },
+    /// `ldr Rt, [Rn, #imm]` (unsigned offset), `size` 4 or 8.
+    LdrImm {
+        rt: u8,
+        rn: u8,
+        off: u64,
+        size: u8,
+    },
+    /// `str`/`stur` of one register, `size` 4 or 8 (register 31 is the zero register).
+    Str {
+        rt: u8,
+        rn: u8,
+        off: i64,
+        size: u8,
+    },
+    /// `stp` with a signed offset.
+    Stp {
+        rt: u8,
+        rt2: u8,
+        rn: u8,
+        off: i64,
+        size: u8,
+    },
+    /// `movz`/`movn`: the whole register becomes `value`.
+    MovImm {
+        rd: u8,
+        value: u64,
+        wide: bool,
+    },
+    /// `movk`: 16 bits at `shift` replaced.
+    MovK {
+        rd: u8,
+        imm: u64,
+        shift: u32,
+    },
+    /// `mov Rd, Rm` (orr with the zero register).
+    MovReg {
+        rd: u8,
+        rm: u8,
+    },
+    Bl {
+        target: u64,
+    },
+    B {
+        target: u64,
+    },
+    /// br/blr/ret and the authenticated forms: control leaves through a register.
+    Indirect {
+        link: bool,
+        rn: u8,
+    },
+    CondBranch,
+    Other(u32),
+}
+
+fn sext(v: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((v << shift) as i64) >> shift
+}
+
+fn decode(w: u32, pc: u64) -> Insn {
+    let rd = (w & 31) as u8;
+    let rn = ((w >> 5) & 31) as u8;
+    if w & 0x9f00_0000 == 0x9000_0000 || w & 0x9f00_0000 == 0x1000_0000 {
+        let imm = u64::from((w >> 29) & 3) | (u64::from((w >> 5) & 0x7_ffff) << 2);
+        let imm = sext(imm, 21);
+        return if w & 0x8000_0000 != 0 {
+            Insn::Adrp {
+                rd,
+                page: (pc & !0xfff).wrapping_add_signed(imm << 12),
+            }
+        } else {
+            Insn::Adr {
+                rd,
+                addr: pc.wrapping_add_signed(imm),
+            }
+        };
+    }
+    if w & 0x7f80_0000 == 0x1100_0000 {
+        let mut imm = u64::from((w >> 10) & 0xfff);
+        if w & (1 << 22) != 0 {
+            imm <<= 12;
+        }
+        return Insn::AddImm {
+            rd,
+            rn,
+            imm,
+            wide: w & 0x8000_0000 != 0,
+        };
+    }
+    match w & 0xffc0_0000 {
+        0xf940_0000 => {
+            return Insn::LdrImm {
+                rt: rd,
+                rn,
+                off: u64::from((w >> 10) & 0xfff) * 8,
+                size: 8,
+            };
+        }
+        0xb940_0000 => {
+            return Insn::LdrImm {
+                rt: rd,
+                rn,
+                off: u64::from((w >> 10) & 0xfff) * 4,
+                size: 4,
+            };
+        }
+        0xf900_0000 => {
+            return Insn::Str {
+                rt: rd,
+                rn,
+                off: i64::from((w >> 10) & 0xfff) * 8,
+                size: 8,
+            };
+        }
+        0xb900_0000 => {
+            return Insn::Str {
+                rt: rd,
+                rn,
+                off: i64::from((w >> 10) & 0xfff) * 4,
+                size: 4,
+            };
+        }
+        0xa900_0000 | 0x2900_0000 => {
+            let size = if w & 0x8000_0000 != 0 { 8 } else { 4 };
+            let off = sext(u64::from((w >> 15) & 0x7f), 7) * size as i64;
+            return Insn::Stp {
+                rt: rd,
+                rt2: ((w >> 10) & 31) as u8,
+                rn,
+                off,
+                size,
+            };
+        }
+        _ => {}
+    }
+    match w & 0xffe0_0c00 {
+        0xf800_0000 => {
+            return Insn::Str {
+                rt: rd,
+                rn,
+                off: sext(u64::from((w >> 12) & 0x1ff), 9),
+                size: 8,
+            };
+        }
+        0xb800_0000 => {
+            return Insn::Str {
+                rt: rd,
+                rn,
+                off: sext(u64::from((w >> 12) & 0x1ff), 9),
+                size: 4,
+            };
+        }
+        _ => {}
+    }
+    let wide = w & 0x8000_0000 != 0;
+    let imm16 = u64::from((w >> 5) & 0xffff);
+    let shift = ((w >> 21) & 3) * 16;
+    match w & 0x7f80_0000 {
+        0x5280_0000 => {
+            return Insn::MovImm {
+                rd,
+                value: imm16 << shift,
+                wide,
+            };
+        }
+        0x1280_0000 => {
+            let v = !(imm16 << shift);
+            return Insn::MovImm {
+                rd,
+                value: if wide { v } else { v & 0xffff_ffff },
+                wide,
+            };
+        }
+        0x7280_0000 => {
+            return Insn::MovK {
+                rd,
+                imm: imm16,
+                shift,
+            };
+        }
+        _ => {}
+    }
+    if w & 0x7fe0_ffe0 == 0x2a00_03e0 {
+        return Insn::MovReg {
+            rd,
+            rm: ((w >> 16) & 31) as u8,
+        };
+    }
+    let imm26 = sext(u64::from(w & 0x03ff_ffff), 26) * 4;
+    match w & 0xfc00_0000 {
+        0x9400_0000 => {
+            return Insn::Bl {
+                target: pc.wrapping_add_signed(imm26),
+            };
+        }
+        0x1400_0000 => {
+            return Insn::B {
+                target: pc.wrapping_add_signed(imm26),
+            };
+        }
+        _ => {}
+    }
+    // br, blr, ret and their pointer-authenticated variants (braa, blraa, retaa, ...).
+    if w & 0xfe1f_0000 == 0xd61f_0000 {
+        let link = (w >> 21) & 3 == 1;
+        return Insn::Indirect { link, rn };
+    }
+    if w & 0xff00_0010 == 0x5400_0000
+        || w & 0x7e00_0000 == 0x3400_0000
+        || w & 0x7e00_0000 == 0x3600_0000
+    {
+        return Insn::CondBranch;
+    }
+    Insn::Other(w)
+}
+
+/// Whether an instruction not decoded above may write general register `r`.
+fn may_write(w: u32, r: u8) -> bool {
+    let op0 = (w >> 25) & 0xf;
+    let rd = (w & 31) as u8;
+    match op0 {
+        0b1000 | 0b1001 => rd == r, // data processing, immediate
+        0b0101 | 0b1101 => rd == r, // data processing, register
+        0b0100 | 0b0110 | 0b1100 | 0b1110 => {
+            // loads and stores: a load writes Rt (and Rt2 for pairs); SIMD loads write V regs
+            let simd = w & (1 << 26) != 0;
+            let load = w & (1 << 22) != 0;
+            let pair = (w >> 27) & 7 == 0b101;
+            !simd && load && (rd == r || (pair && ((w >> 10) & 31) as u8 == r))
+        }
+        _ => false,
+    }
+}
+
+fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+fn word_at(bin: &Binary, addr: u64) -> Option<u32> {
+    let b = code_at(bin, addr)?;
+    words(b.get(..4)?).next()
+}
+
+/// `adrp xN, page; ldr xT, [xN, #off]; (add ...;) br xT` whose slot holds an import: ELF PLT
+/// entries, Mach-O `__stubs`, PE thunks. A `bti c` just before belongs to the stub.
+pub(super) fn find_stubs(bin: &Binary, stubs: &mut HashMap<u64, u32>) {
+    for (start, bytes) in bin.code() {
+        let ws: Vec<u32> = words(bytes).collect();
+        for k in 0..ws.len().saturating_sub(2) {
+            let pc = start + 4 * k as u64;
+            let Insn::Adrp { rd, page } = decode(ws[k], pc) else {
+                continue;
+            };
+            let Insn::LdrImm {
+                rt,
+                rn,
+                off,
+                size: 8,
+            } = decode(ws[k + 1], pc + 4)
+            else {
+                continue;
+            };
+            if rn != rd {
+                continue;
+            }
+            let Some(Pointer::Import(imp)) = bin.pointers.get(page.wrapping_add(off)) else {
+                continue;
+            };
+            let branches = ws[k + 2..ws.len().min(k + 4)]
+                .iter()
+                .any(|&w| matches!(decode(w, 0), Insn::Indirect { link: false, rn } if rn == rt));
+            if !branches {
+                continue;
+            }
+            stubs.entry(pc).or_insert(imp);
+            if k > 0 && ws[k - 1] & 0xffff_ff3f == 0xd503_241f {
+                stubs.entry(pc - 4).or_insert(imp); // bti
+            }
+        }
+    }
+}
+
+/// What the first `max` instructions at `func` reference.
+pub(super) fn refs(code: &Code, func: u64, max: usize) -> FuncRefs {
+    let mut out = FuncRefs::default();
+    let Some(bytes) = code_at(code.bin, func) else {
+        return out;
+    };
+    let mut pages: [Option<u64>; 32] = [None; 32];
+    for (k, w) in words(bytes).take(max).enumerate() {
+        let pc = func + 4 * k as u64;
+        match decode(w, pc) {
+            Insn::Adrp { rd, page } => pages[rd as usize] = Some(page),
+            Insn::Adr { rd, addr } => {
+                out.data.push(addr);
+                pages[rd as usize] = None;
+            }
+            Insn::AddImm {
+                rd,
+                rn,
+                imm,
+                wide: true,
+            } => {
+                if let Some(p) = pages[rn as usize] {
+                    out.data.push(p.wrapping_add(imm));
+                }
+                pages[rd as usize] = None;
+            }
+            Insn::LdrImm {
+                rt,
+                rn,
+                off,
+                size: 8,
+            } => {
+                if let Some(p) = pages[rn as usize] {
+                    match code.bin.pointers.get(p.wrapping_add(off)) {
+                        Some(Pointer::Addr(a)) => out.data.push(a),
+                        Some(Pointer::Import(i)) => out.imports.push(i),
+                        None => {}
+                    }
+                }
+                pages[rt as usize] = None;
+            }
+            Insn::Bl { target } => match code.stub_import(target) {
+                Some(i) => out.imports.push(i),
+                None => out.local_calls.push(target),
+            },
+            Insn::B { target } => {
+                match code.stub_import(target) {
+                    Some(i) => {
+                        out.imports.push(i);
+                        out.tail_import = Some(i);
+                    }
+                    None => out.local_calls.push(target),
+                }
+                break;
+            }
+            Insn::Indirect { link: false, .. } => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `bl`/`b` to a stub of one of `imports`.
+pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    for (start, bytes) in code.bin.code() {
+        for (k, w) in words(bytes).enumerate() {
+            if w & 0x7c00_0000 != 0x1400_0000 {
+                continue; // neither b nor bl
+            }
+            let pc = start + 4 * k as u64;
+            let (Insn::Bl { target } | Insn::B { target }) = decode(w, pc) else {
+                continue;
+            };
+            if let Some(imp) = code.stub_import(target).filter(|i| imports.contains(i)) {
+                out.push((pc, imp));
+            }
+        }
+    }
+    out
+}
+
+/// Walk back from the call at `site` to the instruction that set `x<n>`.
+pub(super) fn arg_at_call(code: &Code, site: u64, n: usize) -> ArgValue {
+    let mut want = n as u8;
+    for k in 1..=32u64 {
+        let Some(pc) = site.checked_sub(4 * k) else {
+            break;
+        };
+        let Some(w) = word_at(code.bin, pc) else {
+            break;
+        };
+        let insn = decode(w, pc);
+        match insn {
+            Insn::Bl { .. } | Insn::Indirect { .. } | Insn::B { .. } => break,
+            Insn::MovImm { rd, value, .. } if rd == want => return ArgValue::Const(value),
+            Insn::MovReg { rd, rm } if rd == want => {
+                if rm == 31 {
+                    return ArgValue::Const(0);
+                }
+                want = rm;
+            }
+            Insn::MovK { rd, .. } if rd == want => {
+                return ArgValue::Unknown(format!("argument built piecewise at {pc:#x}"));
+            }
+            Insn::Adrp { rd, .. } | Insn::Adr { rd, .. } | Insn::AddImm { rd, .. }
+                if rd == want =>
+            {
+                return ArgValue::Unknown(format!("argument is an address computed at {pc:#x}"));
+            }
+            Insn::LdrImm { rt, .. } if rt == want => {
+                return ArgValue::Unknown(format!("argument loaded from memory at {pc:#x}"));
+            }
+            Insn::Other(w) if may_write(w, want) => {
+                return ArgValue::Unknown(format!(
+                    "argument set at run time by instruction {w:#010x} at {pc:#x}"
+                ));
+            }
+            _ => {}
+        }
+    }
+    ArgValue::Unknown(format!(
+        "argument not set in the code just before the call at {site:#x}"
+    ))
+}
+
+/// Known register contents while reading forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Val {
+    Addr(u64),
+    Const(u64),
+}
+
+/// Constant stores into `[lo, hi)`: from every `adrp` of a page the range touches, read
+/// forward a short window tracking registers, and record stores whose address lands inside.
+pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
+    let mut out = Vec::new();
+    let (first_page, last_page) = (lo & !0xfff, hi.saturating_sub(1) & !0xfff);
+    for (start, bytes) in code.bin.code() {
+        let ws: Vec<u32> = words(bytes).collect();
+        for k in 0..ws.len() {
+            let pc = start + 4 * k as u64;
+            if let Insn::Adrp { page, .. } = decode(ws[k], pc) {
+                if page >= first_page && page <= last_page {
+                    forward_stores(&ws[k..ws.len().min(k + 48)], pc, lo, hi, &mut out);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn forward_stores(ws: &[u32], pc0: u64, lo: u64, hi: u64, out: &mut Vec<Store>) {
+    let mut regs: [Option<Val>; 32] = [None; 32];
+    let read = |regs: &[Option<Val>; 32], r: u8| -> Option<u64> {
+        if r == 31 {
+            return Some(0); // zero register in a store's data position
+        }
+        match regs[r as usize] {
+            Some(Val::Const(c)) => Some(c),
+            _ => None,
+        }
+    };
+    let mut store = |regs: &[Option<Val>; 32], rt: u8, rn: u8, off: i64, size: u8, at: u64| {
+        if rn == 31 {
+            return; // sp-relative
+        }
+        let (Some(Val::Addr(base)), Some(value)) = (regs[rn as usize], read(regs, rt)) else {
+            return;
+        };
+        let addr = base.wrapping_add_signed(off);
+        if addr >= lo && addr < hi {
+            let value = if size == 4 {
+                value & 0xffff_ffff
+            } else {
+                value
+            };
+            out.push(Store {
+                addr,
+                size,
+                value,
+                at,
+            });
+        }
+    };
+    for (k, &w) in ws.iter().enumerate() {
+        let pc = pc0 + 4 * k as u64;
+        match decode(w, pc) {
+            Insn::Adrp { rd, page } => regs[rd as usize] = Some(Val::Addr(page)),
+            Insn::Adr { rd, addr } => regs[rd as usize] = Some(Val::Addr(addr)),
+            Insn::AddImm { rd, rn, imm, .. } => {
+                regs[rd as usize] = match regs[rn as usize] {
+                    Some(Val::Addr(a)) if rn != 31 => Some(Val::Addr(a.wrapping_add(imm))),
+                    _ => None,
+                }
+            }
+            Insn::MovImm { rd, value, .. } => regs[rd as usize] = Some(Val::Const(value)),
+            Insn::MovK { rd, imm, shift } => {
+                regs[rd as usize] = match regs[rd as usize] {
+                    Some(Val::Const(c)) => {
+                        Some(Val::Const((c & !(0xffff << shift)) | (imm << shift)))
+                    }
+                    _ => None,
+                }
+            }
+            Insn::MovReg { rd, rm } => {
+                regs[rd as usize] = if rm == 31 {
+                    Some(Val::Const(0))
+                } else {
+                    regs[rm as usize]
+                }
+            }
+            Insn::Str { rt, rn, off, size } => store(&regs, rt, rn, off, size, pc),
+            Insn::Stp {
+                rt,
+                rt2,
+                rn,
+                off,
+                size,
+            } => {
+                store(&regs, rt, rn, off, size, pc);
+                store(&regs, rt2, rn, off + i64::from(size), size, pc);
+            }
+            Insn::LdrImm { rt, .. } => regs[rt as usize] = None,
+            Insn::Bl { .. } | Insn::Indirect { link: true, .. } => {
+                for r in regs.iter_mut().take(19) {
+                    *r = None; // caller-saved registers
+                }
+            }
+            Insn::B { .. } | Insn::Indirect { link: false, .. } => break,
+            Insn::CondBranch => {}
+            Insn::Other(w) => {
+                for r in 0..31u8 {
+                    if may_write(w, r) {
+                        regs[r as usize] = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_forms_the_readers_use() {
+        // adrp x0, 0x1000 from pc 0x4000 → page 0x5000
+        assert_eq!(
+            decode(0xb000_0000 | 0x8 << 5, 0x4000),
+            Insn::Adrp {
+                rd: 0,
+                page: 0x5000 + 0x8000 * 0 + 0x8000 - 0x8000
+            }
+        );
+        assert_eq!(
+            decode(0x5280_0021, 0),
+            Insn::MovImm {
+                rd: 1,
+                value: 1,
+                wide: false
+            }
+        ); // mov w1, #1
+        assert_eq!(decode(0x2a1f_03e1, 0), Insn::MovReg { rd: 1, rm: 31 }); // mov w1, wzr
+        assert_eq!(decode(0x9400_0010, 0x100), Insn::Bl { target: 0x140 });
+        assert_eq!(
+            decode(0xd61f_0220, 0),
+            Insn::Indirect {
+                link: false,
+                rn: 17
+            }
+        ); // br x17
+        assert_eq!(
+            decode(0xd63f_0200, 0),
+            Insn::Indirect { link: true, rn: 16 }
+        ); // blr x16
+        assert_eq!(
+            decode(0xf940_0a11, 0),
+            Insn::LdrImm {
+                rt: 17,
+                rn: 16,
+                off: 16,
+                size: 8
+            }
+        );
+        assert_eq!(
+            decode(0xb900_3001, 0),
+            Insn::Str {
+                rt: 1,
+                rn: 0,
+                off: 48,
+                size: 4
+            }
+        );
+        assert_eq!(
+            decode(0x9100_4000, 0),
+            Insn::AddImm {
+                rd: 0,
+                rn: 0,
+                imm: 16,
+                wide: true
+            }
+        );
+    }
+}

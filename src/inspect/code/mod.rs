@@ -1,0 +1,141 @@
+//! Just enough code reading for the slot reader: which addresses a function's first
+//! instructions point at, where an import is called and with which constant argument, and
+//! which constants code stores into a given memory range. No whole-text disassembly: the
+//! scanners look for the few encodings that matter and decode only short windows.
+
+mod aarch64;
+mod x86_64;
+
+use std::collections::HashMap;
+
+use super::model::{Arch, Binary, Format, Pointer};
+
+/// A constant that code writes to memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Store {
+    /// Address written.
+    pub addr: u64,
+    /// Bytes written (4 or 8; 16-byte vector stores are split into two 8-byte stores).
+    pub size: u8,
+    pub value: u64,
+    /// Address of the storing instruction.
+    pub at: u64,
+}
+
+/// What a call passes in an argument register, as far as the code before the call shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgValue {
+    Const(u64),
+    /// Not a constant at the call site; the text says why ("value computed at run time").
+    Unknown(String),
+}
+
+/// What a function's first instructions reference.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FuncRefs {
+    /// Addresses the code computes or loads (RIP-relative `lea`, `adrp`+`add`, GOT loads
+    /// resolved through the pointer map).
+    pub data: Vec<u64>,
+    /// Imports the function calls or jumps to.
+    pub imports: Vec<u32>,
+    /// Local functions it calls or tail-jumps to.
+    pub local_calls: Vec<u64>,
+    /// The import the function ends by jumping to (a tail call), if any.
+    pub tail_import: Option<u32>,
+}
+
+/// Code reader for one binary: knows its import stubs, dispatches on the architecture.
+pub struct Code<'b, 'a> {
+    bin: &'b Binary<'a>,
+    /// Stub address → import index (loader-provided plus found by pattern).
+    stubs: HashMap<u64, u32>,
+}
+
+impl<'b, 'a> Code<'b, 'a> {
+    pub fn new(bin: &'b Binary<'a>) -> Self {
+        let mut stubs: HashMap<u64, u32> = bin.stubs.iter().copied().collect();
+        match bin.arch {
+            Arch::X86_64 => x86_64::find_stubs(bin, &mut stubs),
+            Arch::Aarch64 => aarch64::find_stubs(bin, &mut stubs),
+            _ => {}
+        }
+        Code { bin, stubs }
+    }
+
+    /// True when this architecture's code can be read at all.
+    pub fn supported(&self) -> bool {
+        matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64)
+    }
+
+    /// The import a call to `addr` reaches, when `addr` is a stub.
+    pub fn stub_import(&self, addr: u64) -> Option<u32> {
+        self.stubs.get(&addr).copied()
+    }
+
+    /// The import behind a pointer slot (GOT, IAT, lazy pointer).
+    fn slot_import(&self, slot: u64) -> Option<u32> {
+        match self.bin.pointers.get(slot) {
+            Some(Pointer::Import(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// What the first instructions of the function at `func` reference.
+    pub fn refs(&self, func: u64) -> FuncRefs {
+        match self.bin.arch {
+            Arch::X86_64 => x86_64::refs(self, func, 48),
+            Arch::Aarch64 => aarch64::refs(self, func, 48),
+            _ => FuncRefs::default(),
+        }
+    }
+
+    /// Every place the code calls (or tail-jumps to) one of `imports`: (site, import).
+    pub fn call_sites(&self, imports: &[u32]) -> Vec<(u64, u32)> {
+        match self.bin.arch {
+            Arch::X86_64 => x86_64::call_sites(self, imports),
+            Arch::Aarch64 => aarch64::call_sites(self, imports),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The constant in argument `n` (0-based) at the call at `site`.
+    pub fn arg_at_call(&self, site: u64, n: usize) -> ArgValue {
+        match self.bin.arch {
+            Arch::X86_64 => {
+                let windows = self.bin.format == Format::Pe;
+                x86_64::arg_at_call(self, site, n, windows)
+            }
+            Arch::Aarch64 => aarch64::arg_at_call(self, site, n),
+            a => ArgValue::Unknown(format!("call arguments are not decoded on {}", a.name())),
+        }
+    }
+
+    /// For a `PyModuleDef_Init(def)` call at `site` where `def` lives on the heap: the constant
+    /// stores into the slot array `def->m_slots` points to, as offsets from its start.
+    pub fn heap_slot_stores(&self, site: u64, m_slots: u64) -> Option<Vec<Store>> {
+        match self.bin.arch {
+            Arch::X86_64 => x86_64::heap_slot_stores(self, site, m_slots),
+            _ => None,
+        }
+    }
+
+    /// Constants the code stores into `[lo, hi)`, wherever in the text they are.
+    pub fn stores_into(&self, lo: u64, hi: u64) -> Vec<Store> {
+        let mut out = match self.bin.arch {
+            Arch::X86_64 => x86_64::stores_into(self, lo, hi),
+            Arch::Aarch64 => aarch64::stores_into(self, lo, hi),
+            _ => Vec::new(),
+        };
+        out.sort_by_key(|s| (s.at, s.addr));
+        out.dedup();
+        out
+    }
+}
+
+/// Where the executable bytes of `addr` start, and the bytes from there to the end of the
+/// executable range holding it.
+fn code_at<'a>(bin: &Binary<'a>, addr: u64) -> Option<&'a [u8]> {
+    bin.code()
+        .find(|&(start, bytes)| addr >= start && addr - start < bytes.len() as u64)
+        .map(|(start, bytes)| &bytes[(addr - start) as usize..])
+}

@@ -1,0 +1,502 @@
+//! x86-64 code reading (ELF, Mach-O and PE): stubs, call sites, call arguments and constant
+//! stores, by byte-pattern search plus iced-x86 decoding of short windows.
+
+use std::collections::HashMap;
+
+use iced_x86::{
+    Code as Op, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory,
+    OpAccess, OpKind, Register,
+};
+use memchr::memchr_iter;
+
+use super::{ArgValue, Code, FuncRefs, Store, code_at};
+use crate::inspect::model::{Binary, Pointer};
+
+const SYSV_ARGS: [Register; 6] = [
+    Register::RDI,
+    Register::RSI,
+    Register::RDX,
+    Register::RCX,
+    Register::R8,
+    Register::R9,
+];
+const WIN64_ARGS: [Register; 4] = [Register::RCX, Register::RDX, Register::R8, Register::R9];
+
+fn rel32(bytes: &[u8], at: usize) -> Option<i64> {
+    let b = bytes.get(at..at + 4)?;
+    Some(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+/// Every `jmp qword [rip+slot]` whose slot holds an import: the PLT entries, `.plt.sec`
+/// entries (after `endbr64` and `bnd`), Mach-O `__stubs` and PE thunks.
+pub(super) fn find_stubs(bin: &Binary, stubs: &mut HashMap<u64, u32>) {
+    for (start, bytes) in bin.code() {
+        for i in memchr_iter(0xff, bytes) {
+            if bytes.get(i + 1) != Some(&0x25) {
+                continue;
+            }
+            let Some(disp) = rel32(bytes, i + 2) else {
+                continue;
+            };
+            let ip = start + i as u64;
+            let slot = (ip + 6).wrapping_add_signed(disp);
+            let Some(Pointer::Import(imp)) = bin.pointers.get(slot) else {
+                continue;
+            };
+            stubs.entry(ip).or_insert(imp);
+            let mut head = i;
+            if head >= 1 && bytes[head - 1] == 0xf2 {
+                head -= 1; // bnd jmp
+                stubs.entry(start + head as u64).or_insert(imp);
+            }
+            if head >= 4 && bytes[head - 4..head] == [0xf3, 0x0f, 0x1e, 0xfa] {
+                stubs.entry(start + head as u64 - 4).or_insert(imp); // endbr64
+            }
+        }
+    }
+}
+
+fn decoder(bytes: &[u8], ip: u64) -> Decoder<'_> {
+    Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE)
+}
+
+/// What the first `max` instructions at `func` reference, following straight-line code and
+/// stopping at the first return or indirect jump.
+pub(super) fn refs(code: &Code, func: u64, max: usize) -> FuncRefs {
+    let mut out = FuncRefs::default();
+    let Some(bytes) = code_at(code.bin, func) else {
+        return out;
+    };
+    let bytes = &bytes[..bytes.len().min(max * 15)];
+    let mut dec = decoder(bytes, func);
+    let mut ins = Instruction::default();
+    for _ in 0..max {
+        if !dec.can_decode() {
+            break;
+        }
+        dec.decode_out(&mut ins);
+        if ins.is_invalid() {
+            break;
+        }
+        if ins.is_ip_rel_memory_operand() {
+            let target = ins.ip_rel_memory_address();
+            if ins.mnemonic() == iced_x86::Mnemonic::Lea {
+                out.data.push(target);
+            } else if let Some(p) = code.bin.pointers.get(target) {
+                match p {
+                    Pointer::Addr(a) => out.data.push(a),
+                    Pointer::Import(i) => match ins.flow_control() {
+                        FlowControl::IndirectCall => out.imports.push(i),
+                        FlowControl::IndirectBranch => {
+                            out.imports.push(i);
+                            out.tail_import = Some(i);
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+        match ins.flow_control() {
+            FlowControl::Call | FlowControl::UnconditionalBranch => {
+                let t = ins.near_branch_target();
+                let tail = ins.flow_control() == FlowControl::UnconditionalBranch;
+                match code.stub_import(t) {
+                    Some(i) => {
+                        out.imports.push(i);
+                        if tail {
+                            out.tail_import = Some(i);
+                        }
+                    }
+                    None => out.local_calls.push(t),
+                }
+                if tail {
+                    break;
+                }
+            }
+            FlowControl::Return | FlowControl::IndirectBranch | FlowControl::Exception => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Direct calls/jumps to a stub of one of `imports`, and `call/jmp [rip+slot]` through their
+/// pointer slots (a stub's own `jmp` inside a PLT or `__stubs` section is not a call site).
+pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
+    let bin = code.bin;
+    let wanted = |imp: u32| imports.contains(&imp);
+    let mut out = Vec::new();
+    for seg in bin.segments.iter().filter(|s| s.exec) {
+        let Some((start, bytes)) = bin.code().find(|&(a, _)| a == seg.vaddr) else {
+            continue;
+        };
+        let stub_section = seg.name.contains("plt") || seg.name.contains("stub");
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                0xe8 | 0xe9 => {
+                    let Some(rel) = rel32(bytes, i + 1) else {
+                        continue;
+                    };
+                    let target = (start + i as u64 + 5).wrapping_add_signed(rel);
+                    if let Some(imp) = code.stub_import(target).filter(|&imp| wanted(imp)) {
+                        out.push((start + i as u64, imp));
+                    }
+                }
+                0xff if !stub_section => {
+                    if !matches!(bytes.get(i + 1), Some(0x15 | 0x25)) {
+                        continue;
+                    }
+                    let Some(rel) = rel32(bytes, i + 2) else {
+                        continue;
+                    };
+                    let slot = (start + i as u64 + 6).wrapping_add_signed(rel);
+                    if let Some(imp) = code.slot_import(slot).filter(|&imp| wanted(imp)) {
+                        out.push((start + i as u64, imp));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Decode the instructions that end exactly at `site`, starting as far back as `window`
+/// bytes allows (x86 decoding resynchronises within a few instructions).
+fn instructions_before(bin: &Binary, site: u64, window: u64, enough: usize) -> Vec<Instruction> {
+    let mut best: Vec<Instruction> = Vec::new();
+    for back in (1..=window).rev() {
+        let Some(from) = site.checked_sub(back) else {
+            continue;
+        };
+        let Some(bytes) = code_at(bin, from) else {
+            continue;
+        };
+        let bytes = &bytes[..(back as usize).min(bytes.len())];
+        let mut dec = decoder(bytes, from);
+        let mut run = Vec::new();
+        let mut ins = Instruction::default();
+        while dec.can_decode() {
+            dec.decode_out(&mut ins);
+            if ins.is_invalid() {
+                break;
+            }
+            run.push(ins);
+        }
+        if run.last().is_some_and(|l| l.next_ip() == site) && run.len() > best.len() {
+            best = run;
+        }
+        if best.len() >= enough {
+            break;
+        }
+    }
+    best
+}
+
+/// Walk back from the call at `site` to the instruction that last set the argument register.
+pub(super) fn arg_at_call(code: &Code, site: u64, n: usize, windows: bool) -> ArgValue {
+    let regs: &[Register] = if windows { &WIN64_ARGS } else { &SYSV_ARGS };
+    let Some(&reg) = regs.get(n) else {
+        return ArgValue::Unknown(format!("argument {n} is passed on the stack"));
+    };
+    let run = instructions_before(code.bin, site, 64, 12);
+    if run.is_empty() {
+        return ArgValue::Unknown(format!("no decodable code before the call at {site:#x}"));
+    }
+    let mut factory = InstructionInfoFactory::new();
+    let mut want = reg;
+    for ins in run.iter().rev() {
+        if matches!(
+            ins.flow_control(),
+            FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return
+        ) {
+            break; // argument registers are clobbered by calls: it was set after this one
+        }
+        let writes = factory.info(ins).used_registers().iter().any(|u| {
+            u.register().full_register() == want
+                && matches!(
+                    u.access(),
+                    OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite
+                )
+        });
+        if !writes {
+            continue;
+        }
+        match ins.code() {
+            Op::Mov_r32_imm32 | Op::Mov_r64_imm64 | Op::Mov_rm64_imm32 | Op::Mov_rm32_imm32
+                if ins.op0_kind() == OpKind::Register =>
+            {
+                return ArgValue::Const(ins.immediate(1));
+            }
+            Op::Xor_r32_rm32 | Op::Xor_rm32_r32 | Op::Xor_r64_rm64 | Op::Xor_rm64_r64
+                if ins.op1_kind() == OpKind::Register
+                    && ins.op0_register().full_register() == ins.op1_register().full_register() =>
+            {
+                return ArgValue::Const(0);
+            }
+            Op::Mov_r32_rm32 | Op::Mov_rm32_r32 | Op::Mov_r64_rm64 | Op::Mov_rm64_r64
+                if ins.op1_kind() == OpKind::Register =>
+            {
+                want = ins.op1_register().full_register(); // a copy: follow the source
+            }
+            _ => {
+                return ArgValue::Unknown(format!(
+                    "argument set at run time by `{:?}` at {:#x}",
+                    ins.mnemonic(),
+                    ins.ip()
+                ));
+            }
+        }
+    }
+    ArgValue::Unknown(format!(
+        "argument not set in the code just before the call at {site:#x}"
+    ))
+}
+
+/// Constant stores into `[lo, hi)` anywhere in the text: `mov dword/qword [rip+d], imm`, and
+/// 16-byte vector stores `movups/movaps [rip+d], xmmN` of a constant loaded just before.
+pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
+    let mut out = Vec::new();
+    for (start, bytes) in code.bin.code() {
+        for i in 0..bytes.len().saturating_sub(6) {
+            let b = bytes[i];
+            if b != 0xc7
+                && b != 0x89
+                && !(b == 0x0f && matches!(bytes[i + 1], 0x11 | 0x29 | 0x7f | 0xd6))
+            {
+                continue;
+            }
+            let modrm = if b == 0x0f {
+                bytes[i + 2]
+            } else {
+                bytes[i + 1]
+            };
+            if modrm & 0xc7 != 0x05 || (b == 0xc7 && modrm != 0x05) {
+                continue; // not [rip+disp32]
+            }
+            // Back up over a REX/operand-size prefix so the decoder sees the whole store.
+            for back in [0usize, 1, 2] {
+                let Some(at) = i.checked_sub(back) else {
+                    continue;
+                };
+                if let Some(st) = decode_store(code, start + at as u64, &bytes[at..], lo, hi) {
+                    out.extend(st);
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn decode_store(code: &Code, ip: u64, bytes: &[u8], lo: u64, hi: u64) -> Option<Vec<Store>> {
+    let mut dec = decoder(&bytes[..bytes.len().min(15)], ip);
+    let ins = dec.decode();
+    if ins.is_invalid() || !ins.is_ip_rel_memory_operand() || ins.op0_kind() != OpKind::Memory {
+        return None;
+    }
+    let addr = ins.ip_rel_memory_address();
+    if addr < lo || addr >= hi {
+        return None;
+    }
+    match ins.code() {
+        Op::Mov_rm32_imm32 => Some(vec![Store {
+            addr,
+            size: 4,
+            value: ins.immediate(1),
+            at: ip,
+        }]),
+        Op::Mov_rm64_imm32 => Some(vec![Store {
+            addr,
+            size: 8,
+            value: ins.immediate(1),
+            at: ip,
+        }]),
+        Op::Mov_rm64_r64 | Op::Mov_rm32_r32 => {
+            let value = reg_value(code, ip, ins.op1_register().full_register())?;
+            let size = if ins.code() == Op::Mov_rm64_r64 { 8 } else { 4 };
+            Some(vec![Store {
+                addr,
+                size,
+                value,
+                at: ip,
+            }])
+        }
+        Op::Movups_xmmm128_xmm
+        | Op::Movaps_xmmm128_xmm
+        | Op::Movdqu_xmmm128_xmm
+        | Op::Movdqa_xmmm128_xmm
+        | Op::VEX_Vmovups_xmmm128_xmm
+        | Op::VEX_Vmovdqu_xmmm128_xmm => {
+            let v = xmm_constant(code, ip, ins.op1_register())?;
+            Some(vec![
+                Store {
+                    addr,
+                    size: 8,
+                    value: v[0],
+                    at: ip,
+                },
+                Store {
+                    addr: addr + 8,
+                    size: 8,
+                    value: v[1],
+                    at: ip,
+                },
+            ])
+        }
+        _ => None,
+    }
+}
+
+/// The 16-byte constant an xmm register holds at `site`, when it was loaded from a
+/// RIP-relative constant (or zeroed) shortly before.
+fn xmm_constant(code: &Code, site: u64, reg: Register) -> Option<[u64; 2]> {
+    for ins in instructions_before(code.bin, site, 96, 24).iter().rev() {
+        if ins.op0_kind() != OpKind::Register || ins.op0_register() != reg {
+            continue;
+        }
+        if matches!(ins.code(), Op::Pxor_xmm_xmmm128 | Op::Xorps_xmm_xmmm128)
+            && ins.op1_kind() == OpKind::Register
+            && ins.op1_register() == reg
+        {
+            return Some([0, 0]);
+        }
+        if ins.is_ip_rel_memory_operand() {
+            let at = ins.ip_rel_memory_address();
+            return Some([code.bin.u64_at(at)?, code.bin.u64_at(at + 8)?]);
+        }
+        return None;
+    }
+    None
+}
+
+/// The constant or RIP-relative address a general register holds at `site`, when the code
+/// just before sets it that way.
+fn reg_value(code: &Code, site: u64, reg: Register) -> Option<u64> {
+    let run = instructions_before(code.bin, site, 64, 16);
+    let mut factory = InstructionInfoFactory::new();
+    for ins in run.iter().rev() {
+        let writes = factory.info(ins).used_registers().iter().any(|u| {
+            u.register().full_register() == reg
+                && u.access() != OpAccess::Read
+                && u.access() != OpAccess::CondRead
+        });
+        if !writes {
+            continue;
+        }
+        return constant_set_by(ins);
+    }
+    None
+}
+
+/// The value an instruction that writes its first operand register leaves there, if fixed.
+fn constant_set_by(ins: &Instruction) -> Option<u64> {
+    match ins.code() {
+        Op::Lea_r64_m | Op::Lea_r32_m if ins.is_ip_rel_memory_operand() => {
+            Some(ins.ip_rel_memory_address())
+        }
+        Op::Mov_r32_imm32 | Op::Mov_r64_imm64 | Op::Mov_rm64_imm32 | Op::Mov_rm32_imm32
+            if ins.op0_kind() == OpKind::Register =>
+        {
+            Some(ins.immediate(1))
+        }
+        Op::Xor_r32_rm32 | Op::Xor_rm32_r32 | Op::Xor_r64_rm64 | Op::Xor_rm64_r64
+            if ins.op1_kind() == OpKind::Register
+                && ins.op0_register().full_register() == ins.op1_register().full_register() =>
+        {
+            Some(0)
+        }
+        _ => None,
+    }
+}
+
+/// A module def built on the heap (nanobind 3): walk back from a `PyModuleDef_Init(def)` call
+/// in the same straight-line code, find `def->m_slots = S` and the constant stores `S[k]`.
+/// Returns the stores relative to S (`addr` is the offset), or None when the code does not
+/// have that shape.
+pub(super) fn heap_slot_stores(code: &Code, site: u64, m_slots: u64) -> Option<Vec<Store>> {
+    let run = instructions_before(code.bin, site, 768, 200);
+    let mut factory = InstructionInfoFactory::new();
+    let writes = |f: &mut InstructionInfoFactory, ins: &Instruction, reg: Register| {
+        f.info(ins).used_registers().iter().any(|u| {
+            u.register().full_register() == reg
+                && matches!(
+                    u.access(),
+                    OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite
+                )
+        })
+    };
+    // The registers holding the def: rdi at the call, and what it was copied from, back to
+    // the allocation (the call that returned it).
+    let mut def = vec![Register::RDI];
+    let mut k = run.len();
+    while k > 0 {
+        k -= 1;
+        let ins = &run[k];
+        if matches!(
+            ins.flow_control(),
+            FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return
+        ) {
+            break;
+        }
+        let current = *def.last()?;
+        if writes(&mut factory, ins, current) {
+            match ins.code() {
+                Op::Mov_r64_rm64 | Op::Mov_rm64_r64 if ins.op1_kind() == OpKind::Register => {
+                    def.push(ins.op1_register().full_register());
+                }
+                _ => break,
+            }
+        }
+    }
+    // `mov [def + m_slots], S`, then constant stores through S.
+    let mut slots_reg = None;
+    let mut stores = Vec::new();
+    for ins in &run {
+        if ins.code() == Op::Mov_rm64_r64
+            && ins.op0_kind() == OpKind::Memory
+            && def.contains(&ins.memory_base())
+            && ins.memory_index() == Register::None
+            && ins.memory_displacement64() == m_slots
+        {
+            slots_reg = Some(ins.op1_register().full_register());
+        }
+    }
+    let slots_reg = slots_reg?;
+    for ins in &run {
+        if ins.op0_kind() != OpKind::Memory
+            || ins.memory_base() != slots_reg
+            || ins.memory_index() != Register::None
+        {
+            continue;
+        }
+        let off = ins.memory_displacement64();
+        match ins.code() {
+            Op::Mov_rm32_imm32 => stores.push(Store {
+                addr: off,
+                size: 4,
+                value: ins.immediate(1),
+                at: ins.ip(),
+            }),
+            Op::Mov_rm64_imm32 => stores.push(Store {
+                addr: off,
+                size: 8,
+                value: ins.immediate(1),
+                at: ins.ip(),
+            }),
+            Op::Mov_rm64_r64 | Op::Mov_rm32_r32 => {
+                // A pointer (exec function) or a register constant: record what is knowable.
+                let v = reg_value(code, ins.ip(), ins.op1_register().full_register())
+                    .unwrap_or(u64::MAX);
+                stores.push(Store {
+                    addr: off,
+                    size: 8,
+                    value: v,
+                    at: ins.ip(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Some(stores)
+}

@@ -1,0 +1,848 @@
+//! The slot reader: from a module's init hook to its `Py_mod_gil` declaration, through every
+//! tier of detection.md §4 — static `m_slots`, 3.15 `PyModExport_*` slot arrays, single-phase
+//! `PyUnstable_Module_SetGIL` call sites, slot arrays built by code at run time, and hooks
+//! that delegate to another library.
+
+use std::collections::{BTreeMap, HashSet};
+
+use memchr::memmem;
+
+use super::code::{ArgValue, Code, Store};
+use super::model::{Binary, Pointer, Word};
+use super::verdict::{Reason, Verdict};
+
+/// Slot ids (3.13/3.14 numbering, then the 3.15 renumbering).
+const MOD_GIL: u32 = 4;
+const MOD_GIL_315: u32 = 87;
+const SLOT_SUBSLOTS: u32 = 92;
+const MOD_SLOTS: u32 = 94;
+const MAX_SLOTS: u64 = 64;
+
+/// What to look for in one file.
+#[derive(Debug, Clone)]
+pub struct Request<'r> {
+    /// Dotted module name (`lxml.etree`).
+    pub module: &'r str,
+    /// `PyInit_<name>` (or `PyInitU_<punycode>`).
+    pub init_hook: &'r str,
+    /// `PyModExport_<name>` (or `PyModExportU_<punycode>`).
+    pub export_hook: &'r str,
+    /// The target reads `PyModExport_*` first (3.15+).
+    pub py315: bool,
+}
+
+/// What the slot reader concluded for one module, before binder and fix are attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    pub evidence: String,
+    /// The module is created single-phase (the fix differs).
+    pub single_phase: bool,
+}
+
+impl Finding {
+    fn new(verdict: Verdict, reason: Reason, evidence: impl Into<String>) -> Self {
+        Finding {
+            verdict,
+            reason,
+            evidence: evidence.into(),
+            single_phase: false,
+        }
+    }
+    fn single_phase(mut self) -> Self {
+        self.single_phase = true;
+        self
+    }
+}
+
+/// Finds, for a symbol the hook hands off to, the wheel library that exports it. Returns the
+/// library's member name and bytes.
+pub trait Libraries {
+    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)>;
+}
+
+/// No other libraries (a lone `.so` on disk).
+pub struct NoLibraries;
+
+impl Libraries for NoLibraries {
+    fn exporting(&self, _: &str, _: &[String]) -> Option<(String, Vec<u8>)> {
+        None
+    }
+}
+
+/// Field offsets of `PyModuleDef` for one object-header layout (detection.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    free_threaded: bool,
+    m_name: u64,
+    m_slots: u64,
+}
+
+const FT64: Layout = Layout {
+    free_threaded: true,
+    m_name: 56,
+    m_slots: 88,
+};
+const GIL64: Layout = Layout {
+    free_threaded: false,
+    m_name: 40,
+    m_slots: 72,
+};
+const FT32: Layout = Layout {
+    free_threaded: true,
+    m_name: 32,
+    m_slots: 48,
+};
+const GIL32: Layout = Layout {
+    free_threaded: false,
+    m_name: 20,
+    m_slots: 36,
+};
+
+fn layouts(bin: &Binary) -> [Layout; 2] {
+    if bin.pointer_size == 8 {
+        [FT64, GIL64]
+    } else {
+        [FT32, GIL32]
+    }
+}
+
+/// A located `PyModuleDef`.
+#[derive(Debug, Clone)]
+struct Def {
+    addr: u64,
+    layout: Layout,
+    name: String,
+}
+
+/// Decide one module.
+pub fn read(bin: &Binary, req: &Request, libs: &dyn Libraries) -> Finding {
+    let code = Code::new(bin);
+    if req.py315 {
+        if let Some(&hook) = bin.exports.get(req.export_hook) {
+            return read_export(bin, &code, req, hook);
+        }
+    }
+    let Some(&hook) = bin.exports.get(req.init_hook) else {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::NoInitHook,
+            format!(
+                "exports no {}: not importable as {}",
+                req.init_hook, req.module
+            ),
+        );
+    };
+    read_init(bin, &code, req, hook, libs, 0)
+}
+
+fn read_init(
+    bin: &Binary,
+    code: &Code,
+    req: &Request,
+    hook: u64,
+    libs: &dyn Libraries,
+    depth: u8,
+) -> Finding {
+    if let Some(def) = find_def(bin, code, req, hook) {
+        if !def.layout.free_threaded {
+            return Finding::new(
+                Verdict::Incompatible,
+                Reason::WrongAbi,
+                format!(
+                    "PyModuleDef `{}` at {} has the GIL-build object header: built against non-free-threaded headers",
+                    def.name,
+                    loc(bin, def.addr)
+                ),
+            );
+        }
+        return read_def(bin, code, &def);
+    }
+    if let Some(f) = heap_def(bin, code) {
+        return f;
+    }
+    if let Some(f) = delegation(bin, code, req, hook, libs, depth) {
+        return f;
+    }
+    if bin.imports_name("PyModule_Create2") && !bin.imports_name("PyModuleDef_Init") {
+        return single_phase(bin, code, "PyModuleDef not located");
+    }
+    if !code.supported() {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::UnsupportedArch,
+            format!(
+                "no PyModuleDef found by data scan; {} code is not decoded",
+                bin.arch.name()
+            ),
+        );
+    }
+    Finding::new(
+        Verdict::Unknown,
+        Reason::DefNotFound,
+        format!(
+            "{} at {:#x} leads to no PyModuleDef this reader recognises",
+            req.init_hook, hook
+        ),
+    )
+}
+
+/// A human location: section name and offset.
+fn loc(bin: &Binary, addr: u64) -> String {
+    match bin.segment(addr) {
+        Some(s) => format!("{}+{:#x}", s.name, addr - s.vaddr),
+        None => format!("{addr:#x}"),
+    }
+}
+
+/// The def the hook's code links to, else one found by scanning pointers to the module name.
+fn find_def(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Option<Def> {
+    let refs = code.refs(hook);
+    let mut linked: Vec<u64> = refs.data.clone();
+    // One level into local callees: some generators pass the def to a helper first.
+    for &callee in refs.local_calls.iter().take(4) {
+        linked.extend(code.refs(callee).data);
+    }
+    for &addr in &linked {
+        if let Some(def) = def_at(bin, addr, None) {
+            return Some(def);
+        }
+    }
+    scan_for_def(bin, req.module)
+}
+
+/// Test `addr` as a static `PyModuleDef` (of any layout). `want` restricts the layout.
+fn def_at(bin: &Binary, addr: u64, want: Option<Layout>) -> Option<Def> {
+    for layout in layouts(bin) {
+        if want.is_some_and(|w| w != layout) {
+            continue;
+        }
+        if !header_ok(bin, addr, layout) {
+            continue;
+        }
+        let name_ptr = bin.addr_at(addr + layout.m_name)?;
+        let name = bin.c_str(name_ptr)?;
+        if name.is_empty()
+            || !name
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c >= 0x80)
+        {
+            continue;
+        }
+        return Some(Def {
+            addr,
+            layout,
+            name: String::from_utf8_lossy(name).into_owned(),
+        });
+    }
+    None
+}
+
+fn is_null(bin: &Binary, at: u64) -> bool {
+    matches!(bin.word_at(at), Some(Word::Int(0)))
+}
+
+/// The object header and `PyModuleDef_Base` of a statically allocated def.
+fn header_ok(bin: &Binary, addr: u64, layout: Layout) -> bool {
+    let p = u64::from(bin.pointer_size);
+    if layout.free_threaded {
+        // ob_tid 0, ob_ref_local immortal, ob_ref_shared 0, ob_type/m_init/m_index/m_copy 0.
+        let (local_off, shared_off) = if p == 8 { (12, 16) } else { (8, 12) };
+        is_null(bin, addr)
+            && bin.u32_at(addr + local_off) == Some(0xffff_ffff)
+            && is_null(bin, addr + shared_off)
+            && (shared_off + p..layout.m_name)
+                .step_by(p as usize)
+                .all(|o| is_null(bin, addr + o))
+    } else {
+        // ob_refcnt non-zero and not a pointer, then ob_type/m_init/m_index/m_copy 0.
+        matches!(bin.word_at(addr), Some(Word::Int(v)) if v != 0)
+            && (p..layout.m_name)
+                .step_by(p as usize)
+                .all(|o| is_null(bin, addr + o))
+    }
+}
+
+/// Find defs by their `m_name`: every NUL-terminated occurrence of the module's name (or its
+/// dotted full name), every pointer site aimed at it, each tested as `site - m_name`.
+fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
+    let short = module.rsplit('.').next().unwrap_or(module);
+    let mut needle = short.as_bytes().to_vec();
+    needle.push(0);
+    let mut targets: HashSet<u64> = HashSet::new();
+    for off in memmem::find_iter(bin.data, &needle) {
+        let Some(addr) = bin.addr_of_offset(off as u64) else {
+            continue;
+        };
+        targets.insert(addr);
+        // A dotted name ending here ("pkg.mod"): the linker may share the tail.
+        let mut start = off;
+        while start > 0
+            && matches!(bin.data[start - 1], b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.')
+        {
+            start -= 1;
+        }
+        if start < off {
+            if let Some(a) = bin.addr_of_offset(start as u64) {
+                targets.insert(a);
+            }
+        }
+        if targets.len() > 256 {
+            break;
+        }
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    let mut found: Vec<Def> = Vec::new();
+    for (site, p) in bin.pointers.iter() {
+        let Pointer::Addr(t) = p else { continue };
+        if !targets.contains(&t) {
+            continue;
+        }
+        for layout in layouts(bin) {
+            let Some(addr) = site.checked_sub(layout.m_name) else {
+                continue;
+            };
+            if let Some(def) = def_at(bin, addr, Some(layout)) {
+                found.push(def);
+            }
+        }
+    }
+    // Prefer a free-threaded def whose name is exactly the module's, then its last part.
+    found.sort_by_key(|d| {
+        (
+            !d.layout.free_threaded,
+            d.name != module,
+            d.name.rsplit('.').next() != Some(short),
+        )
+    });
+    found.into_iter().next()
+}
+
+/// One entry of a slot array as read from the file.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    index: usize,
+    id: u32,
+    value: Word,
+}
+
+/// Walk a `PyModuleDef_Slot[]` (`new_style` false) or a 3.15 `PySlot[]` to the terminator,
+/// descending into nested arrays. Err when the bytes do not look like a slot array.
+fn walk(
+    bin: &Binary,
+    at: u64,
+    new_style: bool,
+    depth: u8,
+    out: &mut Vec<Slot>,
+) -> Result<(), String> {
+    if depth > 4 {
+        return Err("slot arrays nested too deep".into());
+    }
+    let p = u64::from(bin.pointer_size);
+    let (stride, value_off) = if new_style { (16, 8) } else { (2 * p, p) };
+    for i in 0..MAX_SLOTS {
+        let entry = at + i * stride;
+        let id = if new_style {
+            u32::from(
+                bin.u16_at(entry)
+                    .ok_or_else(|| format!("slot {i} at {entry:#x} is not mapped"))?,
+            )
+        } else {
+            bin.u32_at(entry)
+                .ok_or_else(|| format!("slot {i} at {entry:#x} is not mapped"))?
+        };
+        if id == 0 {
+            return Ok(());
+        }
+        let value = if new_style && bin.pointer_size == 4 {
+            // PySlot's value union is 8 bytes everywhere; a pointer fills the low half.
+            match bin.word_at(entry + value_off) {
+                Some(Word::Pointer(ptr)) => Word::Pointer(ptr),
+                _ => Word::Int(bin.u64_at(entry + value_off).unwrap_or(0)),
+            }
+        } else {
+            bin.word_at(entry + value_off)
+                .ok_or_else(|| format!("slot {i} value at {entry:#x} unreadable"))?
+        };
+        if !plausible_id(id) {
+            return Err(format!(
+                "slot {i} at {entry:#x} has id {id}, not a module slot"
+            ));
+        }
+        match (id, value) {
+            (SLOT_SUBSLOTS, Word::Pointer(Pointer::Addr(nested))) if new_style => {
+                walk(bin, nested, true, depth + 1, out)?;
+            }
+            (MOD_SLOTS, Word::Pointer(Pointer::Addr(nested))) => {
+                walk(bin, nested, false, depth + 1, out)?
+            }
+            (SLOT_SUBSLOTS, Word::Pointer(Pointer::Addr(nested))) => {
+                walk(bin, nested, true, depth + 1, out)?
+            }
+            _ => out.push(Slot {
+                index: i as usize,
+                id,
+                value,
+            }),
+        }
+    }
+    Err(format!("no terminator within {MAX_SLOTS} slots at {at:#x}"))
+}
+
+fn plausible_id(id: u32) -> bool {
+    (1..=4).contains(&id) || (84..=130).contains(&id)
+}
+
+fn is_gil(id: u32) -> bool {
+    id == MOD_GIL || id == MOD_GIL_315
+}
+
+fn describe(value: Word) -> String {
+    match value {
+        Word::Int(v) => v.to_string(),
+        Word::Pointer(Pointer::Addr(a)) => format!("&{a:#x}"),
+        Word::Pointer(Pointer::Import(_)) => "&<import>".into(),
+    }
+}
+
+/// Decide from the gil slots of an array (reason triple: value 1, value 0, absent).
+fn decide(gil: &[(String, Word)], reasons: [Reason; 3], what: &str) -> Finding {
+    match gil {
+        [] => Finding::new(
+            Verdict::GilUsed,
+            reasons[2],
+            format!("{what} has no Py_mod_gil slot (default: GIL used)"),
+        ),
+        [(at, value)] => match value {
+            Word::Int(0) => Finding::new(
+                Verdict::GilUsed,
+                reasons[1],
+                format!("{at} = {{Py_mod_gil, 0}} (Py_MOD_GIL_USED)"),
+            ),
+            v => Finding::new(
+                Verdict::GilNotUsed,
+                reasons[0],
+                format!(
+                    "{at} = {{Py_mod_gil, {}}} (Py_MOD_GIL_NOT_USED)",
+                    describe(*v)
+                ),
+            ),
+        },
+        many => Finding::new(
+            Verdict::Incompatible,
+            Reason::DuplicateGilSlot,
+            format!(
+                "{what} has {} Py_mod_gil slots: the import fails with SystemError",
+                many.len()
+            ),
+        ),
+    }
+}
+
+fn read_def(bin: &Binary, code: &Code, def: &Def) -> Finding {
+    let at = def.addr + def.layout.m_slots;
+    let where_def = format!("PyModuleDef `{}` at {}", def.name, loc(bin, def.addr));
+    match bin.word_at(at) {
+        Some(Word::Pointer(Pointer::Addr(slots))) => {
+            let runtime = bin.is_zero_fill(slots)
+                || bin.u32_at(slots) == Some(0)
+                    && bin.uptr_at(slots + u64::from(bin.pointer_size)) == Some(0);
+            if runtime {
+                return runtime_slots(bin, code, slots, &where_def);
+            }
+            let mut entries = Vec::new();
+            if let Err(e) = walk(bin, slots, false, 0, &mut entries) {
+                return Finding::new(
+                    Verdict::Unknown,
+                    Reason::SlotsUnreadable,
+                    format!("{where_def}: m_slots at {}: {e}", loc(bin, slots)),
+                );
+            }
+            let gil: Vec<(String, Word)> = entries
+                .iter()
+                .filter(|s| is_gil(s.id))
+                .map(|s| {
+                    (
+                        format!("m_slots[{}] at {}", s.index, loc(bin, slots)),
+                        s.value,
+                    )
+                })
+                .collect();
+            let mut f = decide(
+                &gil,
+                [Reason::SlotValue1, Reason::SlotValue0, Reason::NoGilSlot],
+                &format!("m_slots of {where_def}"),
+            );
+            f.evidence = format!("{} ({} slots; {where_def})", f.evidence, entries.len());
+            f
+        }
+        Some(Word::Int(0)) | None => {
+            if bin.imports_name("PyModule_Create2") {
+                return single_phase(bin, code, &format!("{where_def}, m_slots NULL"));
+            }
+            if let Some(f) = runtime_m_slots(bin, code, def, &where_def) {
+                return f;
+            }
+            Finding::new(
+                Verdict::Unknown,
+                Reason::SlotsUnreadable,
+                format!(
+                    "{where_def} has m_slots NULL and the module is not created single-phase: slots set at run time"
+                ),
+            )
+        }
+        Some(other) => Finding::new(
+            Verdict::Unknown,
+            Reason::SlotsUnreadable,
+            format!("{where_def}: m_slots holds {}", describe(other)),
+        ),
+    }
+}
+
+/// Tier 5: the slot array lives in zero-filled memory and code fills it.
+fn runtime_slots(bin: &Binary, code: &Code, slots: u64, where_def: &str) -> Finding {
+    if !code.supported() {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::UnsupportedArch,
+            format!(
+                "{where_def}: m_slots at {} is filled at run time; {} code is not decoded",
+                loc(bin, slots),
+                bin.arch.name()
+            ),
+        );
+    }
+    let stride = 2 * u64::from(bin.pointer_size);
+    let stores = code.stores_into(slots, slots + MAX_SLOTS * stride);
+    let what = format!("the run-time slot array at {}", loc(bin, slots));
+    let mut f = decide_stores(bin, &stores, slots, &what);
+    f.evidence = format!("{} ({where_def})", f.evidence);
+    f
+}
+
+/// Rebuild a slot array from the constants code stores into it (`base` is its start; for a
+/// heap array the stores' addresses are offsets and `base` is 0) and decide.
+fn decide_stores(bin: &Binary, stores: &[Store], base: u64, what: &str) -> Finding {
+    let p = u64::from(bin.pointer_size);
+    // Every value stored at each address (several code paths may write the same place).
+    let mut at: BTreeMap<u64, Vec<&Store>> = BTreeMap::new();
+    for s in stores {
+        at.entry(s.addr).or_default().push(s);
+    }
+    let value = |addr: u64| -> Result<Option<(u64, u64)>, String> {
+        let Some(list) = at.get(&addr) else {
+            return Ok(None);
+        };
+        let vals: HashSet<u64> = list.iter().map(|s| s.value).collect();
+        if vals.len() > 1 {
+            return Err(format!(
+                "{addr:#x} is written with different values {vals:?}"
+            ));
+        }
+        Ok(Some((list[0].value, list[0].at)))
+    };
+    let unreadable = |why: String| {
+        Finding::new(
+            Verdict::Unknown,
+            Reason::SlotsUnreadable,
+            format!("{what}: {why}"),
+        )
+    };
+    let mut ids = Vec::new();
+    let mut gil = Vec::new();
+    for i in 0..MAX_SLOTS {
+        let entry = base + i * 2 * p;
+        let id = match value(entry) {
+            Ok(Some((id, _))) => id as u32,
+            Ok(None) => break,
+            Err(e) => return unreadable(e),
+        };
+        if id == 0 {
+            break;
+        }
+        ids.push(id);
+        if is_gil(id) {
+            match value(entry + p) {
+                Ok(Some((v, ip))) => {
+                    gil.push((format!("slot {i} stored by code at {ip:#x}"), Word::Int(v)))
+                }
+                Ok(None) => return unreadable("the Py_mod_gil value is not a constant".into()),
+                Err(e) => return unreadable(e),
+            }
+        }
+    }
+    if ids.is_empty() {
+        return unreadable("filled by code this reader did not find".into());
+    }
+    let has_create_or_exec = ids.iter().any(|&i| matches!(i, 1 | 2 | 84 | 85));
+    if !ids.iter().all(|&id| plausible_id(id)) || !has_create_or_exec && gil.is_empty() {
+        return unreadable(format!("stores give ids {ids:?}, not a module slot array"));
+    }
+    decide(
+        &gil,
+        [
+            Reason::RuntimeSlotValue1,
+            Reason::RuntimeSlotValue0,
+            Reason::RuntimeNoGilSlot,
+        ],
+        &format!("{what} (ids {ids:?})"),
+    )
+}
+
+/// Tier 7: a static def whose `m_slots` pointer is itself written by code at run time.
+fn runtime_m_slots(bin: &Binary, code: &Code, def: &Def, where_def: &str) -> Option<Finding> {
+    let at = def.addr + def.layout.m_slots;
+    let targets: HashSet<u64> = code
+        .stores_into(at, at + u64::from(bin.pointer_size))
+        .iter()
+        .map(|s| s.value)
+        .filter(|&v| v != 0 && bin.segment(v).is_some())
+        .collect();
+    match targets.len() {
+        1 => Some(runtime_slots(
+            bin,
+            code,
+            targets.into_iter().next()?,
+            where_def,
+        )),
+        _ => None,
+    }
+}
+
+/// Defs allocated on the heap (nanobind 3): no static def exists; the code that calls
+/// `PyModuleDef_Init` fills def and slots.
+fn heap_def(bin: &Binary, code: &Code) -> Option<Finding> {
+    let init = bin.import("PyModuleDef_Init")?;
+    let layout = layouts(bin)[0];
+    let mut findings: Vec<Finding> = Vec::new();
+    for (site, _) in code.call_sites(&[init]) {
+        let Some(stores) = code.heap_slot_stores(site, layout.m_slots) else {
+            continue;
+        };
+        let what = format!(
+            "the slot array built on the heap before PyModuleDef_Init at {}",
+            loc(bin, site)
+        );
+        findings.push(decide_stores(bin, &stores, 0, &what));
+    }
+    let verdicts: HashSet<Verdict> = findings.iter().map(|f| f.verdict).collect();
+    match verdicts.len() {
+        0 => None,
+        1 => findings.into_iter().next(),
+        _ => Some(Finding::new(
+            Verdict::Unknown,
+            Reason::SlotsUnreadable,
+            format!("{} heap-built module defs disagree", findings.len()),
+        )),
+    }
+}
+
+/// Tier 4: a single-phase module decides by the constant passed to `PyUnstable_Module_SetGIL`.
+fn single_phase(bin: &Binary, code: &Code, context: &str) -> Finding {
+    let Some(set_gil) = bin.import("PyUnstable_Module_SetGIL") else {
+        return Finding::new(
+            Verdict::GilUsed,
+            Reason::SinglePhaseNoSetGil,
+            format!("single-phase module (PyModule_Create2; {context}) never calls PyUnstable_Module_SetGIL"),
+        )
+        .single_phase();
+    };
+    if !code.supported() {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::UnsupportedArch,
+            format!(
+                "single-phase module calls PyUnstable_Module_SetGIL; {} code is not decoded",
+                bin.arch.name()
+            ),
+        )
+        .single_phase();
+    }
+    let sites = code.call_sites(&[set_gil]);
+    if sites.is_empty() {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::SetGilRuntimeValue,
+            "PyUnstable_Module_SetGIL is imported but no call site was found",
+        )
+        .single_phase();
+    }
+    let mut consts = Vec::new();
+    for &(site, _) in &sites {
+        match code.arg_at_call(site, 1) {
+            ArgValue::Const(v) => consts.push((site, v)),
+            ArgValue::Unknown(why) => {
+                return Finding::new(
+                    Verdict::Unknown,
+                    Reason::SetGilRuntimeValue,
+                    format!(
+                        "PyUnstable_Module_SetGIL(m, ?) at {}: {why}",
+                        loc(bin, site)
+                    ),
+                )
+                .single_phase();
+            }
+        }
+    }
+    let values: HashSet<bool> = consts.iter().map(|&(_, v)| v != 0).collect();
+    let (site, v) = consts[0];
+    let f = if values.len() > 1 {
+        Finding::new(
+            Verdict::Unknown,
+            Reason::SetGilRuntimeValue,
+            format!(
+                "PyUnstable_Module_SetGIL is called with both 0 and 1 ({} call sites)",
+                consts.len()
+            ),
+        )
+    } else if v != 0 {
+        Finding::new(
+            Verdict::GilNotUsed,
+            Reason::SetGil1,
+            format!(
+                "PyUnstable_Module_SetGIL(m, {v}) at {} (Py_MOD_GIL_NOT_USED)",
+                loc(bin, site)
+            ),
+        )
+    } else {
+        Finding::new(
+            Verdict::GilUsed,
+            Reason::SetGil0,
+            format!(
+                "PyUnstable_Module_SetGIL(m, 0) at {} (Py_MOD_GIL_USED)",
+                loc(bin, site)
+            ),
+        )
+    };
+    f.single_phase()
+}
+
+/// Tier 6: the hook holds no def but hands off to a function another library exports
+/// (a stub module whose `PyInit_x` jumps to `Wrapped_PyInit_x` in a bundled library).
+fn delegation(
+    bin: &Binary,
+    code: &Code,
+    req: &Request,
+    hook: u64,
+    libs: &dyn Libraries,
+    depth: u8,
+) -> Option<Finding> {
+    if depth > 2 {
+        return None;
+    }
+    let refs = code.refs(hook);
+    let name = |i: u32| bin.imports.get(i as usize).map(|imp| imp.name.as_str());
+    let candidates = refs
+        .imports
+        .iter()
+        .filter_map(|&i| name(i))
+        .filter(|n| !n.starts_with("Py") && !n.starts_with("_Py") && !n.starts_with("__"));
+    for sym in candidates {
+        let Some((member, bytes)) = libs.exporting(sym, &bin.needed) else {
+            continue;
+        };
+        let other = match Binary::parse(&bytes, Some(bin.arch)) {
+            Ok(b) => b,
+            Err(e) => {
+                return Some(Finding::new(
+                    Verdict::Unknown,
+                    Reason::MalformedBinary,
+                    format!("{member}: {e}"),
+                ));
+            }
+        };
+        let Some(&addr) = other.exports.get(sym) else {
+            continue;
+        };
+        let other_code = Code::new(&other);
+        let mut f = read_init(&other, &other_code, req, addr, libs, depth + 1);
+        f.evidence = format!(
+            "{} hands off to `{sym}` in {member}: {}",
+            req.init_hook, f.evidence
+        );
+        if f.verdict == Verdict::GilNotUsed {
+            f.reason = Reason::Delegated;
+        }
+        return Some(f);
+    }
+    if let Some(sym) = refs.tail_import.and_then(name) {
+        if !sym.starts_with("Py") && !sym.starts_with("_Py") {
+            return Some(Finding::new(
+                Verdict::Unknown,
+                Reason::DelegatedOutside,
+                format!(
+                    "{} jumps to `{sym}`, which no library in the wheel exports",
+                    req.init_hook
+                ),
+            ));
+        }
+    }
+    cffi(bin)
+}
+
+/// CFFI out-of-line modules: `PyInit_x` imports `_cffi_backend` and lets it create the module
+/// (`_init_cffi_1_0_external_module`), so `_cffi_backend`'s declaration decides.
+fn cffi(bin: &Binary) -> Option<Finding> {
+    let creates = [
+        "PyModuleDef_Init",
+        "PyModule_Create2",
+        "PyModule_FromDefAndSpec2",
+    ];
+    if creates.iter().any(|n| bin.imports_name(n)) || !bin.imports_name("PyImport_ImportModule") {
+        return None;
+    }
+    let hit = |s: &[u8]| memmem::find(bin.data, s).is_some();
+    if !(hit(b"_cffi_backend\0") && hit(b"_init_cffi_1_0_external_module")) {
+        return None;
+    }
+    Some(Finding::new(
+        Verdict::GilNotUsed,
+        Reason::Delegated,
+        "CFFI out-of-line module: created by `_cffi_backend` (`_init_cffi_1_0_external_module`), which declares Py_MOD_GIL_NOT_USED (cffi >= 2.0)",
+    ))
+}
+
+/// 3.15 `PyModExport_<name>`: the hook returns a `PySlot[]`.
+fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
+    let refs = code.refs(hook);
+    for &addr in &refs.data {
+        let mut entries = Vec::new();
+        if walk(bin, addr, true, 0, &mut entries).is_err() || entries.is_empty() {
+            continue;
+        }
+        let gil: Vec<(String, Word)> = entries
+            .iter()
+            .filter(|s| is_gil(s.id))
+            .map(|s| {
+                (
+                    format!("PySlot[{}] at {}", s.index, loc(bin, addr)),
+                    s.value,
+                )
+            })
+            .collect();
+        return decide(
+            &gil,
+            [
+                Reason::ExportSlotValue1,
+                Reason::ExportSlotValue0,
+                Reason::ExportNoGilSlot,
+            ],
+            &format!("the PySlot array {} returns", req.export_hook),
+        );
+    }
+    Finding::new(
+        Verdict::Unknown,
+        if code.supported() {
+            Reason::DefNotFound
+        } else {
+            Reason::UnsupportedArch
+        },
+        format!(
+            "{} exported, but the PySlot array it returns was not located",
+            req.export_hook
+        ),
+    )
+}
