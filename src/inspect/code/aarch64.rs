@@ -74,7 +74,9 @@ enum Insn {
         link: bool,
         rn: u8,
     },
-    CondBranch,
+    CondBranch {
+        target: u64,
+    },
     Other(u32),
 }
 
@@ -231,11 +233,17 @@ fn decode(w: u32, pc: u64) -> Insn {
         let link = (w >> 21) & 3 == 1;
         return Insn::Indirect { link, rn };
     }
-    if w & 0xff00_0010 == 0x5400_0000
-        || w & 0x7e00_0000 == 0x3400_0000
-        || w & 0x7e00_0000 == 0x3600_0000
-    {
-        return Insn::CondBranch;
+    if w & 0xff00_0010 == 0x5400_0000 || w & 0x7e00_0000 == 0x3400_0000 {
+        let imm19 = sext(u64::from((w >> 5) & 0x7_ffff), 19) * 4;
+        return Insn::CondBranch {
+            target: pc.wrapping_add_signed(imm19),
+        };
+    }
+    if w & 0x7e00_0000 == 0x3600_0000 {
+        let imm14 = sext(u64::from((w >> 5) & 0x3fff), 14) * 4;
+        return Insn::CondBranch {
+            target: pc.wrapping_add_signed(imm14),
+        };
     }
     Insn::Other(w)
 }
@@ -441,8 +449,9 @@ enum Val {
     Const(u64),
 }
 
-/// Constant stores into `[lo, hi)`: from every `adrp` of a page the range touches, read
-/// forward a short window tracking registers, and record stores whose address lands inside.
+/// Constant stores into `[lo, hi)`: from every `adrp` of a page the range touches, follow the
+/// code forward (both ways at conditional branches, a bounded number of instructions) tracking
+/// registers, and record stores whose address lands inside.
 pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
     let mut out = Vec::new();
     let (first_page, last_page) = (lo & !0xfff, hi.saturating_sub(1) & !0xfff);
@@ -452,7 +461,7 @@ pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
             let pc = start + 4 * k as u64;
             if let Insn::Adrp { page, .. } = decode(ws[k], pc) {
                 if page >= first_page && page <= last_page {
-                    forward_stores(&ws[k..ws.len().min(k + 48)], pc, lo, hi, &mut out);
+                    follow_stores(&ws, start, pc, lo, hi, &mut out);
                 }
             }
         }
@@ -460,22 +469,60 @@ pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
     out
 }
 
-fn forward_stores(ws: &[u32], pc0: u64, lo: u64, hi: u64, out: &mut Vec<Store>) {
-    let mut regs: [Option<Val>; 32] = [None; 32];
-    let read = |regs: &[Option<Val>; 32], r: u8| -> Option<u64> {
+type Regs = [Option<Val>; 32];
+
+/// Instructions one search may read, over all paths.
+const FOLLOW_BUDGET: usize = 320;
+
+fn follow_stores(ws: &[u32], base: u64, from: u64, lo: u64, hi: u64, out: &mut Vec<Store>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut work: Vec<(u64, Regs)> = vec![(from, [None; 32])];
+    let mut budget = FOLLOW_BUDGET;
+    while let Some((mut pc, mut regs)) = work.pop() {
+        loop {
+            if budget == 0 || !seen.insert(pc) {
+                break;
+            }
+            budget -= 1;
+            let Some(&w) = pc.checked_sub(base).and_then(|o| ws.get((o / 4) as usize)) else {
+                break;
+            };
+            match step(&mut regs, decode(w, pc), pc, lo, hi, out) {
+                Flow::Next => pc += 4,
+                Flow::Fork(target) => {
+                    work.push((target, regs));
+                    pc += 4;
+                }
+                Flow::Jump(target) => pc = target,
+                Flow::Stop => break,
+            }
+        }
+    }
+}
+
+enum Flow {
+    Next,
+    Fork(u64),
+    Jump(u64),
+    Stop,
+}
+
+/// Apply one instruction to the tracked registers; record constant stores into `[lo, hi)`.
+fn step(regs: &mut Regs, insn: Insn, pc: u64, lo: u64, hi: u64, out: &mut Vec<Store>) -> Flow {
+    let constant = |regs: &Regs, r: u8| -> Option<u64> {
         if r == 31 {
-            return Some(0); // zero register in a store's data position
+            return Some(0); // the zero register, in a store's data position
         }
         match regs[r as usize] {
-            Some(Val::Const(c)) => Some(c),
-            _ => None,
+            Some(Val::Const(c) | Val::Addr(c)) => Some(c),
+            None => None,
         }
     };
-    let mut store = |regs: &[Option<Val>; 32], rt: u8, rn: u8, off: i64, size: u8, at: u64| {
+    let mut store = |regs: &Regs, rt: u8, rn: u8, off: i64, size: u8| {
         if rn == 31 {
             return; // sp-relative
         }
-        let (Some(Val::Addr(base)), Some(value)) = (regs[rn as usize], read(regs, rt)) else {
+        let (Some(Val::Addr(base)), Some(value)) = (regs[rn as usize], constant(regs, rt)) else {
             return;
         };
         let addr = base.wrapping_add_signed(off);
@@ -489,65 +536,66 @@ fn forward_stores(ws: &[u32], pc0: u64, lo: u64, hi: u64, out: &mut Vec<Store>) 
                 addr,
                 size,
                 value,
-                at,
+                at: pc,
             });
         }
     };
-    for (k, &w) in ws.iter().enumerate() {
-        let pc = pc0 + 4 * k as u64;
-        match decode(w, pc) {
-            Insn::Adrp { rd, page } => regs[rd as usize] = Some(Val::Addr(page)),
-            Insn::Adr { rd, addr } => regs[rd as usize] = Some(Val::Addr(addr)),
-            Insn::AddImm { rd, rn, imm, .. } => {
-                regs[rd as usize] = match regs[rn as usize] {
-                    Some(Val::Addr(a)) if rn != 31 => Some(Val::Addr(a.wrapping_add(imm))),
-                    _ => None,
-                }
+    match insn {
+        Insn::Adrp { rd, page } => regs[rd as usize] = Some(Val::Addr(page)),
+        Insn::Adr { rd, addr } => regs[rd as usize] = Some(Val::Addr(addr)),
+        Insn::AddImm { rd, rn, imm, .. } => {
+            let v = match regs[rn as usize] {
+                Some(Val::Addr(a)) if rn != 31 => Some(Val::Addr(a.wrapping_add(imm))),
+                _ => None,
+            };
+            if rd != 31 {
+                regs[rd as usize] = v;
             }
-            Insn::MovImm { rd, value, .. } => regs[rd as usize] = Some(Val::Const(value)),
-            Insn::MovK { rd, imm, shift } => {
-                regs[rd as usize] = match regs[rd as usize] {
-                    Some(Val::Const(c)) => {
-                        Some(Val::Const((c & !(0xffff << shift)) | (imm << shift)))
-                    }
-                    _ => None,
-                }
+        }
+        Insn::MovImm { rd, value, .. } if rd != 31 => regs[rd as usize] = Some(Val::Const(value)),
+        Insn::MovK { rd, imm, shift } if rd != 31 => {
+            regs[rd as usize] = match regs[rd as usize] {
+                Some(Val::Const(c)) => Some(Val::Const((c & !(0xffff << shift)) | (imm << shift))),
+                _ => None,
             }
-            Insn::MovReg { rd, rm } => {
-                regs[rd as usize] = if rm == 31 {
-                    Some(Val::Const(0))
-                } else {
-                    regs[rm as usize]
-                }
+        }
+        Insn::MovReg { rd, rm } if rd != 31 => {
+            regs[rd as usize] = if rm == 31 {
+                Some(Val::Const(0))
+            } else {
+                regs[rm as usize]
             }
-            Insn::Str { rt, rn, off, size } => store(&regs, rt, rn, off, size, pc),
-            Insn::Stp {
-                rt,
-                rt2,
-                rn,
-                off,
-                size,
-            } => {
-                store(&regs, rt, rn, off, size, pc);
-                store(&regs, rt2, rn, off + i64::from(size), size, pc);
+        }
+        Insn::Str { rt, rn, off, size } => store(regs, rt, rn, off, size),
+        Insn::Stp {
+            rt,
+            rt2,
+            rn,
+            off,
+            size,
+        } => {
+            store(regs, rt, rn, off, size);
+            store(regs, rt2, rn, off + i64::from(size), size);
+        }
+        Insn::LdrImm { rt, .. } if rt != 31 => regs[rt as usize] = None,
+        Insn::Bl { .. } | Insn::Indirect { link: true, .. } => {
+            for r in regs.iter_mut().take(19) {
+                *r = None; // caller-saved registers
             }
-            Insn::LdrImm { rt, .. } => regs[rt as usize] = None,
-            Insn::Bl { .. } | Insn::Indirect { link: true, .. } => {
-                for r in regs.iter_mut().take(19) {
-                    *r = None; // caller-saved registers
-                }
-            }
-            Insn::B { .. } | Insn::Indirect { link: false, .. } => break,
-            Insn::CondBranch => {}
-            Insn::Other(w) => {
-                for r in 0..31u8 {
-                    if may_write(w, r) {
-                        regs[r as usize] = None;
-                    }
+        }
+        Insn::B { target } => return Flow::Jump(target),
+        Insn::Indirect { link: false, .. } => return Flow::Stop,
+        Insn::CondBranch { target } => return Flow::Fork(target),
+        Insn::Other(w) => {
+            for r in 0..31u8 {
+                if may_write(w, r) {
+                    regs[r as usize] = None;
                 }
             }
         }
+        _ => {}
     }
+    Flow::Next
 }
 
 #[cfg(test)]
