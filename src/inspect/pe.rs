@@ -646,6 +646,7 @@ fn read_relocation_block(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::model::Word;
 
     const BASE64: u64 = 0x1_8000_0000;
     const BASE32: u64 = 0x1000_0000;
@@ -1288,6 +1289,74 @@ mod tests {
             matches!(&err, ModelError::Malformed(m) if m.contains("more symbols")),
             "{err}"
         );
+    }
+
+    /// The `Py_mod_gil` value of the module whose `m_name` is `name`: the pointer map leads
+    /// from the name to the `PyModuleDef` and from its `m_slots` to the slot array.
+    fn gil_slot(bin: &Binary<'_>, name: &[u8], m_name: u64, m_slots: u64) -> Option<u64> {
+        let strings = bin.pointers.iter().filter_map(|(site, p)| match p {
+            Pointer::Addr(target) if bin.c_str(target) == Some(name) => Some(site),
+            _ => None,
+        });
+        let p = u64::from(bin.pointer_size);
+        for site in strings {
+            let Some(slots) = bin.addr_at(site - m_name + m_slots) else {
+                continue;
+            };
+            for slot in (0..64).map(|i| slots + i * 2 * p) {
+                match bin.u32_at(slot)? {
+                    0 => break,
+                    4 => {
+                        return match bin.word_at(slot + p)? {
+                            Word::Int(v) => Some(v),
+                            Word::Pointer(_) => None,
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+
+    fn check_markupsafe(file: &[u8], arch: Arch, m_name: u64, m_slots: u64) {
+        let bin = Binary::parse(file, None).unwrap();
+        assert_eq!(bin.format, Format::Pe);
+        assert_eq!(bin.arch, arch);
+        assert!(bin.exports.contains_key("PyInit__speedups"));
+        assert!(bin.needed.iter().any(|n| n == "python314t.dll"));
+        let init = bin
+            .import("PyModuleDef_Init")
+            .expect("PyModuleDef_Init imported");
+        assert_eq!(
+            bin.imports[init as usize].library.as_deref(),
+            Some("python314t.dll")
+        );
+        assert!(bin.pointers.iter().any(|(_, p)| p == Pointer::Import(init)));
+        assert_eq!(
+            gil_slot(&bin, b"markupsafe._speedups", m_name, m_slots),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn markupsafe_win_amd64() {
+        let file = include_bytes!("../../tests/fixtures/pe/markupsafe-3.0.4-cp314t-win_amd64.pyd");
+        check_markupsafe(file, Arch::X86_64, 56, 88);
+    }
+
+    #[test]
+    fn markupsafe_win32() {
+        let file = include_bytes!("../../tests/fixtures/pe/markupsafe-3.0.4-cp314t-win32.pyd");
+        check_markupsafe(file, Arch::X86, 32, 48);
+        let bin = load(file).unwrap();
+        assert_eq!((bin.pointer_size, bin.image_base), (4, 0x1000_0000));
+    }
+
+    #[test]
+    fn markupsafe_win_arm64() {
+        let file = include_bytes!("../../tests/fixtures/pe/markupsafe-3.0.4-cp314t-win_arm64.pyd");
+        check_markupsafe(file, Arch::Aarch64, 56, 88);
     }
 
     /// Loads every `.pyd` and `.dll` of the downloaded Windows wheels and counts the modules
