@@ -604,12 +604,12 @@ mod tests {
 
     #[test]
     fn decodes_the_forms_the_readers_use() {
-        // adrp x0, 0x1000 from pc 0x4000 → page 0x5000
+        // adrp x0 with immhi = 8, immlo = 0: +0x20000 from the page of pc 0x4123
         assert_eq!(
-            decode(0xb000_0000 | 0x8 << 5, 0x4000),
+            decode(0x9000_0000 | 8 << 5, 0x4123),
             Insn::Adrp {
                 rd: 0,
-                page: 0x5000 + 0x8000 * 0 + 0x8000 - 0x8000
+                page: 0x24000
             }
         );
         assert_eq!(

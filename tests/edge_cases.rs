@@ -1,0 +1,195 @@
+//! Edge cases of the slot reader on modules gcc builds during the test: no slot, slot 0,
+//! slot 1, single-phase with and without `PyUnstable_Module_SetGIL`, a value computed at run
+//! time, a slot array filled by code, DT_RELR relocations and stripped files. The sources
+//! declare the free-threaded `PyModuleDef` layout themselves, so no Python headers are needed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gilfree::inspect::verdict::{Reason, Verdict};
+use gilfree::inspect::{ModuleRequest, NoLibraries, inspect_module};
+
+const PRELUDE: &str = r#"
+#include <stdint.h>
+#include <stdlib.h>
+typedef struct { int slot; void *value; } Slot;
+typedef struct {
+    uintptr_t ob_tid; uint16_t ob_flags; uint8_t ob_mutex; uint8_t ob_gc_bits;
+    uint32_t ob_ref_local; intptr_t ob_ref_shared; void *ob_type;
+    void *m_init; intptr_t m_index; void *m_copy;
+    const char *m_name; const char *m_doc; intptr_t m_size; void *m_methods;
+    Slot *m_slots; void *m_traverse; void *m_clear; void *m_free;
+} Def;
+#define DEF(slots) { 0, 4, 0, 0, 0xFFFFFFFFu, 0, 0, 0, 0, 0, "edge", 0, 0, 0, slots, 0, 0, 0 }
+#define EXPORT __attribute__((visibility("default")))
+extern void *PyModuleDef_Init(Def *);
+extern void *PyModule_Create2(Def *, int);
+extern int PyUnstable_Module_SetGIL(void *, void *);
+static int exec_mod(void *m) { (void)m; return 0; }
+"#;
+
+fn multi_phase(gil_slot: &str) -> String {
+    format!(
+        "{PRELUDE}
+static Slot slots[] = {{ {{2, (void *)exec_mod}}, {gil_slot} {{0, 0}} }};
+static Def def = DEF(slots);
+EXPORT void *PyInit_edge(void) {{ return PyModuleDef_Init(&def); }}"
+    )
+}
+
+fn single_phase(call: &str) -> String {
+    format!(
+        "{PRELUDE}
+static Def def = DEF(0);
+EXPORT void *PyInit_edge(void) {{
+    void *m = PyModule_Create2(&def, 1013);
+    if (!m) return 0;
+    {call}
+    return m;
+}}"
+    )
+}
+
+fn runtime_slots(gil: &str) -> String {
+    format!(
+        "{PRELUDE}
+static Slot slots[4];
+static Def def = DEF(slots);
+EXPORT void *PyInit_edge(void) {{
+    slots[0].slot = 2; slots[0].value = (void *)exec_mod;
+    {gil}
+    return PyModuleDef_Init(&def);
+}}"
+    )
+}
+
+/// Compile `src` into a shared object with extra gcc flags; None when gcc is missing.
+fn build(name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gilfree-edge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let so = dir.join(format!("{name}.so"));
+    std::fs::write(&c, src).unwrap();
+    let out = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&so)
+        .arg(&c)
+        .args(flags)
+        .output()
+        .expect("gcc must be installed to run the edge-case tests");
+    assert!(
+        out.status.success(),
+        "gcc failed for {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    so
+}
+
+fn verdict_of(path: &Path) -> (Verdict, Reason, String) {
+    let data = std::fs::read(path).unwrap();
+    let req = ModuleRequest {
+        member: "edge.so",
+        module: "edge",
+        init_hook: "PyInit_edge",
+        export_hook: "PyModExport_edge",
+        py315: false,
+        arch: None,
+    };
+    let v = inspect_module(&data, &req, &NoLibraries);
+    (v.verdict, v.reason, v.evidence)
+}
+
+#[test]
+fn every_tier_on_gcc_built_modules() {
+    let cases: Vec<(&str, String, Verdict, Reason)> = vec![
+        (
+            "slot1",
+            multi_phase("{4, (void *)1},"),
+            Verdict::GilNotUsed,
+            Reason::SlotValue1,
+        ),
+        (
+            "slot0",
+            multi_phase("{4, (void *)0},"),
+            Verdict::GilUsed,
+            Reason::SlotValue0,
+        ),
+        (
+            "noslot",
+            multi_phase(""),
+            Verdict::GilUsed,
+            Reason::NoGilSlot,
+        ),
+        (
+            "two_slots",
+            multi_phase("{4, (void *)1}, {4, (void *)1},"),
+            Verdict::Incompatible,
+            Reason::DuplicateGilSlot,
+        ),
+        (
+            "sp_set1",
+            single_phase("PyUnstable_Module_SetGIL(m, (void *)1);"),
+            Verdict::GilNotUsed,
+            Reason::SetGil1,
+        ),
+        (
+            "sp_set0",
+            single_phase("PyUnstable_Module_SetGIL(m, (void *)0);"),
+            Verdict::GilUsed,
+            Reason::SetGil0,
+        ),
+        (
+            "sp_nocall",
+            single_phase(""),
+            Verdict::GilUsed,
+            Reason::SinglePhaseNoSetGil,
+        ),
+        (
+            "sp_runtime",
+            single_phase("PyUnstable_Module_SetGIL(m, (void *)(intptr_t)(getenv(\"X\") != 0));"),
+            Verdict::Unknown,
+            Reason::SetGilRuntimeValue,
+        ),
+        (
+            "rt_slot1",
+            runtime_slots("slots[1].slot = 4; slots[1].value = (void *)1;"),
+            Verdict::GilNotUsed,
+            Reason::RuntimeSlotValue1,
+        ),
+        (
+            "rt_noslot",
+            runtime_slots(""),
+            Verdict::GilUsed,
+            Reason::RuntimeNoGilSlot,
+        ),
+    ];
+    let variants: [(&str, &[&str]); 3] = [
+        ("plain", &[]),
+        ("relr", &["-Wl,-z,pack-relative-relocs"]),
+        ("stripped", &["-s"]),
+    ];
+    let mut failures = Vec::new();
+    for (name, src, want_verdict, want_reason) in &cases {
+        for (variant, flags) in variants {
+            let so = build(&format!("{name}_{variant}"), src, flags);
+            let (verdict, reason, evidence) = verdict_of(&so);
+            if verdict != *want_verdict || reason != *want_reason {
+                failures.push(format!(
+                    "{name} ({variant}): got {verdict:?}/{reason:?}: {evidence}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_library_without_hook_is_not_a_module() {
+    let so = build(
+        "nohook",
+        &format!("{PRELUDE}\nEXPORT int helper(void) {{ return 1; }}"),
+        &[],
+    );
+    let (verdict, reason, _) = verdict_of(&so);
+    assert_eq!((verdict, reason), (Verdict::Unknown, Reason::NoInitHook));
+}
