@@ -14,11 +14,18 @@
 pub mod compat;
 mod error;
 pub mod filename;
+pub mod members;
+pub mod punycode;
 pub mod tags;
 pub mod target;
 
 pub use compat::{AbiMismatch, Compatibility, MatchKind, check_tags, check_wheel};
 pub use error::WheelError;
 pub use filename::{BuildTag, WheelFilename, normalize_name};
+pub use members::{
+    ClassifiedMember, ExtensionModule, ForeignExtension, ForeignReason, HookNames, LibraryReason,
+    MemberKind, SharedLibrary, SuffixKind, classify_member, classify_members, hook_names,
+    import_path, module_name,
+};
 pub use tags::{AbiTag, PlatformTag, PythonTag, WheelTag};
 pub use target::{OsFamily, Platform, PythonTarget};
