@@ -11,14 +11,17 @@
 //! - [`metadata`]: the `WHEEL`, `METADATA` and `RECORD` files.
 //! - [`installed`]: extension modules of an installed environment ([`InstalledEnv`]).
 
+pub mod archive;
 pub mod compat;
 mod error;
 pub mod filename;
 pub mod members;
+pub mod metadata;
 pub mod punycode;
 pub mod tags;
 pub mod target;
 
+pub use archive::{Compression, DEFAULT_MEMBER_LIMIT, MemberInfo, WheelArchive};
 pub use compat::{AbiMismatch, Compatibility, MatchKind, check_tags, check_wheel};
 pub use error::WheelError;
 pub use filename::{BuildTag, WheelFilename, normalize_name};
@@ -27,5 +30,6 @@ pub use members::{
     MemberKind, SharedLibrary, SuffixKind, classify_member, classify_members, hook_names,
     import_path, module_name,
 };
+pub use metadata::{CoreMetadata, Record, RecordEntry, WheelInfo};
 pub use tags::{AbiTag, PlatformTag, PythonTag, WheelTag};
 pub use target::{OsFamily, Platform, PythonTarget};
