@@ -15,6 +15,7 @@ pub mod archive;
 pub mod compat;
 mod error;
 pub mod filename;
+pub mod installed;
 pub mod members;
 pub mod metadata;
 pub mod punycode;
@@ -25,6 +26,9 @@ pub use archive::{Compression, DEFAULT_MEMBER_LIMIT, MemberInfo, WheelArchive};
 pub use compat::{AbiMismatch, Compatibility, MatchKind, check_tags, check_wheel};
 pub use error::WheelError;
 pub use filename::{BuildTag, WheelFilename, normalize_name};
+pub use installed::{
+    InstalledDistribution, InstalledEnv, InstalledScan, NativeFile, SoabiTag, parse_soabi,
+};
 pub use members::{
     ClassifiedMember, ExtensionModule, ForeignExtension, ForeignReason, HookNames, LibraryReason,
     MemberKind, SharedLibrary, SuffixKind, classify_member, classify_members, hook_names,
