@@ -13,6 +13,7 @@ use super::filename::normalize_name;
 use super::members::{ClassifiedMember, classify_members};
 use super::metadata::{CoreMetadata, Record, WheelInfo};
 use super::target::{Platform, PythonTarget};
+use super::zipdir::{MemberInfo, read_central_directory};
 
 /// The default largest member [`WheelArchive::read_member`] decompresses: 1 GiB.
 pub const DEFAULT_MEMBER_LIMIT: u64 = 1 << 30;
@@ -20,44 +21,24 @@ pub const DEFAULT_MEMBER_LIMIT: u64 = 1 << 30;
 /// Largest buffer reserved up front for a member, whatever its header claims.
 const MAX_PREALLOCATION: u64 = 64 << 20;
 
-/// How a member is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Compression {
-    /// Stored without compression.
-    Stored,
-    /// Deflate.
-    Deflated,
-    /// Anything else (bzip2, zstd, lzma, …): listed, but reading it fails.
-    Other,
-}
-
-/// One member of a wheel, as its central-directory entry describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberInfo {
-    /// Position in the central directory.
-    pub index: usize,
-    /// The path inside the wheel, e.g. `lxml/etree.cpython-314t-x86_64-linux-gnu.so`.
-    pub name: String,
-    /// Declared uncompressed size in bytes (not trusted when reading).
-    pub size: u64,
-    /// Compressed size in bytes.
-    pub compressed_size: u64,
-    /// Compression method.
-    pub compression: Compression,
-    /// Declared CRC-32 of the uncompressed data.
-    pub crc32: u32,
-    /// Offset of the member's local header in the archive (for ranged reads).
-    pub header_offset: u64,
-    /// Whether this entry is a directory.
-    pub is_dir: bool,
-}
-
 /// A wheel opened as a zip archive over any seekable reader.
+///
+/// Opening reads only the end record and the central directory; the zip library is set up on
+/// the first member read, and each read visits only that member's local header and data.
 pub struct WheelArchive<R> {
-    zip: ZipArchive<R>,
+    state: ZipState<R>,
     members: Vec<MemberInfo>,
     label: String,
     limit: u64,
+}
+
+enum ZipState<R> {
+    /// Not needed yet.
+    Reader(R),
+    /// Ready for member reads.
+    Zip(ZipArchive<R>),
+    /// The zip library refused the archive; the message is repeated on every read.
+    Broken(String),
 }
 
 impl<R> std::fmt::Debug for WheelArchive<R> {
@@ -84,37 +65,44 @@ impl WheelArchive<BufReader<File>> {
 impl<R: Read + Seek> WheelArchive<R> {
     /// Reads the central directory of a wheel. `label` (a file name or URL) names the wheel
     /// in errors. Fails with a clear error on a truncated or corrupt archive.
-    pub fn new(reader: R, label: &str) -> Result<Self, WheelError> {
-        let zip_err = |source| WheelError::Zip {
-            what: label.to_string(),
-            source,
-        };
-        let mut zip = ZipArchive::new(reader).map_err(zip_err)?;
-        let mut members = Vec::with_capacity(zip.len());
-        for index in 0..zip.len() {
-            // Reads the central-directory entry only; the local header is checked on read.
-            let file = zip.by_index_raw(index).map_err(zip_err)?;
-            members.push(MemberInfo {
-                index,
-                name: file.name().to_string(),
-                size: file.size(),
-                compressed_size: file.compressed_size(),
-                compression: match file.compression() {
-                    zip::CompressionMethod::Stored => Compression::Stored,
-                    zip::CompressionMethod::Deflated => Compression::Deflated,
-                    _ => Compression::Other,
-                },
-                crc32: file.crc32(),
-                header_offset: file.header_start(),
-                is_dir: file.is_dir(),
-            });
-        }
+    pub fn new(mut reader: R, label: &str) -> Result<Self, WheelError> {
+        let (_, members) = read_central_directory(&mut reader, label)?;
         Ok(WheelArchive {
-            zip,
+            state: ZipState::Reader(reader),
             members,
             label: label.to_string(),
             limit: DEFAULT_MEMBER_LIMIT,
         })
+    }
+
+    /// The zip library's view of the archive, set up on first use.
+    fn zip(&mut self) -> Result<&mut ZipArchive<R>, WheelError> {
+        let broken = |message: &str| WheelError::Zip {
+            what: self.label.clone(),
+            source: zip::result::ZipError::InvalidArchive(message.to_string().into()),
+        };
+        if let ZipState::Broken(message) = &self.state {
+            return Err(broken(message));
+        }
+        if matches!(self.state, ZipState::Reader(_)) {
+            let ZipState::Reader(reader) =
+                std::mem::replace(&mut self.state, ZipState::Broken(String::new()))
+            else {
+                unreachable!("checked above");
+            };
+            self.state = match ZipArchive::new(reader) {
+                Ok(zip) => ZipState::Zip(zip),
+                Err(e) => ZipState::Broken(e.to_string()),
+            };
+        }
+        match &mut self.state {
+            ZipState::Zip(zip) => Ok(zip),
+            ZipState::Broken(message) => Err(WheelError::Zip {
+                what: self.label.clone(),
+                source: zip::result::ZipError::InvalidArchive(message.clone().into()),
+            }),
+            ZipState::Reader(_) => unreachable!("replaced above"),
+        }
     }
 
     /// Sets the largest member size [`WheelArchive::read_member`] accepts (default 1 GiB).
@@ -164,13 +152,20 @@ impl<R: Read + Seek> WheelArchive<R> {
                 limit,
             });
         }
-        let mut file = self
-            .zip
-            .by_index(info.index)
-            .map_err(|source| WheelError::Zip {
-                what: format!("{}: member {name:?}", self.label),
-                source,
-            })?;
+        let what = format!("{}: member {name:?}", self.label);
+        let zip = self.zip()?;
+        // The zip library keeps central-directory order; look up by name if it disagrees.
+        let index = if zip.name_for_index(info.index) == Some(name) {
+            info.index
+        } else {
+            zip.index_for_name(name)
+                .ok_or_else(|| WheelError::MemberNotFound {
+                    member: name.to_string(),
+                })?
+        };
+        let mut file = zip
+            .by_index(index)
+            .map_err(|source| WheelError::Zip { what, source })?;
         let mut data = Vec::with_capacity(info.size.min(limit).min(MAX_PREALLOCATION) as usize);
         (&mut file)
             .take(limit.saturating_add(1))
@@ -287,6 +282,7 @@ mod tests {
     use zip::write::SimpleFileOptions;
 
     use super::super::members::MemberKind;
+    use super::super::zipdir::Compression;
     use super::*;
 
     fn build_wheel(files: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {

@@ -8,6 +8,7 @@
 //! - [`members`]: which members are extension modules, their module names and init hooks
 //!   ([`classify_member`], [`hook_names`]).
 //! - [`archive`]: reading a wheel as a zip, with bounded member reads ([`WheelArchive`]).
+//! - [`zipdir`]: the zip central directory alone ([`read_central_directory`]).
 //! - [`metadata`]: the `WHEEL`, `METADATA` and `RECORD` files.
 //! - [`installed`]: extension modules of an installed environment ([`InstalledEnv`]).
 
@@ -21,8 +22,9 @@ pub mod metadata;
 pub mod punycode;
 pub mod tags;
 pub mod target;
+pub mod zipdir;
 
-pub use archive::{Compression, DEFAULT_MEMBER_LIMIT, MemberInfo, WheelArchive};
+pub use archive::{DEFAULT_MEMBER_LIMIT, WheelArchive};
 pub use compat::{AbiMismatch, Compatibility, MatchKind, check_tags, check_wheel};
 pub use error::WheelError;
 pub use filename::{BuildTag, WheelFilename, normalize_name};
@@ -37,3 +39,4 @@ pub use members::{
 pub use metadata::{CoreMetadata, Record, RecordEntry, WheelInfo};
 pub use tags::{AbiTag, PlatformTag, PythonTag, WheelTag};
 pub use target::{OsFamily, Platform, PythonTarget};
+pub use zipdir::{CentralDirectoryLocation, Compression, MemberInfo, read_central_directory};
