@@ -507,4 +507,64 @@ mod tests {
         assert_eq!(kind, MatchKind::FreeThreaded);
         assert_eq!(tag.to_string(), "cp314-cp314t-manylinux_2_17_x86_64");
     }
+
+    #[test]
+    fn real_wheels_match_their_targets() {
+        // The oracle's wheels are all cp314t manylinux x86_64.
+        let mut n = 0;
+        let oracle = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/oracle-cp314t-linux-x86_64.json"
+        ));
+        if let Ok(text) = oracle {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for p in json["packages"].as_array().unwrap() {
+                let name = p["wheel"].as_str().unwrap();
+                let w = WheelFilename::parse(name).unwrap();
+                assert_eq!(
+                    w.normalized_name(),
+                    super::super::normalize_name(p["package"].as_str().unwrap())
+                );
+                assert_eq!(w.version, p["version"].as_str().unwrap());
+                assert!(
+                    check_wheel(&w, Py314t, LinuxX86_64).is_compatible(),
+                    "{name}"
+                );
+                assert_eq!(
+                    check_wheel(&w, Py314t, LinuxAarch64),
+                    Compatibility::OtherPlatform
+                );
+                assert_eq!(
+                    check_wheel(&w, Py315t, LinuxX86_64),
+                    Compatibility::WrongAbi(AbiMismatch::OtherVersion {
+                        abi: "cp314t".into()
+                    })
+                );
+                n += 1;
+            }
+        }
+        // The downloaded test wheels, by folder.
+        let folders: [(&str, PythonTarget, &[Platform]); 5] = [
+            ("linux-x86_64", Py314t, &[LinuxX86_64]),
+            ("linux-aarch64", Py314t, &[LinuxAarch64]),
+            ("macos-arm64", Py314t, &[MacosArm64]),
+            ("win-amd64", Py314t, &[WindowsAmd64]),
+            ("cp315", Py315t, &[LinuxX86_64]),
+        ];
+        for (folder, target, platforms) in folders {
+            let Ok(dir) = std::fs::read_dir(format!("/tmp/gilfree-wheels/{folder}")) else {
+                continue;
+            };
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let w = WheelFilename::parse(&name).unwrap();
+                for p in platforms {
+                    assert!(check_wheel(&w, target, *p).is_compatible(), "{name} {p}");
+                }
+                assert!(!check_wheel(&w, PythonTarget::Py313t, platforms[0]).is_compatible());
+                n += 1;
+            }
+        }
+        eprintln!("{n} real wheel names checked");
+    }
 }

@@ -287,7 +287,8 @@ pub fn classify_member(member: &str, target: PythonTarget, platform: Platform) -
     if is_versioned_so(&lower) {
         return library(LibraryReason::VersionedSo);
     }
-    if !(file.ends_with(".so") || lower.ends_with(".pyd")) {
+    // Suffixes match case-sensitively, as CPython's finder does (without PYTHONCASEOK).
+    if !(file.ends_with(".so") || file.ends_with(".pyd")) {
         return MemberKind::Other;
     }
     let Some((module, suffix)) = import_path(member).and_then(module_name) else {
@@ -944,6 +945,7 @@ mod tests {
             "foo/so",
             "foo/x.sox",
             "foo/libx.a",
+            "foo/_x.PYD",
         ];
         for path in cases {
             assert_eq!(
