@@ -4,5 +4,8 @@
 //! `Py_mod_gil` declaration without running it, and reports verdicts. The binary in
 //! `src/main.rs` is a thin command line over it.
 
+pub mod cli;
 pub mod inspect;
+pub mod report;
+pub mod scan;
 pub mod wheel;

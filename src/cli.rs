@@ -1,0 +1,64 @@
+//! Command-line definitions (clap) only: parsing lives here, behaviour in the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::wheel::{Platform, PythonTarget};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gilfree",
+    version,
+    about = "Will your Python dependencies keep the GIL off on free-threaded CPython?",
+    long_about = "Reads the Py_mod_gil declaration of every native extension module straight out of \
+                  the published binaries (ELF, PE, Mach-O), without installing or importing anything."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print less on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// List every module, also those that keep the GIL off.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Module-by-module verdicts for wheels, extension files and folders of them.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Wheels (.whl), extension modules (.so, .pyd) or folders holding them.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<PathBuf>,
+    /// Free-threaded interpreter to check for (3.13t, 3.14t, 3.15t); repeat for several.
+    #[arg(long = "python", value_name = "VERSION", default_value = "3.14t")]
+    pub pythons: Vec<PythonTarget>,
+    /// Only these platforms (linux-x86_64, linux-aarch64, macos-arm64, windows-amd64, ...);
+    /// default: every platform a wheel has.
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<Platform>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Worker threads.
+    #[arg(short = 'j', long, default_value_t = default_jobs())]
+    pub jobs: usize,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
