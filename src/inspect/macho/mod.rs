@@ -17,6 +17,8 @@ mod rebase;
 mod segments;
 mod slots;
 mod symtab;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
