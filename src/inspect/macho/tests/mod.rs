@@ -1,8 +1,10 @@
 //! Tests of the Mach-O loader on real modules: both slices of a universal2 tornado module
 //! (classic rebase/bind opcodes), LLD-linked chained-fixup modules, fat-slice selection, the
-//! synthetic images of [`synth`] in every supported fixup encoding, and hostile variants of
-//! all of these ([`malformed`]).
+//! synthetic images of [`synth`] in every supported fixup encoding, hostile variants of all
+//! of these ([`malformed`]), and, when the wheels are on this machine, more real modules
+//! ([`corpus`]).
 
+mod corpus;
 mod malformed;
 mod synth;
 
