@@ -1,6 +1,7 @@
 //! Edge cases of the slot reader on modules gcc builds during the test: no slot, slot 0,
 //! slot 1, single-phase with and without `PyUnstable_Module_SetGIL`, a value computed at run
-//! time, a slot array filled by code, DT_RELR relocations and stripped files. The sources
+//! time, a pybind11-style SetGIL call behind a flag, a slot array filled by code, DT_RELR
+//! relocations and stripped files. The sources
 //! declare the free-threaded `PyModuleDef` layout themselves, so no Python headers are needed.
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,23 @@ EXPORT void *PyInit_edge(void) {{
     {call}
     return m;
 }}"
+    )
+}
+
+/// pybind11 2.x shape: the module is created in a helper that is not inlined and calls
+/// SetGIL(m, 1) only when its flag argument says so.
+fn flag_guarded(flag: &str) -> String {
+    format!(
+        "{PRELUDE}
+__attribute__((used)) static const char marker[] = \"__pybind11_internals_v5_gcc\";
+static Def def = DEF(0);
+__attribute__((noinline)) void *create(Def *d, int gil_not_used) {{
+    void *m = PyModule_Create2(d, 1013);
+    if (!m) return 0;
+    if (gil_not_used) PyUnstable_Module_SetGIL(m, (void *)1);
+    return m;
+}}
+EXPORT void *PyInit_edge(void) {{ return create(&def, {flag}); }}"
     )
 }
 

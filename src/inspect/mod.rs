@@ -50,6 +50,7 @@ pub fn inspect_module(
                 init_hook: req.init_hook,
                 export_hook: req.export_hook,
                 py315: req.py315,
+                binder,
             };
             let f = slots::read(&bin, &sreq, libs);
             (f.verdict, f.reason, f.evidence, f.single_phase)

@@ -9,7 +9,7 @@ use memchr::memmem;
 
 use super::code::{ArgValue, Code, Store};
 use super::model::{Binary, Pointer, Word};
-use super::verdict::{Reason, Verdict};
+use super::verdict::{Binder, Reason, Verdict};
 
 /// Slot ids (3.13/3.14 numbering, then the 3.15 renumbering).
 const MOD_GIL: u32 = 4;
@@ -29,6 +29,8 @@ pub struct Request<'r> {
     pub export_hook: &'r str,
     /// The target reads `PyModExport_*` first (3.15+).
     pub py315: bool,
+    /// The generator that built the module (some generate code that needs a closer look).
+    pub binder: Binder,
 }
 
 /// What the slot reader concluded for one module, before binder and fix are attached.
@@ -157,7 +159,7 @@ fn read_init(
                 ),
             );
         }
-        return read_def(bin, code, &def);
+        return read_def(bin, code, &def, req.binder);
     }
     if let Some(f) = heap_def(bin, code) {
         return f;
@@ -166,7 +168,7 @@ fn read_init(
         return f;
     }
     if bin.imports_name("PyModule_Create2") && !bin.imports_name("PyModuleDef_Init") {
-        return single_phase(bin, code, "PyModuleDef not located");
+        return single_phase(bin, code, req.binder, "PyModuleDef not located");
     }
     if !code.supported() {
         return Finding::new(
@@ -442,7 +444,7 @@ fn decide(gil: &[(String, Word)], reasons: [Reason; 3], what: &str) -> Finding {
     }
 }
 
-fn read_def(bin: &Binary, code: &Code, def: &Def) -> Finding {
+fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder) -> Finding {
     let at = def.addr + def.layout.m_slots;
     let where_def = format!("PyModuleDef `{}` at {}", def.name, loc(bin, def.addr));
     match bin.word_at(at) {
@@ -481,7 +483,7 @@ fn read_def(bin: &Binary, code: &Code, def: &Def) -> Finding {
         }
         Some(Word::Int(0)) | None => {
             if bin.imports_name("PyModule_Create2") {
-                return single_phase(bin, code, &format!("{where_def}, m_slots NULL"));
+                return single_phase(bin, code, binder, &format!("{where_def}, m_slots NULL"));
             }
             if let Some(f) = runtime_m_slots(bin, code, def, &where_def) {
                 return f;
@@ -641,7 +643,7 @@ fn heap_def(bin: &Binary, code: &Code) -> Option<Finding> {
 }
 
 /// Tier 4: a single-phase module decides by the constant passed to `PyUnstable_Module_SetGIL`.
-fn single_phase(bin: &Binary, code: &Code, context: &str) -> Finding {
+fn single_phase(bin: &Binary, code: &Code, binder: Binder, context: &str) -> Finding {
     let Some(set_gil) = bin.import("PyUnstable_Module_SetGIL") else {
         return Finding::new(
             Verdict::GilUsed,
@@ -673,6 +675,25 @@ fn single_phase(bin: &Binary, code: &Code, context: &str) -> Finding {
     let mut consts = Vec::new();
     for &(site, _) in &sites {
         match code.arg_at_call(site, 1) {
+            ArgValue::Const(v) if v != 0 => {
+                // pybind11 2.x calls SetGIL(m, 1) in `create_extension_module` behind the
+                // module's `mod_gil_not_used` flag; when that helper is not inlined, the
+                // constant at the call says nothing about this module.
+                let guard = if binder == Binder::Pybind11 {
+                    code.flag_guard(site)
+                } else {
+                    None
+                };
+                if let Some(guard) = guard {
+                    return Finding::new(
+                        Verdict::Unknown,
+                        Reason::SetGilRuntimeValue,
+                        format!("PyUnstable_Module_SetGIL(m, {v}) at {} runs only when a run-time flag is set ({guard})", loc(bin, site)),
+                    )
+                    .single_phase();
+                }
+                consts.push((site, v));
+            }
             ArgValue::Const(v) => consts.push((site, v)),
             ArgValue::Unknown(why) => {
                 return Finding::new(

@@ -662,3 +662,93 @@ mod tests {
         );
     }
 }
+
+/// Whether the call at `site` only runs when a flag is set: a conditional branch skips it or
+/// leads to its block, and what it tests is not the NULL check of a value a call just
+/// returned. Returns what guards it.
+pub(super) fn flag_guard(code: &Code, site: u64) -> Option<String> {
+    let guard = |pc: u64| -> Option<String> {
+        let w = word_at(code.bin, pc)?;
+        let Insn::CondBranch { .. } = decode(w, pc) else {
+            return None;
+        };
+        let tested = if w & 0x7e00_0000 == 0x3400_0000 {
+            Some((w & 31) as u8) // cbz/cbnz
+        } else if w & 0xff00_0010 == 0x5400_0000 {
+            // b.cond after `cmp Rn, #imm` (subs with the zero register as destination)
+            let prev = word_at(code.bin, pc.checked_sub(4)?)?;
+            (prev & 0x7f80_001f == 0x7100_001f).then_some(((prev >> 5) & 31) as u8)
+        } else {
+            None // tbz/tbnz: a bit of a flag
+        };
+        if tested.is_some_and(|r| holds_call_result(code, pc, r)) {
+            return None;
+        }
+        Some(format!("a conditional branch at {pc:#x}"))
+    };
+    // Walk back through the call's block.
+    let mut pc = site;
+    for _ in 0..16 {
+        let Some(prev) = pc.checked_sub(4) else {
+            return None;
+        };
+        let Some(w) = word_at(code.bin, prev) else {
+            return None;
+        };
+        match decode(w, prev) {
+            Insn::CondBranch { target } if target > site => return guard(prev),
+            Insn::CondBranch { .. } => {}
+            Insn::Bl { .. } | Insn::Indirect { link: true, .. } => return None,
+            Insn::B { .. } | Insn::Indirect { link: false, .. } => {
+                // The block starts at `pc` and is entered only by jumps: find them nearby.
+                return branches_to(code, pc).into_iter().find_map(guard);
+            }
+            _ => {}
+        }
+        pc = prev;
+    }
+    None
+}
+
+/// Whether register `r` at `pc` holds (a copy of) what the last call before it returned.
+fn holds_call_result(code: &Code, pc: u64, r: u8) -> bool {
+    let mut regs = vec![r];
+    let mut at = pc;
+    for _ in 0..12 {
+        let Some(prev) = at.checked_sub(4) else {
+            return false;
+        };
+        let Some(w) = word_at(code.bin, prev) else {
+            return false;
+        };
+        match decode(w, prev) {
+            Insn::Bl { .. } | Insn::Indirect { link: true, .. } => return regs.contains(&0),
+            Insn::MovReg { rd, rm } if regs.contains(&rd) => regs.push(rm),
+            Insn::Other(w) if regs.iter().any(|&x| may_write(w, x)) => return false,
+            Insn::MovImm { rd, .. } | Insn::LdrImm { rt: rd, .. } if regs.contains(&rd) => {
+                return false;
+            }
+            _ => {}
+        }
+        at = prev;
+    }
+    false
+}
+
+/// Conditional branches within 8 KiB that target `addr`.
+fn branches_to(code: &Code, addr: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let from = addr.saturating_sub(8192) & !3;
+    for k in 0..4096u64 {
+        let pc = from + 4 * k;
+        let Some(w) = word_at(code.bin, pc) else {
+            continue;
+        };
+        if let Insn::CondBranch { target } = decode(w, pc) {
+            if target == addr {
+                out.push(pc);
+            }
+        }
+    }
+    out
+}

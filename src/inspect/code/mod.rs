@@ -110,6 +110,16 @@ impl<'b, 'a> Code<'b, 'a> {
         }
     }
 
+    /// What makes the call at `site` conditional on a run-time flag (a NULL check of a result
+    /// just returned does not count), if anything.
+    pub fn flag_guard(&self, site: u64) -> Option<String> {
+        match self.bin.arch {
+            Arch::X86_64 => x86_64::flag_guard(self, site),
+            Arch::Aarch64 => aarch64::flag_guard(self, site),
+            _ => None,
+        }
+    }
+
     /// For a `PyModuleDef_Init(def)` call at `site` where `def` lives on the heap: the constant
     /// stores into the slot array `def->m_slots` points to, as offsets from its start.
     pub fn heap_slot_stores(&self, site: u64, m_slots: u64) -> Option<Vec<Store>> {

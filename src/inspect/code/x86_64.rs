@@ -500,3 +500,110 @@ pub(super) fn heap_slot_stores(code: &Code, site: u64, m_slots: u64) -> Option<V
     }
     Some(stores)
 }
+
+/// Whether the call at `site` only runs when a flag is set: a conditional jump skips it or
+/// leads to its block, and what it tests is not the NULL check of a value a call just
+/// returned. Returns what guards it.
+pub(super) fn flag_guard(code: &Code, site: u64) -> Option<String> {
+    let run = instructions_before(code.bin, site, 64, 16);
+    let guard = |jcc: &Instruction| -> Option<String> {
+        let before = instructions_before(code.bin, jcc.ip(), 96, 16);
+        let null_check = before.last().is_some_and(|t| {
+            let tests_self = t.mnemonic() == iced_x86::Mnemonic::Test
+                && t.op_count() == 2
+                && t.op0_kind() == OpKind::Register
+                && t.op1_kind() == OpKind::Register
+                && t.op0_register() == t.op1_register();
+            let cmp_zero = t.mnemonic() == iced_x86::Mnemonic::Cmp
+                && t.op0_kind() == OpKind::Register
+                && t.op1_kind() != OpKind::Register
+                && t.immediate(1) == 0;
+            (tests_self || cmp_zero)
+                && holds_call_result(
+                    &before[..before.len() - 1],
+                    t.op0_register().full_register(),
+                )
+        });
+        (!null_check).then(|| format!("a conditional jump at {:#x}", jcc.ip()))
+    };
+    for ins in run.iter().rev() {
+        match ins.flow_control() {
+            FlowControl::ConditionalBranch if ins.near_branch_target() > site => return guard(ins),
+            FlowControl::Call | FlowControl::IndirectCall => return None,
+            FlowControl::UnconditionalBranch
+            | FlowControl::Return
+            | FlowControl::IndirectBranch => {
+                let start = ins.next_ip();
+                return jumps_to(code.bin, start).iter().find_map(guard);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `reg` after `run` holds (a copy of) what the last call in `run` returned.
+fn holds_call_result(run: &[Instruction], reg: Register) -> bool {
+    let mut regs = vec![reg];
+    let mut factory = InstructionInfoFactory::new();
+    for ins in run.iter().rev().take(12) {
+        if matches!(
+            ins.flow_control(),
+            FlowControl::Call | FlowControl::IndirectCall
+        ) {
+            return regs.contains(&Register::RAX);
+        }
+        let writes: Vec<Register> = factory
+            .info(ins)
+            .used_registers()
+            .iter()
+            .filter(|u| {
+                matches!(
+                    u.access(),
+                    OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite
+                )
+            })
+            .map(|u| u.register().full_register())
+            .collect();
+        if !writes.iter().any(|w| regs.contains(w)) {
+            continue;
+        }
+        match ins.code() {
+            Op::Mov_r64_rm64 | Op::Mov_rm64_r64 if ins.op1_kind() == OpKind::Register => {
+                regs.push(ins.op1_register().full_register());
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Conditional jumps within 4 KiB that target `addr`.
+fn jumps_to(bin: &Binary, addr: u64) -> Vec<Instruction> {
+    let mut out = Vec::new();
+    let from = addr.saturating_sub(4096);
+    let Some(bytes) = code_at(bin, from) else {
+        return out;
+    };
+    let bytes = &bytes[..bytes.len().min(8192)];
+    for i in 0..bytes.len().saturating_sub(2) {
+        let (len, rel) = match bytes[i] {
+            0x70..=0x7f => (2usize, i64::from(bytes[i + 1] as i8)),
+            0x0f if (0x80..=0x8f).contains(&bytes[i + 1]) => match rel32(bytes, i + 2) {
+                Some(r) => (6, r),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let ip = from + i as u64;
+        if (ip + len as u64).wrapping_add_signed(rel) != addr {
+            continue;
+        }
+        let jcc = decoder(&bytes[i..], ip).decode();
+        if jcc.flow_control() != FlowControl::ConditionalBranch {
+            continue;
+        }
+        out.push(jcc);
+    }
+    out
+}
