@@ -180,6 +180,12 @@ fn every_tier_on_gcc_built_modules() {
             Verdict::GilUsed,
             Reason::RuntimeNoGilSlot,
         ),
+        (
+            "flag_guard",
+            flag_guarded("(int)(intptr_t)getenv(\"X\")"),
+            Verdict::Unknown,
+            Reason::SetGilRuntimeValue,
+        ),
     ];
     let variants: [(&str, &[&str]); 3] = [
         ("plain", &[]),

@@ -526,14 +526,23 @@ pub(super) fn flag_guard(code: &Code, site: u64) -> Option<String> {
         });
         (!null_check).then(|| format!("a conditional jump at {:#x}", jcc.ip()))
     };
-    for ins in run.iter().rev() {
+    for (i, ins) in run.iter().enumerate().rev() {
         match ins.flow_control() {
             FlowControl::ConditionalBranch if ins.near_branch_target() > site => return guard(ins),
             FlowControl::Call | FlowControl::IndirectCall => return None,
             FlowControl::UnconditionalBranch
             | FlowControl::Return
             | FlowControl::IndirectBranch => {
-                let start = ins.next_ip();
+                // The block starts after any alignment padding.
+                let start = run[i + 1..]
+                    .iter()
+                    .find(|n| {
+                        !matches!(
+                            n.mnemonic(),
+                            iced_x86::Mnemonic::Nop | iced_x86::Mnemonic::Int3
+                        )
+                    })
+                    .map_or(site, |n| n.ip());
                 return jumps_to(code.bin, start).iter().find_map(guard);
             }
             _ => {}
@@ -581,7 +590,14 @@ fn holds_call_result(run: &[Instruction], reg: Register) -> bool {
 /// Conditional jumps within 4 KiB that target `addr`.
 fn jumps_to(bin: &Binary, addr: u64) -> Vec<Instruction> {
     let mut out = Vec::new();
-    let from = addr.saturating_sub(4096);
+    let Some(seg_start) = bin
+        .code()
+        .find(|&(a, b)| addr >= a && addr - a < b.len() as u64)
+        .map(|(a, _)| a)
+    else {
+        return out;
+    };
+    let from = addr.saturating_sub(4096).max(seg_start);
     let Some(bytes) = code_at(bin, from) else {
         return out;
     };
