@@ -68,6 +68,21 @@ EXPORT void *PyInit_edge(void) {{ return create(&def, {flag}); }}"
     )
 }
 
+/// A 3.15 module: `PyModExport_edge` returns a `PySlot[]` (with `extra` entries, possibly a
+/// nested array through `Py_slot_subslots`), next to a `PyInit_edge` declaring slot 0.
+fn mod_export(extra: &str) -> String {
+    format!(
+        "{PRELUDE}
+typedef struct {{ uint16_t sl_id; uint16_t sl_flags; uint32_t reserved; void *value; }} PySlot;
+static PySlot nested[] = {{ {{87, 0, 0, (void *)1}}, {{0, 0, 0, 0}} }};
+static PySlot mslots[] = {{ {{100, 0, 0, (void *)\"edge\"}}, {{85, 0, 0, (void *)exec_mod}}, {extra} {{0, 0, 0, 0}} }};
+EXPORT PySlot *PyModExport_edge(void) {{ return mslots; }}
+static Slot slots[] = {{ {{4, (void *)0}}, {{0, 0}} }};
+static Def def = DEF(slots);
+EXPORT void *PyInit_edge(void) {{ (void)nested; return PyModuleDef_Init(&def); }}"
+    )
+}
+
 fn runtime_slots(gil: &str) -> String {
     format!(
         "{PRELUDE}
@@ -103,14 +118,14 @@ fn build(name: &str, src: &str, flags: &[&str]) -> PathBuf {
     so
 }
 
-fn verdict_of(path: &Path) -> (Verdict, Reason, String) {
+fn verdict_of(path: &Path, py315: bool) -> (Verdict, Reason, String) {
     let data = std::fs::read(path).unwrap();
     let req = ModuleRequest {
         member: "edge.so",
         module: "edge",
         init_hook: "PyInit_edge",
         export_hook: "PyModExport_edge",
-        py315: false,
+        py315,
         arch: None,
     };
     let v = inspect_module(&data, &req, &NoLibraries);
@@ -186,6 +201,44 @@ fn every_tier_on_gcc_built_modules() {
             Verdict::Unknown,
             Reason::SetGilRuntimeValue,
         ),
+        (
+            "py315_ids",
+            multi_phase("{87, (void *)1},")
+                .replace("{2, (void *)exec_mod}", "{85, (void *)exec_mod}"),
+            Verdict::GilNotUsed,
+            Reason::SlotValue1,
+        ),
+        (
+            "py315_export",
+            mod_export("{87, 0, 0, (void *)1},"),
+            Verdict::GilNotUsed,
+            Reason::ExportSlotValue1,
+        ),
+        (
+            "py315_export_nested",
+            mod_export("{92, 0, 0, (void *)nested},"),
+            Verdict::GilNotUsed,
+            Reason::ExportSlotValue1,
+        ),
+        (
+            "py315_export_nogil",
+            mod_export(""),
+            Verdict::GilUsed,
+            Reason::ExportNoGilSlot,
+        ),
+        (
+            "py315_export_twice",
+            mod_export("{87, 0, 0, (void *)1}, {87, 0, 0, (void *)1},"),
+            Verdict::Incompatible,
+            Reason::DuplicateGilSlot,
+        ),
+        // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
+        (
+            "export_on_314",
+            mod_export("{87, 0, 0, (void *)1},"),
+            Verdict::GilUsed,
+            Reason::SlotValue0,
+        ),
     ];
     let variants: [(&str, &[&str]); 3] = [
         ("plain", &[]),
@@ -196,7 +249,7 @@ fn every_tier_on_gcc_built_modules() {
     for (name, src, want_verdict, want_reason) in &cases {
         for (variant, flags) in variants {
             let so = build(&format!("{name}_{variant}"), src, flags);
-            let (verdict, reason, evidence) = verdict_of(&so);
+            let (verdict, reason, evidence) = verdict_of(&so, name.starts_with("py315"));
             if verdict != *want_verdict || reason != *want_reason {
                 failures.push(format!(
                     "{name} ({variant}): got {verdict:?}/{reason:?}: {evidence}"
@@ -214,6 +267,6 @@ fn a_library_without_hook_is_not_a_module() {
         &format!("{PRELUDE}\nEXPORT int helper(void) {{ return 1; }}"),
         &[],
     );
-    let (verdict, reason, _) = verdict_of(&so);
+    let (verdict, reason, _) = verdict_of(&so, false);
     assert_eq!((verdict, reason), (Verdict::Unknown, Reason::NoInitHook));
 }
