@@ -328,30 +328,45 @@ fn decode_store(code: &Code, ip: u64, bytes: &[u8], lo: u64, hi: u64) -> Option<
         | Op::Movdqa_xmmm128_xmm
         | Op::VEX_Vmovups_xmmm128_xmm
         | Op::VEX_Vmovdqu_xmmm128_xmm => {
-            let v = xmm_constant(code, ip, ins.op1_register())?;
-            Some(vec![
-                Store {
+            // Report the parts that are known: a slot id (first 4 bytes) and a value (last 8).
+            let (b, known) = xmm_constant(code, ip, ins.op1_register())?;
+            let le = |r: std::ops::Range<usize>| {
+                b[r].iter()
+                    .rev()
+                    .fold(0u64, |v, &x| (v << 8) | u64::from(x))
+            };
+            let mut out = Vec::new();
+            if known & 0x000f == 0x000f {
+                out.push(Store {
                     addr,
-                    size: 8,
-                    value: v[0],
+                    size: 4,
+                    value: le(0..4),
                     at: ip,
-                },
-                Store {
+                });
+            }
+            if known & 0xff00 == 0xff00 {
+                out.push(Store {
                     addr: addr + 8,
                     size: 8,
-                    value: v[1],
+                    value: le(8..16),
                     at: ip,
-                },
-            ])
+                });
+            }
+            Some(out)
         }
         _ => None,
     }
 }
 
-/// The 16-byte constant an xmm register holds at `site`, when it was loaded from a
-/// RIP-relative constant (or zeroed) shortly before.
-fn xmm_constant(code: &Code, site: u64, reg: Register) -> Option<[u64; 2]> {
-    for ins in instructions_before(code.bin, site, 96, 24).iter().rev() {
+/// 16 bytes and which of them are known (bit i set: byte i known).
+type Bytes16 = ([u8; 16], u16);
+
+/// The 16 bytes an xmm register holds at `site`, as far as the code just before shows: loaded
+/// from a RIP-relative constant, zeroed, or loaded from a stack slot that constant stores
+/// filled (MSVC builds slot entries on the stack and copies them with `movups`).
+fn xmm_constant(code: &Code, site: u64, reg: Register) -> Option<Bytes16> {
+    let run = instructions_before(code.bin, site, 320, 96);
+    for (i, ins) in run.iter().enumerate().rev() {
         if ins.op0_kind() != OpKind::Register || ins.op0_register() != reg {
             continue;
         }
@@ -359,13 +374,78 @@ fn xmm_constant(code: &Code, site: u64, reg: Register) -> Option<[u64; 2]> {
             && ins.op1_kind() == OpKind::Register
             && ins.op1_register() == reg
         {
-            return Some([0, 0]);
+            return Some(([0; 16], 0xffff));
         }
         if ins.is_ip_rel_memory_operand() {
-            let at = ins.ip_rel_memory_address();
-            return Some([code.bin.u64_at(at)?, code.bin.u64_at(at + 8)?]);
+            let b = code.bin.bytes(ins.ip_rel_memory_address(), 16)?;
+            let mut out = [0u8; 16];
+            out.copy_from_slice(&b);
+            return Some((out, 0xffff));
+        }
+        if ins.op1_kind() == OpKind::Memory
+            && matches!(ins.memory_base(), Register::RSP | Register::RBP)
+            && ins.memory_index() == Register::None
+        {
+            let disp = ins.memory_displacement64() as i64;
+            return Some(stack_bytes(&run[..i], ins.memory_base(), disp));
         }
         return None;
+    }
+    None
+}
+
+/// Rebuild `[base+disp, base+disp+16)` from the latest stores in `run` (walking back).
+fn stack_bytes(run: &[Instruction], base: Register, disp: i64) -> Bytes16 {
+    let mut bytes = [0u8; 16];
+    let mut seen: u16 = 0; // bytes already decided (known or clobbered)
+    let mut known: u16 = 0;
+    for (i, ins) in run.iter().enumerate().rev() {
+        if seen == 0xffff {
+            break;
+        }
+        if ins.op0_kind() != OpKind::Memory
+            || ins.memory_base() != base
+            || ins.memory_index() != Register::None
+        {
+            continue;
+        }
+        let at = ins.memory_displacement64() as i64;
+        let (size, value): (i64, Option<u64>) = match ins.code() {
+            Op::Mov_rm32_imm32 => (4, Some(ins.immediate(1))),
+            Op::Mov_rm64_imm32 => (8, Some(ins.immediate(1))),
+            Op::Mov_rm16_imm16 => (2, Some(ins.immediate(1))),
+            Op::Mov_rm8_imm8 => (1, Some(ins.immediate(1))),
+            Op::Mov_rm64_r64 => (8, reg_in_run(&run[..i], ins.op1_register().full_register())),
+            Op::Mov_rm32_r32 => (4, reg_in_run(&run[..i], ins.op1_register().full_register())),
+            _ => (ins.memory_size().size() as i64, None),
+        };
+        for k in 0..size {
+            let pos = at + k - disp;
+            if !(0..16).contains(&pos) || seen & (1 << pos) != 0 {
+                continue;
+            }
+            seen |= 1 << pos;
+            if let Some(v) = value {
+                bytes[pos as usize] = (v >> (8 * k)) as u8;
+                known |= 1 << pos;
+            }
+        }
+    }
+    (bytes, known)
+}
+
+/// The constant a general register holds at the end of `run`, when the last write to it
+/// there sets a fixed value.
+fn reg_in_run(run: &[Instruction], reg: Register) -> Option<u64> {
+    let mut factory = InstructionInfoFactory::new();
+    for ins in run.iter().rev() {
+        let writes = factory.info(ins).used_registers().iter().any(|u| {
+            u.register().full_register() == reg
+                && !matches!(u.access(), OpAccess::Read | OpAccess::CondRead)
+        });
+        if writes {
+            return constant_set_by(ins);
+        }
     }
     None
 }
