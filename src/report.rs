@@ -27,11 +27,20 @@ struct Target {
 
 /// Schema-1 JSON for a scan.
 pub fn json(report: &ScanReport, pythons: &[String], platforms: &[String]) -> String {
+    // Without --platform, the target is every platform that was scanned.
+    let mut platforms = platforms.to_vec();
+    if platforms.is_empty() {
+        for p in report.wheels.iter().filter_map(|w| w.platform.as_ref()) {
+            if !platforms.contains(p) {
+                platforms.push(p.clone());
+            }
+        }
+    }
     let doc = JsonReport {
         schema: 1,
         target: Target {
             python: pythons.to_vec(),
-            platform: platforms.to_vec(),
+            platform: platforms,
         },
         wheels: &report.wheels,
         errors: &report.errors,
@@ -84,8 +93,8 @@ pub fn text(report: &ScanReport, verbose: bool) -> String {
             w.filename,
             readiness_label(w.readiness)
         );
-        if let Some(note) = &w.note {
-            let _ = writeln!(out, "    {note}");
+        for line in w.note.iter().chain(&w.error) {
+            let _ = writeln!(out, "    {line}");
         }
         let show_all = verbose || w.readiness != Readiness::Ready;
         let width = w.modules.iter().map(|m| m.module.len()).max().unwrap_or(0);
@@ -123,7 +132,8 @@ pub fn text(report: &ScanReport, verbose: bool) -> String {
 pub fn summary(report: &ScanReport) -> String {
     let modules: Vec<_> = report.wheels.iter().flat_map(|w| &w.modules).collect();
     let count = |v: Verdict| modules.iter().filter(|m| m.verdict == v).count();
-    format!(
+    let unreadable = report.wheels.iter().filter(|w| w.error.is_some()).count();
+    let mut line = format!(
         "{} module(s) in {} wheel/target pair(s): {} keep the GIL off, {} turn it on, {} unknown, {} incompatible",
         modules.len(),
         report.wheels.len(),
@@ -131,5 +141,9 @@ pub fn summary(report: &ScanReport) -> String {
         count(Verdict::GilUsed),
         count(Verdict::Unknown),
         count(Verdict::Incompatible),
-    )
+    );
+    if unreadable > 0 {
+        line.push_str(&format!("; {unreadable} unreadable wheel/target pair(s)"));
+    }
+    line
 }

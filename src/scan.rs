@@ -79,6 +79,8 @@ impl Readiness {
             Readiness::GilFallback
         } else if modules.iter().all(|m| m.verdict == Verdict::GilNotUsed) {
             Readiness::Ready
+        } else if modules.iter().all(|m| m.verdict == Verdict::Incompatible) {
+            Readiness::NoWheel
         } else {
             Readiness::Unknown
         }
@@ -102,6 +104,9 @@ pub struct WheelReport {
     /// Why the readiness is what it is, when the modules alone do not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The wheel could not be read: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub modules: Vec<ModuleVerdict>,
 }
 
@@ -151,7 +156,13 @@ pub fn scan_paths(paths: &[PathBuf], cfg: &ScanConfig) -> ScanReport {
     });
     for r in results {
         match r {
-            Ok(mut w) => report.wheels.append(&mut w),
+            Ok(mut w) => {
+                // An unreadable wheel is reported (unknown) and also an input error.
+                if let Some(e) = w.iter().find_map(|r| r.error.as_ref()) {
+                    report.errors.push(format!("{}: {e}", w[0].filename));
+                }
+                report.wheels.append(&mut w);
+            }
             Err(e) => report.errors.push(e),
         }
     }
@@ -280,6 +291,11 @@ fn wheel_platforms(wf: &WheelFilename, cfg: &ScanConfig) -> Vec<Option<Platform>
             }
         }
     }
+    if seen.is_empty() {
+        // None of the asked-for platforms: report each as "no wheel for it" rather than
+        // silently skipping the wheel.
+        return cfg.platforms.iter().copied().map(Some).collect();
+    }
     seen.into_iter().map(Some).collect()
 }
 
@@ -317,6 +333,7 @@ pub fn scan_wheel<R: Read + Seek>(
         platform: platform.map(|p| p.to_string()),
         readiness: Readiness::Unknown,
         note: None,
+        error: None,
         modules: Vec::new(),
     };
     let mut archive = match archive {
@@ -326,7 +343,7 @@ pub fn scan_wheel<R: Read + Seek>(
                 .pythons
                 .iter()
                 .map(|&py| WheelReport {
-                    note: Some(format!("unreadable wheel: {e}")),
+                    error: Some(format!("unreadable wheel: {e}")),
                     ..base(py, None)
                 })
                 .collect();
@@ -551,6 +568,7 @@ fn scan_module_file(
             platform: platform.map(|p| p.to_string()),
             readiness: Readiness::Unknown,
             note: None,
+            error: None,
             modules: Vec::new(),
         };
         let module = match platform.map(|p| classify_member(&name, python, p)) {
@@ -671,6 +689,7 @@ fn scan_env(
                 platform: Some(platform.to_string()),
                 readiness: Readiness::of_modules(&modules),
                 note: None,
+                error: None,
                 modules,
             });
         }

@@ -168,7 +168,6 @@ fn scan_damaged_lru(dir: &Path, bytes: &[u8]) -> (Run, Value) {
     std::fs::write(dir.join(LRU), bytes).unwrap();
     add_good_wheel(dir);
     let run = gilfree(dir, &["scan", "-v", "--format", "json", LRU, TIME_MACHINE]);
-    assert_eq!(run.stderr, "", "a damaged wheel is a verdict, not an error");
     let doc = run.json();
     assert_time_machine_still_scanned(&doc);
     let reports = reports_for(&doc, LRU);
@@ -176,12 +175,27 @@ fn scan_damaged_lru(dir: &Path, bytes: &[u8]) -> (Run, Value) {
     let report = reports[0].clone();
     assert_eq!(report["project"], "lru-dict");
     assert_eq!(report["readiness"], "unknown", "{report}");
+    if report.get("error").is_none() {
+        assert_eq!(
+            run.stderr, "",
+            "a damaged member is a verdict, not an input error"
+        );
+    }
     (run, report)
 }
 
-/// A wheel whose zip structure cannot be read: one `unknown` report with a note, no module.
-fn assert_unreadable_wheel(report: &Value, what: &str) {
-    let note = report["note"].as_str().unwrap_or_default();
+/// A wheel whose zip structure cannot be read: one `unknown` report with the error and no
+/// module, plus one line on stderr and exit code 2 (the other wheel is still scanned).
+fn assert_unreadable_wheel(run: &Run, report: &Value, what: &str) {
+    assert_eq!(run.code, 2, "{what}: {run:?}");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{what}: {}", run.stderr);
+    assert!(
+        lines[0].starts_with(&format!("error: {LRU}: unreadable wheel: ")),
+        "{what}: {}",
+        run.stderr
+    );
+    let note = report["error"].as_str().unwrap_or_default();
     assert!(
         note.starts_with(&format!("unreadable wheel: cannot read wheel {LRU}: ")),
         "{what}: {note:?}"
@@ -209,25 +223,23 @@ fn a_truncated_wheel_reads_as_unknown_at_every_length() {
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let (run, report) = scan_damaged_lru(tmp.path(), &whole[..cut]);
-        // Nothing turns the GIL on; the damaged wheel is `unknown`, not an input error.
-        assert_eq!(run.code, 0, "cut at {cut}");
-        assert_unreadable_wheel(&report, &format!("cut at {cut}"));
+        assert_unreadable_wheel(&run, &report, &format!("cut at {cut}"));
     }
     // Through the library as well.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join(LRU), &whole[..n / 2]).unwrap();
     let report = scan_paths(&[tmp.path().join(LRU)], &ScanConfig::default());
-    assert!(report.errors.is_empty());
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
     assert_eq!(report.wheels.len(), 1);
     assert_eq!(report.wheels[0].readiness, Readiness::Unknown);
     assert!(report.wheels[0].modules.is_empty());
     assert!(
         report.wheels[0]
-            .note
+            .error
             .as_deref()
             .is_some_and(|n| n.contains("no end of central directory record")),
         "{:?}",
-        report.wheels[0].note
+        report.wheels[0].error
     );
 }
 
@@ -238,8 +250,8 @@ fn a_truncated_wheel_in_the_text_table() {
     std::fs::write(tmp.path().join(LRU), &whole[..whole.len() / 2]).unwrap();
     add_good_wheel(tmp.path());
     let run = gilfree(tmp.path(), &["scan", LRU, TIME_MACHINE]);
-    assert_eq!(run.code, 0);
-    assert_eq!(run.stderr, "");
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr_lines().len(), 1, "{}", run.stderr);
     // Unknown before ready.
     assert!(
         run.stdout
@@ -256,18 +268,16 @@ fn a_wheel_with_a_hole_in_the_middle_reads_as_unknown() {
     holed.extend_from_slice(&whole[15_000..]);
     let tmp = tempfile::tempdir().unwrap();
     let (run, report) = scan_damaged_lru(tmp.path(), &holed);
-    assert_eq!(run.code, 0);
-    assert_unreadable_wheel(&report, "hole");
+    assert_unreadable_wheel(&run, &report, "hole");
 }
 
 #[test]
 fn a_file_named_like_a_wheel_but_not_a_zip() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, report) = scan_damaged_lru(tmp.path(), b"<html>404 Not Found</html>\n");
-    assert_eq!(run.code, 0);
-    assert_unreadable_wheel(&report, "html");
+    assert_unreadable_wheel(&run, &report, "html");
     assert!(
-        report["note"]
+        report["error"]
             .as_str()
             .unwrap()
             .ends_with("no end of central directory record (truncated or not a zip)"),
@@ -445,7 +455,7 @@ fn garbage_lone_module_files_read_as_malformed() {
             (
                 "_time_machine".into(),
                 "gil-not-used".into(),
-                "slot-value1".into()
+                "slot-value-1".into()
             ),
         ]
     );
@@ -468,7 +478,13 @@ fn every_bad_input_at_once_through_the_library() {
         wheel_path(BITSTRUCT),
     ];
     let report = scan_paths(&paths, &ScanConfig::default());
-    assert_eq!(report.errors.len(), 3, "{:?}", report.errors);
+    // Three inputs that are not wheels at all, and one wheel that cannot be read.
+    assert_eq!(report.errors.len(), 4, "{:?}", report.errors);
+    assert!(
+        report.errors[3].contains("unreadable wheel"),
+        "{:?}",
+        report.errors
+    );
     for (error, path) in report.errors.iter().zip(&paths[..3]) {
         assert!(
             error.starts_with(&format!("{}: ", path.display())),

@@ -39,10 +39,10 @@ fn a_lone_module_file_from_each_wheel() {
             TIME_MACHINE,
             "_time_machine",
             "gil-not-used",
-            "slot-value1",
+            "slot-value-1",
             0,
         ),
-        (BITSTRUCT, "c", "gil-not-used", "set-gil1", 0),
+        (BITSTRUCT, "c", "gil-not-used", "set-gil-1", 0),
     ];
     for (wheel, module, verdict, reason, code) in cases {
         let f = fixture_info(wheel);
@@ -138,8 +138,8 @@ fn a_lone_cp314t_module_is_incompatible_with_313t() {
         m["fix"],
         "build the module for the free-threaded ABI (cp313t)"
     );
-    // Pinned as it is: a lone file that 3.13t cannot load reads as `unknown`, not `no-wheel`.
-    assert_eq!(doc["wheels"][0]["readiness"], "unknown");
+    // Nothing in it is loadable by 3.13t: no build for that target.
+    assert_eq!(doc["wheels"][0]["readiness"], "no-wheel");
 }
 
 /// A virtualenv as `python3.14t -m venv` lays it out, with the three fixture wheels (and one
@@ -239,12 +239,12 @@ fn site_packages_given_directly() {
             (
                 "_time_machine".into(),
                 "gil-not-used".into(),
-                "slot-value1".into()
+                "slot-value-1".into()
             ),
             (
                 "bitstruct.c".into(),
                 "gil-not-used".into(),
-                "set-gil1".into()
+                "set-gil-1".into()
             ),
             (
                 "lru._lru".into(),

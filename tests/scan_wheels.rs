@@ -75,7 +75,8 @@ fn each_wheel_alone_as_json() {
         let doc = run.json();
         assert_eq!(doc["schema"], 1);
         assert_eq!(doc["target"]["python"], json!(["3.14t"]));
-        assert_eq!(doc["target"]["platform"], json!([]));
+        // Without --platform the target lists the platforms that were scanned.
+        assert_eq!(doc["target"]["platform"], json!(["linux-x86_64"]));
         assert!(doc.get("errors").is_none(), "{doc}");
         assert_eq!(doc["stats"]["files"], 1);
         assert_eq!(doc["stats"]["bytes_read"], f.size);
@@ -223,7 +224,7 @@ fn several_pythons_at_once() {
             (
                 "bitstruct.c".into(),
                 "gil-not-used".into(),
-                "set-gil1".into()
+                "set-gil-1".into()
             ),
             (
                 "lru._lru".into(),
@@ -233,7 +234,7 @@ fn several_pythons_at_once() {
             (
                 "_time_machine".into(),
                 "gil-not-used".into(),
-                "slot-value1".into()
+                "slot-value-1".into()
             ),
         ]
     );
@@ -267,7 +268,7 @@ fn several_pythons_through_the_library() {
 /// platforms shows only the asked-for ones. Nothing blocks, so the exit code is 0. (The text
 /// output does not say that the wheel was skipped; see the summary line below.)
 #[test]
-fn platform_filter_skips_a_wheel_for_another_architecture() {
+fn platform_filter_reports_no_wheel_for_another_architecture() {
     let root = fixtures_root();
     let lru = wheel_arg(LRU);
     let run = gilfree(
@@ -285,16 +286,19 @@ fn platform_filter_skips_a_wheel_for_another_architecture() {
     assert_eq!(run.stderr, "");
     let doc = run.json();
     assert_eq!(doc["target"]["platform"], json!(["linux-aarch64"]));
-    assert_eq!(doc["wheels"], json!([]));
+    // The wheel named on the command line is not silently skipped: no wheel for the target.
+    assert_eq!(doc["wheels"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(doc["wheels"][0]["readiness"], "no-wheel");
+    assert_eq!(doc["wheels"][0]["platform"], "linux-aarch64");
+    assert_eq!(doc["wheels"][0]["note"], "not for linux-aarch64");
+    assert_eq!(doc["wheels"][0]["modules"], json!([]));
     assert_eq!(doc["stats"]["files"], 1, "the wheel was still read");
     insta::assert_json_snapshot!("platform_aarch64_json", redact(doc, &[]));
 
     let text = gilfree(&root, &["scan", "--platform", "linux-aarch64", &lru]);
     assert_eq!(text.code, 0);
-    assert_eq!(
-        text.stdout,
-        "0 module(s) in 0 wheel/target pair(s): 0 keep the GIL off, 0 turn it on, 0 unknown, 0 incompatible\n"
-    );
+    assert!(text.stdout.contains("NO WHEEL FOR TARGET"), "{}", text.stdout);
+    assert!(text.stdout.contains("not for linux-aarch64"), "{}", text.stdout);
 
     // The same wheel with its own platform, or an alias of it, is scanned as usual.
     for platform in ["linux-x86_64", "linux-amd64"] {

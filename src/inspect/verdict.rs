@@ -33,21 +33,29 @@ impl Verdict {
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// Static `m_slots` holds `{Py_mod_gil, Py_MOD_GIL_NOT_USED}`.
+    #[serde(rename = "slot-value-1")]
     SlotValue1,
     /// Static `m_slots` holds `{Py_mod_gil, Py_MOD_GIL_USED}`.
+    #[serde(rename = "slot-value-0")]
     SlotValue0,
     /// `m_slots` has no `Py_mod_gil` entry: the default is USED.
     NoGilSlot,
     /// 3.15 `PyModExport_*` slot array declares NOT_USED.
+    #[serde(rename = "export-slot-value-1")]
     ExportSlotValue1,
+    #[serde(rename = "export-slot-value-0")]
     ExportSlotValue0,
     ExportNoGilSlot,
     /// Slot array written by code at run time (pybind11 3, nanobind 3).
+    #[serde(rename = "runtime-slot-value-1")]
     RuntimeSlotValue1,
+    #[serde(rename = "runtime-slot-value-0")]
     RuntimeSlotValue0,
     RuntimeNoGilSlot,
     /// Single-phase module, `PyUnstable_Module_SetGIL(m, 1)`.
+    #[serde(rename = "set-gil-1")]
     SetGil1,
+    #[serde(rename = "set-gil-0")]
     SetGil0,
     /// Single-phase module that never calls `PyUnstable_Module_SetGIL`.
     SinglePhaseNoSetGil,

@@ -62,9 +62,7 @@ pub const FIXTURES: [Fixture; 3] = [
         member: TIME_MACHINE_SO,
         module: "_time_machine",
         verdict: "gil-not-used",
-        // The design's example spells these tokens `slot-value-0`; the code emits
-        // `slot-value1` (serde kebab-case keeps digits attached). Pinned as emitted.
-        reason: "slot-value1",
+        reason: "slot-value-1",
         readiness: "ready",
         evidence: "{Py_mod_gil, 1}",
     },
@@ -77,7 +75,7 @@ pub const FIXTURES: [Fixture; 3] = [
         member: BITSTRUCT_SO,
         module: "bitstruct.c",
         verdict: "gil-not-used",
-        reason: "set-gil1",
+        reason: "set-gil-1",
         readiness: "ready",
         evidence: "PyUnstable_Module_SetGIL(m, 1)",
     },
