@@ -83,6 +83,24 @@ EXPORT void *PyInit_edge(void) {{ (void)nested; return PyModuleDef_Init(&def); }
     )
 }
 
+/// nanobind 3 shape: def and slot array allocated on the heap and filled by code.
+fn heap_def(gil: &str) -> String {
+    format!(
+        "{PRELUDE}
+extern void *PyMem_Calloc(unsigned long, unsigned long);
+__attribute__((noinline)) void *make(const char *name, void *exec) {{
+    Slot *s = PyMem_Calloc(4, sizeof(Slot));
+    Def *d = PyMem_Calloc(1, sizeof(Def));
+    if (!s || !d) return 0;
+    s[0].slot = 2; s[0].value = exec;
+    {gil}
+    d->ob_flags = 4; d->ob_ref_local = 0xFFFFFFFFu; d->m_name = name; d->m_slots = s;
+    return PyModuleDef_Init(d);
+}}
+EXPORT void *PyInit_edge(void) {{ return make(\"edge\", (void *)exec_mod); }}"
+    )
+}
+
 fn runtime_slots(gil: &str) -> String {
     format!(
         "{PRELUDE}
@@ -231,6 +249,18 @@ fn every_tier_on_gcc_built_modules() {
             mod_export("{87, 0, 0, (void *)1}, {87, 0, 0, (void *)1},"),
             Verdict::Incompatible,
             Reason::DuplicateGilSlot,
+        ),
+        (
+            "heap_slot1",
+            heap_def("s[1].slot = 4; s[1].value = (void *)1;"),
+            Verdict::GilNotUsed,
+            Reason::RuntimeSlotValue1,
+        ),
+        (
+            "heap_noslot",
+            heap_def(""),
+            Verdict::GilUsed,
+            Reason::RuntimeNoGilSlot,
         ),
         // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
         (

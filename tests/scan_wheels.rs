@@ -297,8 +297,16 @@ fn platform_filter_reports_no_wheel_for_another_architecture() {
 
     let text = gilfree(&root, &["scan", "--platform", "linux-aarch64", &lru]);
     assert_eq!(text.code, 0);
-    assert!(text.stdout.contains("NO WHEEL FOR TARGET"), "{}", text.stdout);
-    assert!(text.stdout.contains("not for linux-aarch64"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("NO WHEEL FOR TARGET"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("not for linux-aarch64"),
+        "{}",
+        text.stdout
+    );
 
     // The same wheel with its own platform, or an alias of it, is scanned as usual.
     for platform in ["linux-x86_64", "linux-amd64"] {

@@ -752,3 +752,122 @@ fn branches_to(code: &Code, addr: u64) -> Vec<u64> {
     }
     out
 }
+
+/// What a register holds while simulating the code before a `PyModuleDef_Init` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sym {
+    Const(u64),
+    /// The pointer the n-th call in the window returned (a heap allocation).
+    Heap(u32),
+}
+
+/// A module def built on the heap (nanobind 3): simulate the straight-line code before the
+/// `PyModuleDef_Init(def)` call at `site`, find `def->m_slots = S` and the constant stores
+/// into S. Returns them with offsets from S as addresses.
+pub(super) fn heap_slot_stores(code: &Code, site: u64, m_slots: u64) -> Option<Vec<Store>> {
+    const WINDOW: u64 = 96;
+    let (seg_start, _) = code
+        .bin
+        .code()
+        .find(|&(a, b)| site >= a && site - a < b.len() as u64)?;
+    let from = site.saturating_sub(4 * WINDOW).max(seg_start);
+    let mut regs: [Option<Sym>; 32] = [None; 32];
+    let mut calls = 0u32;
+    // (object, offset, size, value, at)
+    let mut stores: Vec<(u32, i64, u8, Sym, u64)> = Vec::new();
+    let mut pc = from;
+    while pc < site {
+        let w = word_at(code.bin, pc)?;
+        let mut store = |regs: &[Option<Sym>; 32], rt: u8, rn: u8, off: i64, size: u8| {
+            let value = if rt == 31 {
+                Some(Sym::Const(0))
+            } else {
+                regs[rt as usize]
+            };
+            if let (Some(Sym::Heap(obj)), Some(value)) =
+                (regs.get(rn as usize).copied().flatten(), value)
+            {
+                if rn != 31 {
+                    stores.push((obj, off, size, value, pc));
+                }
+            }
+        };
+        match decode(w, pc) {
+            Insn::MovImm { rd, value, .. } if rd != 31 => {
+                regs[rd as usize] = Some(Sym::Const(value))
+            }
+            Insn::MovReg { rd, rm } if rd != 31 => {
+                regs[rd as usize] = if rm == 31 {
+                    Some(Sym::Const(0))
+                } else {
+                    regs[rm as usize]
+                }
+            }
+            Insn::Str { rt, rn, off, size } => store(&regs, rt, rn, off, size),
+            Insn::Stp {
+                rt,
+                rt2,
+                rn,
+                off,
+                size,
+            } => {
+                store(&regs, rt, rn, off, size);
+                store(&regs, rt2, rn, off + i64::from(size), size);
+            }
+            Insn::Bl { .. } | Insn::Indirect { link: true, .. } => {
+                for r in regs.iter_mut().take(19) {
+                    *r = None;
+                }
+                regs[0] = Some(Sym::Heap(calls));
+                calls += 1;
+            }
+            Insn::B { .. } | Insn::Indirect { link: false, .. } => {
+                // Another function ended here: start over.
+                regs = [None; 32];
+                stores.clear();
+            }
+            Insn::Adrp { rd, .. }
+            | Insn::Adr { rd, .. }
+            | Insn::AddImm { rd, .. }
+            | Insn::LdrImm { rt: rd, .. }
+                if rd != 31 =>
+            {
+                regs[rd as usize] = None
+            }
+            Insn::MovK { rd, .. } if rd != 31 => regs[rd as usize] = None,
+            Insn::Other(w) => {
+                for r in 0..31u8 {
+                    if may_write(w, r) {
+                        regs[r as usize] = None;
+                    }
+                }
+            }
+            _ => {}
+        }
+        pc += 4;
+    }
+    let Some(Sym::Heap(def)) = regs[0] else {
+        return None;
+    };
+    let slots = stores
+        .iter()
+        .rev()
+        .find_map(|&(obj, off, size, value, _)| match value {
+            Sym::Heap(s) if obj == def && off == m_slots as i64 && size == 8 => Some(s),
+            _ => None,
+        })?;
+    Some(
+        stores
+            .iter()
+            .filter_map(|&(obj, off, size, value, at)| match value {
+                Sym::Const(v) if obj == slots && off >= 0 => Some(Store {
+                    addr: off as u64,
+                    size,
+                    value: v,
+                    at,
+                }),
+                _ => None,
+            })
+            .collect(),
+    )
+}

@@ -125,6 +125,7 @@ impl<'b, 'a> Code<'b, 'a> {
     pub fn heap_slot_stores(&self, site: u64, m_slots: u64) -> Option<Vec<Store>> {
         match self.bin.arch {
             Arch::X86_64 => x86_64::heap_slot_stores(self, site, m_slots),
+            Arch::Aarch64 => aarch64::heap_slot_stores(self, site, m_slots),
             _ => None,
         }
     }
