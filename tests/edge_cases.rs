@@ -115,13 +115,34 @@ EXPORT void *PyInit_edge(void) {{
 }
 
 /// Compile `src` into a shared object with extra gcc flags; None when gcc is missing.
-fn build(name: &str, src: &str, flags: &[&str]) -> PathBuf {
+/// The C compilers to build with: the host gcc (x86-64) and, when installed (CI installs it),
+/// the AArch64 cross compiler, so that both code readers are exercised.
+fn compilers() -> Vec<&'static str> {
+    let mut out = vec!["gcc"];
+    let cross = "aarch64-linux-gnu-gcc";
+    let have_cross = Command::new(cross)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have_cross {
+        out.push(cross);
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{cross} is missing: .ci/run installs it"
+        );
+        eprintln!("note: {cross} not installed; AArch64 edge cases skipped");
+    }
+    out
+}
+
+fn build_with(cc: &str, name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gilfree-edge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let c = dir.join(format!("{name}.c"));
     let so = dir.join(format!("{name}.so"));
     std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
+    let out = Command::new(cc)
         .args(["-shared", "-fPIC", "-O2", "-o"])
         .arg(&so)
         .arg(&c)
@@ -130,10 +151,14 @@ fn build(name: &str, src: &str, flags: &[&str]) -> PathBuf {
         .expect("gcc must be installed to run the edge-case tests");
     assert!(
         out.status.success(),
-        "gcc failed for {name}: {}",
+        "{cc} failed for {name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     so
+}
+
+fn build(name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    build_with("gcc", name, src, flags)
 }
 
 fn verdict_of(path: &Path, py315: bool) -> (Verdict, Reason, String) {
@@ -276,14 +301,16 @@ fn every_tier_on_gcc_built_modules() {
         ("stripped", &["-s"]),
     ];
     let mut failures = Vec::new();
-    for (name, src, want_verdict, want_reason) in &cases {
-        for (variant, flags) in variants {
-            let so = build(&format!("{name}_{variant}"), src, flags);
-            let (verdict, reason, evidence) = verdict_of(&so, name.starts_with("py315"));
-            if verdict != *want_verdict || reason != *want_reason {
-                failures.push(format!(
-                    "{name} ({variant}): got {verdict:?}/{reason:?}: {evidence}"
-                ));
+    for cc in compilers() {
+        for (name, src, want_verdict, want_reason) in &cases {
+            for (variant, flags) in variants {
+                let so = build_with(cc, &format!("{name}_{variant}_{cc}"), src, flags);
+                let (verdict, reason, evidence) = verdict_of(&so, name.starts_with("py315"));
+                if verdict != *want_verdict || reason != *want_reason {
+                    failures.push(format!(
+                        "{name} ({variant}, {cc}): got {verdict:?}/{reason:?}: {evidence}"
+                    ));
+                }
             }
         }
     }
