@@ -350,8 +350,18 @@ pub fn scan_wheel<R: Read + Seek>(
         }
     };
     let mut out = Vec::new();
+    let platforms = wheel_platforms(wf, cfg);
     for &python in &cfg.pythons {
-        for platform in wheel_platforms(wf, cfg) {
+        if platforms.is_empty() {
+            out.push(WheelReport {
+                note: Some(format!(
+                    "no platform gilfree knows among the tags {}",
+                    wf.platform_tags.join(".")
+                )),
+                ..base(python, None)
+            });
+        }
+        for &platform in &platforms {
             let mut r = base(python, platform);
             let Some(platform) = platform else {
                 r.readiness = Readiness::Pure;

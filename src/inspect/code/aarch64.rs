@@ -382,11 +382,22 @@ pub(super) fn refs(code: &Code, func: u64, max: usize) -> FuncRefs {
 pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
     let mut out = Vec::new();
     for (start, bytes) in code.bin.code() {
-        for (k, w) in words(bytes).enumerate() {
+        let ws: Vec<u32> = words(bytes).collect();
+        for (k, &w) in ws.iter().enumerate() {
+            let pc = start + 4 * k as u64;
+            if let Insn::Indirect { rn, link: true } = decode(w, pc) {
+                // `adrp xN, page; ldr xT, [xN, #off]; blr xT` straight through the pointer
+                // slot (PE on arm64 calls the IAT this way).
+                if let Some(imp) =
+                    slot_call(code, &ws, start, k, rn).filter(|i| imports.contains(i))
+                {
+                    out.push((pc, imp));
+                }
+                continue;
+            }
             if w & 0x7c00_0000 != 0x1400_0000 {
                 continue; // neither b nor bl
             }
-            let pc = start + 4 * k as u64;
             let (Insn::Bl { target } | Insn::B { target }) = decode(w, pc) else {
                 continue;
             };
@@ -396,6 +407,36 @@ pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
         }
     }
     out
+}
+
+/// The import whose pointer slot register `rn` was loaded from just before word `k`.
+fn slot_call(code: &Code, ws: &[u32], start: u64, k: usize, rn: u8) -> Option<u32> {
+    for back in 1..=4usize {
+        let j = k.checked_sub(back)?;
+        let pc = start + 4 * j as u64;
+        let Insn::LdrImm {
+            rt,
+            rn: base,
+            off,
+            size: 8,
+        } = decode(ws[j], pc)
+        else {
+            continue;
+        };
+        if rt != rn {
+            continue;
+        }
+        for back2 in 1..=4usize {
+            let i = j.checked_sub(back2)?;
+            if let Insn::Adrp { rd, page } = decode(ws[i], start + 4 * i as u64) {
+                if rd == base {
+                    return code.slot_import(page.wrapping_add(off));
+                }
+            }
+        }
+        return None;
+    }
+    None
 }
 
 /// Walk back from the call at `site` to the instruction that set `x<n>`.
