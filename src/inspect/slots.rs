@@ -16,6 +16,7 @@ const MOD_GIL: u32 = 4;
 const MOD_GIL_315: u32 = 87;
 const SLOT_SUBSLOTS: u32 = 92;
 const MOD_SLOTS: u32 = 94;
+const MOD_NAME: u32 = 100;
 const MAX_SLOTS: u64 = 64;
 
 /// What to look for in one file.
@@ -652,7 +653,7 @@ fn single_phase(bin: &Binary, code: &Code, binder: Binder, context: &str) -> Fin
         )
         .single_phase();
     };
-    if !code.supported() {
+    if !code.reads_calls() {
         return Finding::new(
             Verdict::Unknown,
             Reason::UnsupportedArch,
@@ -829,10 +830,28 @@ fn cffi(bin: &Binary) -> Option<Finding> {
 /// 3.15 `PyModExport_<name>`: the hook returns a `PySlot[]`.
 fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
     let refs = code.refs(hook);
+    // The array a hook returns names its module (Py_mod_name): prefer a candidate that does,
+    // so that stray data that merely parses as slots is never decisive.
+    let mut parsed: Vec<(u64, Vec<Slot>)> = Vec::new();
     for &addr in &refs.data {
         let mut entries = Vec::new();
-        if walk(bin, addr, true, 0, &mut entries).is_err() || entries.is_empty() {
-            continue;
+        if walk(bin, addr, true, 0, &mut entries).is_ok() && !entries.is_empty() {
+            parsed.push((addr, entries));
+        }
+    }
+    parsed.sort_by_key(|(_, e)| !e.iter().any(|s| s.id == MOD_NAME));
+    if let Some((addr, entries)) = parsed.into_iter().next() {
+        let named = entries.iter().any(|s| s.id == MOD_NAME);
+        if !named && !entries.iter().any(|s| is_gil(s.id)) {
+            return Finding::new(
+                Verdict::Unknown,
+                Reason::SlotsUnreadable,
+                format!(
+                    "{}: the only slot-like array found at {} names no module and has no Py_mod_gil slot",
+                    req.export_hook,
+                    loc(bin, addr)
+                ),
+            );
         }
         let gil: Vec<(String, Word)> = entries
             .iter()

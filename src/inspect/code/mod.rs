@@ -4,6 +4,7 @@
 //! scanners look for the few encodings that matter and decode only short windows.
 
 mod aarch64;
+mod x86;
 mod x86_64;
 
 use std::collections::HashMap;
@@ -57,14 +58,21 @@ impl<'b, 'a> Code<'b, 'a> {
         match bin.arch {
             Arch::X86_64 => x86_64::find_stubs(bin, &mut stubs),
             Arch::Aarch64 => aarch64::find_stubs(bin, &mut stubs),
+            Arch::X86 => x86::find_stubs(bin, &mut stubs),
             _ => {}
         }
         Code { bin, stubs }
     }
 
-    /// True when this architecture's code can be read at all.
+    /// True when this architecture's code is read in full: function references and the
+    /// stores that build slot arrays at run time.
     pub fn supported(&self) -> bool {
         matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64)
+    }
+
+    /// True when call sites and their constant arguments can be read (also 32-bit x86).
+    pub fn reads_calls(&self) -> bool {
+        matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64 | Arch::X86)
     }
 
     /// The import a call to `addr` reaches, when `addr` is a stub.
@@ -85,6 +93,7 @@ impl<'b, 'a> Code<'b, 'a> {
         match self.bin.arch {
             Arch::X86_64 => x86_64::refs(self, func, 48),
             Arch::Aarch64 => aarch64::refs(self, func, 48),
+            Arch::X86 => x86::refs(self, func, 48),
             _ => FuncRefs::default(),
         }
     }
@@ -94,6 +103,7 @@ impl<'b, 'a> Code<'b, 'a> {
         match self.bin.arch {
             Arch::X86_64 => x86_64::call_sites(self, imports),
             Arch::Aarch64 => aarch64::call_sites(self, imports),
+            Arch::X86 => x86::call_sites(self, imports),
             _ => Vec::new(),
         }
     }
@@ -106,6 +116,7 @@ impl<'b, 'a> Code<'b, 'a> {
                 x86_64::arg_at_call(self, site, n, windows)
             }
             Arch::Aarch64 => aarch64::arg_at_call(self, site, n),
+            Arch::X86 => x86::arg_at_call(self, site, n),
             a => ArgValue::Unknown(format!("call arguments are not decoded on {}", a.name())),
         }
     }
@@ -116,7 +127,8 @@ impl<'b, 'a> Code<'b, 'a> {
         match self.bin.arch {
             Arch::X86_64 => x86_64::flag_guard(self, site),
             Arch::Aarch64 => aarch64::flag_guard(self, site),
-            _ => None,
+            // Control flow is not read here: assume the worst rather than prove nothing.
+            a => Some(format!("branches are not read on {}", a.name())),
         }
     }
 
