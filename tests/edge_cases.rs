@@ -328,6 +328,20 @@ fn every_tier_on_gcc_built_modules() {
             Verdict::GilUsed,
             Reason::RuntimeNoGilSlot,
         ),
+        (
+            "cffi_out_of_line",
+            format!(
+                "{PRELUDE}
+extern void *PyImport_ImportModule(const char *);
+extern void *PyObject_GetAttrString(void *, const char *);
+EXPORT void *PyInit_edge(void) {{
+    void *backend = PyImport_ImportModule(\"_cffi_backend\");
+    return backend ? PyObject_GetAttrString(backend, \"_init_cffi_1_0_external_module\") : 0;
+}}"
+            ),
+            Verdict::GilNotUsed,
+            Reason::Delegated,
+        ),
         // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
         (
             "export_on_314",

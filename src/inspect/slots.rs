@@ -790,6 +790,9 @@ fn delegation(
         }
         return Some(f);
     }
+    if let Some(f) = cffi(bin) {
+        return Some(f);
+    }
     if let Some(sym) = refs.tail_import.and_then(name) {
         if !sym.starts_with("Py") && !sym.starts_with("_Py") {
             return Some(Finding::new(
@@ -802,7 +805,7 @@ fn delegation(
             ));
         }
     }
-    cffi(bin)
+    None
 }
 
 /// CFFI out-of-line modules: `PyInit_x` imports `_cffi_backend` and lets it create the module

@@ -1,0 +1,142 @@
+//! Tier 6 end to end: a stub module whose `PyInit_x` only hands off to `Wrapped_PyInit_x`,
+//! exported by a library bundled in the same wheel. gcc builds both; the test packs them into
+//! a wheel and scans it, with and without the library.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use gilfree::inspect::verdict::{Reason, Verdict};
+use gilfree::scan::{ScanConfig, scan_paths};
+
+const IMPL: &str = r#"
+#include <stdint.h>
+typedef struct { int slot; void *value; } Slot;
+typedef struct {
+    uintptr_t ob_tid; uint16_t ob_flags; uint8_t ob_mutex; uint8_t ob_gc_bits;
+    uint32_t ob_ref_local; intptr_t ob_ref_shared; void *ob_type;
+    void *m_init; intptr_t m_index; void *m_copy;
+    const char *m_name; const char *m_doc; intptr_t m_size; void *m_methods;
+    Slot *m_slots; void *m_traverse; void *m_clear; void *m_free;
+} Def;
+extern void *PyModuleDef_Init(Def *);
+static int exec_mod(void *m) { (void)m; return 0; }
+static Slot slots[] = { {2, (void *)exec_mod}, GIL {0, 0} };
+static Def def = { 0, 4, 0, 0, 0xFFFFFFFFu, 0, 0, 0, 0, 0, "edge", 0, 0, 0, slots, 0, 0, 0 };
+__attribute__((visibility("default"))) void *Wrapped_PyInit_edge(void) { return PyModuleDef_Init(&def); }
+"#;
+
+const STUB: &str = r#"
+extern void *Wrapped_PyInit_edge(void);
+__attribute__((visibility("default"))) void *PyInit_edge(void) { return Wrapped_PyInit_edge(); }
+"#;
+
+fn gcc(dir: &Path, args: &[&str]) {
+    let out = Command::new("gcc")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("gcc is needed");
+    assert!(
+        out.status.success(),
+        "gcc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Build the library (with `gil_slot` in its slots) and the stub linked against it.
+fn build(dir: &Path, gil_slot: &str) -> (Vec<u8>, Vec<u8>) {
+    std::fs::write(dir.join("impl.c"), IMPL.replace("GIL", gil_slot)).unwrap();
+    std::fs::write(dir.join("stub.c"), STUB).unwrap();
+    gcc(
+        dir,
+        &["-shared", "-fPIC", "-O2", "-o", "libedgeimpl.so", "impl.c"],
+    );
+    gcc(
+        dir,
+        &[
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-o",
+            "stub.so",
+            "stub.c",
+            "-L.",
+            "-ledgeimpl",
+        ],
+    );
+    (
+        std::fs::read(dir.join("stub.so")).unwrap(),
+        std::fs::read(dir.join("libedgeimpl.so")).unwrap(),
+    )
+}
+
+fn wheel(dir: &Path, files: &[(&str, &[u8])]) -> std::path::PathBuf {
+    let path = dir.join("edge-1.0-cp314-cp314t-manylinux_2_17_x86_64.whl");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    let meta: [(&str, &[u8]); 2] = [
+        ("edge-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: edge\nVersion: 1.0\n"),
+        (
+            "edge-1.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp314-cp314t-manylinux_2_17_x86_64\n",
+        ),
+    ];
+    for (name, data) in files.iter().chain(meta.iter()) {
+        zip.start_file(*name, opts).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+fn module_verdict(path: &Path) -> (Verdict, Reason, String) {
+    let report = scan_paths(&[path.to_path_buf()], &ScanConfig::default());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let modules: Vec<_> = report.wheels.iter().flat_map(|w| &w.modules).collect();
+    assert_eq!(modules.len(), 1, "only the stub is a module: {modules:?}");
+    assert_eq!(modules[0].module, "edge");
+    (
+        modules[0].verdict,
+        modules[0].reason,
+        modules[0].evidence.clone(),
+    )
+}
+
+#[test]
+fn a_stub_module_is_decided_by_the_library_it_hands_off_to() {
+    for (gil_slot, want) in [
+        ("{4, (void *)1},", (Verdict::GilNotUsed, Reason::Delegated)),
+        ("{4, (void *)0},", (Verdict::GilUsed, Reason::SlotValue0)),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (stub, lib) = build(tmp.path(), gil_slot);
+        let path = wheel(
+            tmp.path(),
+            &[
+                ("edge.cpython-314t-x86_64-linux-gnu.so", &stub),
+                ("edge.libs/libedgeimpl.so", &lib),
+            ],
+        );
+        let (verdict, reason, evidence) = module_verdict(&path);
+        assert_eq!((verdict, reason), want, "{gil_slot}: {evidence}");
+        assert!(evidence.contains("Wrapped_PyInit_edge"), "{evidence}");
+        assert!(evidence.contains("edge.libs/libedgeimpl.so"), "{evidence}");
+    }
+}
+
+#[test]
+fn a_stub_whose_library_is_missing_is_unknown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (stub, _) = build(tmp.path(), "{4, (void *)1},");
+    let path = wheel(
+        tmp.path(),
+        &[("edge.cpython-314t-x86_64-linux-gnu.so", &stub)],
+    );
+    let (verdict, reason, evidence) = module_verdict(&path);
+    assert_eq!(
+        (verdict, reason),
+        (Verdict::Unknown, Reason::DelegatedOutside),
+        "{evidence}"
+    );
+}
