@@ -666,7 +666,9 @@ fn scan_env(
         let scan = env
             .scan(python, platform)
             .map_err(|e| format!("{root}: {e}"))?;
-        let mut groups: Vec<(Option<(String, String)>, &[crate::wheel::NativeFile])> = scan
+        // (name, version) of the owning distribution, or None for files nobody owns.
+        type Group<'s> = (Option<(String, String)>, &'s [crate::wheel::NativeFile]);
+        let mut groups: Vec<Group> = scan
             .distributions
             .iter()
             .map(|d| {

@@ -130,10 +130,10 @@ impl PointerMap {
 
     /// Record that the pointer-sized word at `site` holds `target` at load time.
     pub fn insert(&mut self, site: u64, target: Pointer) {
-        if let Some(&(last, _)) = self.sites.last() {
-            if last >= site {
-                self.sorted = false;
-            }
+        if let Some(&(last, _)) = self.sites.last()
+            && last >= site
+        {
+            self.sorted = false;
         }
         self.sites.push((site, target));
     }

@@ -122,10 +122,10 @@ struct Def {
 /// Decide one module.
 pub fn read(bin: &Binary, req: &Request, libs: &dyn Libraries) -> Finding {
     let code = Code::new(bin);
-    if req.py315 {
-        if let Some(&hook) = bin.exports.get(req.export_hook) {
-            return read_export(bin, &code, req, hook);
-        }
+    if req.py315
+        && let Some(&hook) = bin.exports.get(req.export_hook)
+    {
+        return read_export(bin, &code, req, hook);
     }
     let Some(&hook) = bin.exports.get(req.init_hook) else {
         return Finding::new(
@@ -286,10 +286,10 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
         {
             start -= 1;
         }
-        if start < off {
-            if let Some(a) = bin.addr_of_offset(start as u64) {
-                targets.insert(a);
-            }
+        if start < off
+            && let Some(a) = bin.addr_of_offset(start as u64)
+        {
+            targets.insert(a);
         }
         if targets.len() > 256 {
             break;
@@ -793,17 +793,18 @@ fn delegation(
     if let Some(f) = cffi(bin) {
         return Some(f);
     }
-    if let Some(sym) = refs.tail_import.and_then(name) {
-        if !sym.starts_with("Py") && !sym.starts_with("_Py") {
-            return Some(Finding::new(
-                Verdict::Unknown,
-                Reason::DelegatedOutside,
-                format!(
-                    "{} jumps to `{sym}`, which no library in the wheel exports",
-                    req.init_hook
-                ),
-            ));
-        }
+    if let Some(sym) = refs.tail_import.and_then(name)
+        && !sym.starts_with("Py")
+        && !sym.starts_with("_Py")
+    {
+        return Some(Finding::new(
+            Verdict::Unknown,
+            Reason::DelegatedOutside,
+            format!(
+                "{} jumps to `{sym}`, which no library in the wheel exports",
+                req.init_hook
+            ),
+        ));
     }
     None
 }

@@ -428,10 +428,10 @@ fn slot_call(code: &Code, ws: &[u32], start: u64, k: usize, rn: u8) -> Option<u3
         }
         for back2 in 1..=4usize {
             let i = j.checked_sub(back2)?;
-            if let Insn::Adrp { rd, page } = decode(ws[i], start + 4 * i as u64) {
-                if rd == base {
-                    return code.slot_import(page.wrapping_add(off));
-                }
+            if let Insn::Adrp { rd, page } = decode(ws[i], start + 4 * i as u64)
+                && rd == base
+            {
+                return code.slot_import(page.wrapping_add(off));
             }
         }
         return None;
@@ -500,10 +500,11 @@ pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
         let ws: Vec<u32> = words(bytes).collect();
         for k in 0..ws.len() {
             let pc = start + 4 * k as u64;
-            if let Insn::Adrp { page, .. } = decode(ws[k], pc) {
-                if page >= first_page && page <= last_page {
-                    follow_stores(&ws, start, pc, lo, hi, &mut out);
-                }
+            if let Insn::Adrp { page, .. } = decode(ws[k], pc)
+                && page >= first_page
+                && page <= last_page
+            {
+                follow_stores(&ws, start, pc, lo, hi, &mut out);
             }
         }
     }
@@ -730,12 +731,8 @@ pub(super) fn flag_guard(code: &Code, site: u64) -> Option<String> {
     // Walk back through the call's block.
     let mut pc = site;
     for _ in 0..16 {
-        let Some(prev) = pc.checked_sub(4) else {
-            return None;
-        };
-        let Some(w) = word_at(code.bin, prev) else {
-            return None;
-        };
+        let prev = pc.checked_sub(4)?;
+        let w = word_at(code.bin, prev)?;
         match decode(w, prev) {
             Insn::CondBranch { target } if target > site => return guard(prev),
             Insn::CondBranch { .. } => {}
@@ -785,10 +782,10 @@ fn branches_to(code: &Code, addr: u64) -> Vec<u64> {
         let Some(w) = word_at(code.bin, pc) else {
             continue;
         };
-        if let Insn::CondBranch { target } = decode(w, pc) {
-            if target == addr {
-                out.push(pc);
-            }
+        if let Insn::CondBranch { target } = decode(w, pc)
+            && target == addr
+        {
+            out.push(pc);
         }
     }
     out
@@ -827,10 +824,9 @@ pub(super) fn heap_slot_stores(code: &Code, site: u64, m_slots: u64) -> Option<V
             };
             if let (Some(Sym::Heap(obj)), Some(value)) =
                 (regs.get(rn as usize).copied().flatten(), value)
+                && rn != 31
             {
-                if rn != 31 {
-                    stores.push((obj, off, size, value, pc));
-                }
+                stores.push((obj, off, size, value, pc));
             }
         };
         match decode(w, pc) {
