@@ -272,6 +272,14 @@ fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     Ok((hex(&h.finalize()), total))
 }
 
+/// The last component of a path as text ("" when it has none or is not UTF-8).
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -304,11 +312,7 @@ fn scan_wheel_file(
     cfg: &ScanConfig,
     bytes: &AtomicU64,
 ) -> Result<Vec<WheelReport>, String> {
-    let filename = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
+    let filename = file_name(path);
     let wf = WheelFilename::parse(&filename).map_err(|e| format!("{}: {e}", path.display()))?;
     let (sha, size) = sha256_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
     bytes.fetch_add(size, Ordering::Relaxed);
@@ -551,19 +555,7 @@ fn scan_module_file(
     cfg: &ScanConfig,
     bytes: &AtomicU64,
 ) -> Result<Vec<WheelReport>, String> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.len() > crate::wheel::DEFAULT_MEMBER_LIMIT {
-        return Err(format!(
-            "{}: {} bytes is larger than any extension module this tool reads",
-            path.display(),
-            meta.len()
-        ));
-    }
+    let name = file_name(path);
     let data = read_bounded(path)?;
     bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
     let platform = platform_of_file(&name, &data);

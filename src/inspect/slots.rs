@@ -395,6 +395,16 @@ fn walk(
     Err(format!("no terminator within {MAX_SLOTS} slots at {at:#x}"))
 }
 
+/// The `Py_mod_gil` entries of a walked array, each labelled from `label` with `{}` standing
+/// for the entry's index.
+fn gil_slots(entries: &[Slot], label: &str) -> Vec<(String, Word)> {
+    entries
+        .iter()
+        .filter(|s| is_gil(s.id))
+        .map(|s| (label.replace("{}", &s.index.to_string()), s.value))
+        .collect()
+}
+
 fn plausible_id(id: u32) -> bool {
     (1..=4).contains(&id) || (84..=130).contains(&id)
 }
@@ -464,16 +474,7 @@ fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder) -> Finding {
                     format!("{where_def}: m_slots at {}: {e}", loc(bin, slots)),
                 );
             }
-            let gil: Vec<(String, Word)> = entries
-                .iter()
-                .filter(|s| is_gil(s.id))
-                .map(|s| {
-                    (
-                        format!("m_slots[{}] at {}", s.index, loc(bin, slots)),
-                        s.value,
-                    )
-                })
-                .collect();
+            let gil = gil_slots(&entries, &format!("m_slots[{{}}] at {}", loc(bin, slots)));
             let mut f = decide(
                 &gil,
                 [Reason::SlotValue1, Reason::SlotValue0, Reason::NoGilSlot],
@@ -857,16 +858,7 @@ fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
                 ),
             );
         }
-        let gil: Vec<(String, Word)> = entries
-            .iter()
-            .filter(|s| is_gil(s.id))
-            .map(|s| {
-                (
-                    format!("PySlot[{}] at {}", s.index, loc(bin, addr)),
-                    s.value,
-                )
-            })
-            .collect();
+        let gil = gil_slots(&entries, &format!("PySlot[{{}}] at {}", loc(bin, addr)));
         return decide(
             &gil,
             [

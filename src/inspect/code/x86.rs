@@ -76,33 +76,7 @@ pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
 
 /// The instructions ending exactly at `site`, decoded from as far back as `window` allows.
 fn instructions_before(bin: &Binary, site: u64, window: u64) -> Vec<Instruction> {
-    let mut best: Vec<Instruction> = Vec::new();
-    for back in (1..=window).rev() {
-        let Some(from) = site.checked_sub(back) else {
-            continue;
-        };
-        let Some(bytes) = code_at(bin, from) else {
-            continue;
-        };
-        let bytes = &bytes[..(back as usize).min(bytes.len())];
-        let mut dec = Decoder::with_ip(32, bytes, from, DecoderOptions::NONE);
-        let mut run = Vec::new();
-        let mut ins = Instruction::default();
-        while dec.can_decode() {
-            dec.decode_out(&mut ins);
-            if ins.is_invalid() {
-                break;
-            }
-            run.push(ins);
-        }
-        if run.last().is_some_and(|l| l.next_ip() == site) && run.len() > best.len() {
-            best = run;
-        }
-        if best.len() >= 16 {
-            break;
-        }
-    }
-    best
+    super::x86_64::decode_before(bin, site, window, 16, 32)
 }
 
 /// The constant in stack argument `n` at the call at `site`: the n-th `push` before the call

@@ -164,6 +164,17 @@ pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
 /// Decode the instructions that end exactly at `site`, starting as far back as `window`
 /// bytes allows (x86 decoding resynchronises within a few instructions).
 fn instructions_before(bin: &Binary, site: u64, window: u64, enough: usize) -> Vec<Instruction> {
+    decode_before(bin, site, window, enough, 64)
+}
+
+/// [`instructions_before`] for 64- or 32-bit code: stops once `enough` instructions are found.
+pub(super) fn decode_before(
+    bin: &Binary,
+    site: u64,
+    window: u64,
+    enough: usize,
+    bitness: u32,
+) -> Vec<Instruction> {
     let mut best: Vec<Instruction> = Vec::new();
     for back in (1..=window).rev() {
         let Some(from) = site.checked_sub(back) else {
@@ -173,7 +184,7 @@ fn instructions_before(bin: &Binary, site: u64, window: u64, enough: usize) -> V
             continue;
         };
         let bytes = &bytes[..(back as usize).min(bytes.len())];
-        let mut dec = decoder(bytes, from);
+        let mut dec = Decoder::with_ip(bitness, bytes, from, DecoderOptions::NONE);
         let mut run = Vec::new();
         let mut ins = Instruction::default();
         while dec.can_decode() {
