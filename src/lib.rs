@@ -5,6 +5,7 @@
 //! `src/main.rs` is a thin command line over it.
 
 pub mod cli;
+pub mod index;
 pub mod inspect;
 pub mod report;
 pub mod scan;
