@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+pub mod remote;
+
 /// One distribution file a project page lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFile {
