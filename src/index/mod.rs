@@ -7,6 +7,7 @@
 use std::fmt;
 
 pub mod remote;
+pub mod select;
 
 /// One distribution file a project page lists.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,7 +33,14 @@ pub struct RemoteFile<'f> {
 impl<'f> RemoteFile<'f> {
     /// Open `url`: fetch its tail and learn its length.
     pub fn open(fetch: &'f dyn Fetch, url: &str) -> Result<Self, FetchError> {
-        let mut file = RemoteFile { fetch, url: url.to_string(), len: 0, pos: 0, chunks: Vec::new(), whole: false };
+        let mut file = RemoteFile {
+            fetch,
+            url: url.to_string(),
+            len: 0,
+            pos: 0,
+            chunks: Vec::new(),
+            whole: false,
+        };
         match fetch.tail(url, TAIL)? {
             RangeBody::Full(bytes) => {
                 file.len = bytes.len() as u64;
@@ -149,7 +156,7 @@ impl<'f> RemoteFile<'f> {
     }
 
     /// Copy cached bytes at `pos` into `buf`; 0 when `pos` is not cached.
-    fn from_cache(&self, buf: &mut [u8]) -> usize {
+    fn read_cached(&self, buf: &mut [u8]) -> usize {
         for (s, bytes) in &self.chunks {
             let e = s + bytes.len() as u64;
             if *s <= self.pos && self.pos < e {
@@ -168,15 +175,23 @@ impl Read for RemoteFile<'_> {
         if self.pos >= self.len || buf.is_empty() {
             return Ok(0);
         }
-        let mut n = self.from_cache(buf);
+        let mut n = self.read_cached(buf);
         if n == 0 {
             // Up to the next cached chunk, at least MIN_READ, never past the end.
-            let next = self.chunks.iter().map(|(s, _)| *s).find(|&s| s > self.pos).unwrap_or(self.len);
+            let next = self
+                .chunks
+                .iter()
+                .map(|(s, _)| *s)
+                .find(|&s| s > self.pos)
+                .unwrap_or(self.len);
             let want = (buf.len() as u64).max(MIN_READ).min(next - self.pos).max(1);
             self.fetch_range(self.pos, want).map_err(io::Error::other)?;
-            n = self.from_cache(buf);
+            n = self.read_cached(buf);
             if n == 0 {
-                return Err(io::Error::other(format!("{}: no bytes at offset {}", self.url, self.pos)));
+                return Err(io::Error::other(format!(
+                    "{}: no bytes at offset {}",
+                    self.url, self.pos
+                )));
             }
         }
         self.pos += n as u64;
@@ -191,7 +206,8 @@ impl Seek for RemoteFile<'_> {
             SeekFrom::End(d) => self.len.checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
-        self.pos = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
         Ok(self.pos)
     }
 }
@@ -217,7 +233,10 @@ mod tests {
             }
             let s = start as usize;
             let e = (start + len).min(self.data.len() as u64) as usize;
-            Ok(RangeBody::Partial { bytes: self.data[s..e].to_vec(), total: Some(self.data.len() as u64) })
+            Ok(RangeBody::Partial {
+                bytes: self.data[s..e].to_vec(),
+                total: Some(self.data.len() as u64),
+            })
         }
         fn tail(&self, url: &str, len: u64) -> Result<RangeBody, FetchError> {
             let n = len.min(self.data.len() as u64);
@@ -229,7 +248,11 @@ mod tests {
     }
 
     fn memory(n: usize, ranges: bool) -> Memory {
-        Memory { data: (0..n).map(|i| (i * 7 % 251) as u8).collect(), ranges, asked: Mutex::new(Vec::new()) }
+        Memory {
+            data: (0..n).map(|i| (i * 7 % 251) as u8).collect(),
+            ranges,
+            asked: Mutex::new(Vec::new()),
+        }
     }
 
     #[test]
@@ -237,7 +260,13 @@ mod tests {
         let m = memory(300_000, true);
         let mut f = RemoteFile::open(&m, "u").unwrap();
         assert_eq!(f.len(), 300_000);
-        for &(at, n) in &[(0u64, 100usize), (150_000, 40_000), (299_990, 10), (150_100, 50), (0, 50)] {
+        for &(at, n) in &[
+            (0u64, 100usize),
+            (150_000, 40_000),
+            (299_990, 10),
+            (150_100, 50),
+            (0, 50),
+        ] {
             let mut buf = vec![0; n];
             f.seek(SeekFrom::Start(at)).unwrap();
             f.read_exact(&mut buf).unwrap();
@@ -252,7 +281,8 @@ mod tests {
     fn prefetch_coalesces_nearby_ranges() {
         let m = memory(1_000_000, true);
         let mut f = RemoteFile::open(&m, "u").unwrap();
-        f.prefetch(&[(1000, 100), (5000, 100), (9000, 100), (500_000, 10)]).unwrap();
+        f.prefetch(&[(1000, 100), (5000, 100), (9000, 100), (500_000, 10)])
+            .unwrap();
         let asked = m.asked.lock().unwrap().clone();
         assert_eq!(asked[1..], [(1000, 8100), (500_000, 10)]);
         // Served from the cache now.
@@ -278,7 +308,10 @@ mod tests {
         struct NoTotal;
         impl Fetch for NoTotal {
             fn range(&self, _: &str, _: u64, _: u64) -> Result<RangeBody, FetchError> {
-                Ok(RangeBody::Partial { bytes: vec![0; 10], total: None })
+                Ok(RangeBody::Partial {
+                    bytes: vec![0; 10],
+                    total: None,
+                })
             }
             fn tail(&self, u: &str, l: u64) -> Result<RangeBody, FetchError> {
                 self.range(u, 0, l)
