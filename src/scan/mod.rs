@@ -4,6 +4,7 @@
 
 mod env;
 mod local;
+mod remote;
 mod wheel;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::inspect::{self, Arch, Libraries, ModuleRequest};
 use crate::wheel::{Platform, PythonTarget, hook_names};
 
 pub use local::scan_paths;
+pub use remote::{Index, RemoteTarget, scan_remote};
 pub use wheel::scan_wheel;
 
 /// What to check every target against.

@@ -1,0 +1,589 @@
+//! Targets on a package index: `NAME` (the latest release), `NAME==VERSION` and wheel URLs.
+//! For each (interpreter, platform) the wheel an installer would pick is read by HTTP range
+//! requests — its central directory, then only its extension members — and scanned like a
+//! local wheel; targets without a fitting wheel get a report that says what exists instead.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::{Readiness, ScanConfig, ScanReport, WheelReport, hex, run_parallel, scan_wheel};
+use crate::index::remote::RemoteFile;
+use crate::index::select::{self, Pick, Release};
+use crate::index::{DistFile, Fetch, NetStats, ProjectPage};
+use crate::wheel::{
+    MemberKind, Platform, PythonTarget, WheelArchive, WheelFilename, classify_members,
+    normalize_name, read_central_directory,
+};
+
+/// Where project pages and files come from.
+pub trait Index: Sync {
+    /// The project's page (files with hashes); `Err` is a one-line reason.
+    fn project(&self, name: &str) -> Result<ProjectPage, String>;
+    /// Byte ranges of the files the pages link to.
+    fn fetch(&self) -> &dyn Fetch;
+    /// What went over the network so far.
+    fn stats(&self) -> NetStats;
+}
+
+/// A command-line target that names something on the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteTarget {
+    /// `NAME` (version None: the latest release) or `NAME==VERSION`.
+    Release {
+        name: String,
+        version: Option<String>,
+    },
+    /// A wheel's URL.
+    Url(String),
+}
+
+impl RemoteTarget {
+    /// Read a command-line word: a wheel URL, `NAME` or `NAME==VERSION`; None otherwise.
+    pub fn parse(word: &str) -> Option<RemoteTarget> {
+        if word.starts_with("https://") || word.starts_with("http://") {
+            return Some(RemoteTarget::Url(word.to_string()));
+        }
+        let (name, version) = match word.split_once("==") {
+            Some((n, v)) => (n.trim(), Some(v.trim().to_string())),
+            None => (word.trim(), None),
+        };
+        let name_ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric());
+        let version_ok = version
+            .as_deref()
+            .is_none_or(|v| !v.is_empty() && !v.contains(char::is_whitespace));
+        (name_ok && version_ok).then(|| RemoteTarget::Release {
+            name: normalize_name(name),
+            version,
+        })
+    }
+}
+
+/// One wheel to fetch, with the targets that picked it.
+struct Job {
+    wheel: WheelFilename,
+    file: DistFile,
+    pythons: Vec<PythonTarget>,
+    platforms: Vec<Platform>,
+}
+
+/// Scan targets on an index.
+pub fn scan_remote(targets: &[RemoteTarget], cfg: &ScanConfig, index: &dyn Index) -> ScanReport {
+    let started = Instant::now();
+    let mut report = ScanReport::default();
+    let mut jobs: BTreeMap<String, Job> = BTreeMap::new();
+    for target in targets {
+        match target {
+            RemoteTarget::Url(url) => match url_job(url, cfg) {
+                Ok(job) => merge_job(&mut jobs, job),
+                Err(e) => report.errors.push(e),
+            },
+            RemoteTarget::Release { name, version } => {
+                match plan_release(name, version.as_deref(), cfg, index) {
+                    Ok((wheel_jobs, reports)) => {
+                        wheel_jobs.into_iter().for_each(|j| merge_job(&mut jobs, j));
+                        report.wheels.extend(reports);
+                    }
+                    Err(e) => report.errors.push(e),
+                }
+            }
+        }
+    }
+    let jobs: Vec<Job> = jobs.into_values().collect();
+    let results = run_parallel(&jobs, cfg.jobs, |job| scan_job(job, index.fetch()));
+    for mut reports in results {
+        if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {
+            report.errors.push(format!("{}: {e}", reports[0].filename));
+        }
+        report.wheels.append(&mut reports);
+    }
+    let net = index.stats();
+    report.stats.files = jobs.len() as u64;
+    report.stats.requests = net.requests;
+    report.stats.bytes_downloaded = net.bytes;
+    report.stats.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+fn merge_job(jobs: &mut BTreeMap<String, Job>, job: Job) {
+    match jobs.get_mut(&job.file.filename) {
+        Some(j) => {
+            for p in job.pythons {
+                if !j.pythons.contains(&p) {
+                    j.pythons.push(p);
+                }
+            }
+            for p in job.platforms {
+                if !j.platforms.contains(&p) {
+                    j.platforms.push(p);
+                }
+            }
+        }
+        None => {
+            jobs.insert(job.file.filename.clone(), job);
+        }
+    }
+}
+
+fn url_job(url: &str, cfg: &ScanConfig) -> Result<Job, String> {
+    let path = url.split(['#', '?']).next().unwrap_or(url);
+    let filename = path.rsplit('/').next().unwrap_or(path).to_string();
+    let wheel = WheelFilename::parse(&filename).map_err(|e| format!("{url}: {e}"))?;
+    let sha256 = url
+        .split_once("#sha256=")
+        .map(|(_, h)| h.to_ascii_lowercase());
+    let file = DistFile {
+        filename,
+        url: url.to_string(),
+        sha256,
+        size: None,
+        requires_python: None,
+        yanked: None,
+        upload_time: None,
+    };
+    Ok(Job {
+        wheel,
+        file,
+        pythons: cfg.pythons.clone(),
+        platforms: cfg.platforms.clone(),
+    })
+}
+
+/// For a release: the wheels to fetch, and reports for the targets no wheel serves.
+fn plan_release(
+    name: &str,
+    version: Option<&str>,
+    cfg: &ScanConfig,
+    index: &dyn Index,
+) -> Result<(Vec<Job>, Vec<WheelReport>), String> {
+    let page = index.project(name)?;
+    let releases = select::releases(&page);
+    let release: &Release = match version {
+        Some(v) => select::exact(&releases, v).ok_or_else(|| {
+            let latest = select::latest(&releases)
+                .map(|r| r.version.as_str())
+                .unwrap_or("none");
+            format!("{name}: no release {v} on the index (latest: {latest})")
+        })?,
+        None => select::latest(&releases)
+            .ok_or_else(|| format!("{name}: no installable release on the index"))?,
+    };
+    let label = format!("{name}=={}", release.version);
+    let platforms: Vec<Option<Platform>> = if !cfg.platforms.is_empty() {
+        cfg.platforms.iter().copied().map(Some).collect()
+    } else if release.platforms().is_empty() {
+        vec![None]
+    } else {
+        release.platforms().into_iter().map(Some).collect()
+    };
+    let mut jobs = Vec::new();
+    let mut reports = Vec::new();
+    for &python in &cfg.pythons {
+        for &platform in &platforms {
+            let note = |readiness: Readiness, note: String| WheelReport {
+                filename: label.clone(),
+                project: Some(name.to_string()),
+                version: Some(release.version.clone()),
+                sha256: None,
+                python: python.to_string(),
+                platform: platform.map(|p| p.to_string()),
+                readiness,
+                note: Some(note),
+                error: None,
+                modules: Vec::new(),
+            };
+            match select::pick(release, python, platform, version.is_some()) {
+                Pick::Wheel(wheel, file) => jobs.push(Job {
+                    wheel,
+                    file,
+                    pythons: vec![python],
+                    platforms: platform.into_iter().collect(),
+                }),
+                Pick::Pure(_, file) => reports.push(note(
+                    Readiness::Pure,
+                    format!("pure-Python wheel {}", file.filename),
+                )),
+                Pick::NoWheel(why) => reports.push(note(Readiness::NoWheel, why)),
+                Pick::SourceOnly => reports.push(note(
+                    Readiness::SourceOnly,
+                    "only a source distribution: installing builds it from source".into(),
+                )),
+                Pick::Nothing => reports.push(note(
+                    Readiness::Unknown,
+                    "no installable file in this release".into(),
+                )),
+            }
+        }
+    }
+    Ok((jobs, reports))
+}
+
+/// Fetch and scan one wheel: tail and central directory, then its extension members.
+fn scan_job(job: &Job, fetch: &dyn Fetch) -> Vec<WheelReport> {
+    // A wheel named by URL is checked for every platform it has, unless told otherwise.
+    let mut platforms = job.platforms.clone();
+    if platforms.is_empty() {
+        for tag in &job.wheel.platform_tags {
+            for p in Platform::from_tag(tag) {
+                if !platforms.contains(&p) {
+                    platforms.push(p);
+                }
+            }
+        }
+    }
+    let cfg = ScanConfig {
+        pythons: job.pythons.clone(),
+        platforms,
+        jobs: 1,
+    };
+    let failed = |e: String| {
+        let archive: Result<WheelArchive<std::io::Cursor<Vec<u8>>>, _> =
+            Err(crate::wheel::WheelError::Io {
+                path: job.file.url.clone().into(),
+                source: std::io::Error::other(e),
+            });
+        scan_wheel(&job.wheel, job.file.sha256.clone(), archive, &cfg)
+    };
+    let mut remote = match RemoteFile::open(fetch, &job.file.url) {
+        Ok(r) => r,
+        Err(e) => return failed(e.to_string()),
+    };
+    if let Err(e) = check_file(&job.file, &remote) {
+        return failed(e);
+    }
+    if let Err(e) = prefetch_members(&mut remote, &job.file.filename, &cfg) {
+        return failed(e);
+    }
+    let archive = WheelArchive::new(remote, &job.file.filename);
+    scan_wheel(&job.wheel, job.file.sha256.clone(), archive, &cfg)
+}
+
+/// What can be verified: the length the index announced, and the sha256 when the whole file
+/// came down (a server that ignores `Range`).
+fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
+    if let Some(size) = file.size {
+        if size != remote.len() {
+            return Err(format!(
+                "the index says {size} bytes, the server has {}",
+                remote.len()
+            ));
+        }
+    }
+    if let (Some(want), Some(whole)) = (&file.sha256, remote.whole()) {
+        let got = hex(&Sha256::digest(whole));
+        if !got.eq_ignore_ascii_case(want) {
+            return Err(format!(
+                "sha256 mismatch: the index says {want}, the file is {got}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fetch, in as few requests as possible, every member the targets will read.
+fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<(), String> {
+    let (_, members) = read_central_directory(remote, label).map_err(|e| e.to_string())?;
+    let mut wanted = std::collections::HashSet::new();
+    for &python in &cfg.pythons {
+        for &platform in &cfg.platforms {
+            let names = members
+                .iter()
+                .filter(|m| !m.is_dir)
+                .map(|m| m.name.as_str());
+            for c in classify_members(names, python, platform) {
+                let read = match &c.kind {
+                    MemberKind::Extension(_) => true,
+                    MemberKind::SharedLibrary(s) => s.module_if_hooked.is_some(),
+                    _ => false,
+                };
+                if read && c.shadowed_by.is_none() {
+                    wanted.insert(c.path);
+                }
+            }
+        }
+    }
+    // Local header (30 bytes + name + extra field, which is rarely more than a few dozen
+    // bytes) and the compressed data.
+    let ranges: Vec<(u64, u64)> = members
+        .iter()
+        .filter(|m| wanted.contains(&m.name))
+        .map(|m| {
+            (
+                m.header_offset,
+                30 + m.name.len() as u64 + 256 + m.compressed_size,
+            )
+        })
+        .collect();
+    remote.prefetch(&ranges).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::index::{FetchError, RangeBody};
+    use crate::inspect::verdict::Verdict;
+
+    const LRU: &str = "lru_dict-1.4.1-cp314-cp314t-manylinux1_x86_64.manylinux_2_28_x86_64.manylinux_2_5_x86_64.whl";
+
+    /// An index in memory: one project page and its files, with every range recorded.
+    struct Memory {
+        page: ProjectPage,
+        files: Vec<(String, Vec<u8>)>,
+        ranges: bool,
+        stats: Mutex<NetStats>,
+    }
+
+    impl Memory {
+        fn bytes(&self, url: &str) -> Result<&Vec<u8>, FetchError> {
+            self.files
+                .iter()
+                .find(|(u, _)| u == url)
+                .map(|(_, b)| b)
+                .ok_or(FetchError::Status {
+                    url: url.into(),
+                    status: 404,
+                })
+        }
+        fn count(&self, n: usize) {
+            let mut s = self.stats.lock().unwrap();
+            s.requests += 1;
+            s.bytes += n as u64;
+        }
+    }
+
+    impl Fetch for Memory {
+        fn range(&self, url: &str, start: u64, len: u64) -> Result<RangeBody, FetchError> {
+            let data = self.bytes(url)?;
+            if !self.ranges {
+                self.count(data.len());
+                return Ok(RangeBody::Full(data.clone()));
+            }
+            let s = (start as usize).min(data.len());
+            let e = (start + len).min(data.len() as u64) as usize;
+            self.count(e - s);
+            Ok(RangeBody::Partial {
+                bytes: data[s..e].to_vec(),
+                total: Some(data.len() as u64),
+            })
+        }
+        fn tail(&self, url: &str, len: u64) -> Result<RangeBody, FetchError> {
+            let n = self.bytes(url)?.len() as u64;
+            self.range(url, n.saturating_sub(len), len.min(n))
+        }
+        fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            self.bytes(url).cloned()
+        }
+    }
+
+    impl Index for Memory {
+        fn project(&self, name: &str) -> Result<ProjectPage, String> {
+            if name == self.page.name {
+                Ok(self.page.clone())
+            } else {
+                Err(format!("{name}: no such project"))
+            }
+        }
+        fn fetch(&self) -> &dyn Fetch {
+            self
+        }
+        fn stats(&self) -> NetStats {
+            *self.stats.lock().unwrap()
+        }
+    }
+
+    fn lru_index(ranges: bool, sha256: &str) -> Memory {
+        let wheel = std::fs::read(format!(
+            "{}/tests/fixtures/wheels/{LRU}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let url = format!("https://files.example/{LRU}");
+        let file = DistFile {
+            filename: LRU.into(),
+            url: url.clone(),
+            sha256: Some(sha256.into()),
+            size: Some(wheel.len() as u64),
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+        };
+        let sdist = DistFile {
+            filename: "lru-dict-1.4.1.tar.gz".into(),
+            url: "https://files.example/lru-dict-1.4.1.tar.gz".into(),
+            ..file.clone()
+        };
+        Memory {
+            page: ProjectPage {
+                name: "lru-dict".into(),
+                files: vec![file, sdist],
+            },
+            files: vec![(url, wheel)],
+            ranges,
+            stats: Mutex::new(NetStats::default()),
+        }
+    }
+
+    const LRU_SHA256: &str = "b21d06dec64fb1952385262d9fcefaec147921dc0b55210007091a79da440d93";
+
+    #[test]
+    fn a_release_is_read_by_ranges_and_scanned() {
+        let index = lru_index(true, LRU_SHA256);
+        let cfg = ScanConfig {
+            platforms: vec![Platform::LinuxX86_64, Platform::WindowsAmd64],
+            ..ScanConfig::default()
+        };
+        let target = RemoteTarget::parse("lru-dict==1.4.1").unwrap();
+        let report = scan_remote(&[target], &cfg, &index);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let linux = report
+            .wheels
+            .iter()
+            .find(|w| w.platform.as_deref() == Some("linux-x86_64"))
+            .unwrap();
+        assert_eq!(linux.readiness, Readiness::GilFallback);
+        assert_eq!(linux.modules[0].verdict, Verdict::GilUsed);
+        let windows = report
+            .wheels
+            .iter()
+            .find(|w| w.platform.as_deref() == Some("windows-amd64"))
+            .unwrap();
+        assert_eq!(windows.readiness, Readiness::NoWheel, "{windows:?}");
+        // A 36 KB wheel fits in the first (tail) request.
+        assert_eq!(report.stats.requests, 1);
+        assert_eq!(report.stats.bytes_downloaded, index.files[0].1.len() as u64);
+    }
+
+    /// The fixture wheel with 2 MB of incompressible data added before its members.
+    fn padded_lru() -> Vec<u8> {
+        use std::io::{Read, Write};
+        let src = std::fs::read(format!(
+            "{}/tests/fixtures/wheels/{LRU}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut zin = zip::ZipArchive::new(std::io::Cursor::new(src)).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        out.start_file("lru/padding.bin", stored).unwrap();
+        let mut x: u32 = 1;
+        let noise: Vec<u8> = (0..2 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        out.write_all(&noise).unwrap();
+        for i in 0..zin.len() {
+            let mut f = zin.by_index(i).unwrap();
+            let name = f.name().to_string();
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).unwrap();
+            out.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            out.write_all(&data).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn only_the_tail_and_the_extension_members_are_fetched() {
+        let mut index = lru_index(true, LRU_SHA256);
+        let wheel = padded_lru();
+        index.page.files[0].size = Some(wheel.len() as u64);
+        index.page.files[0].sha256 = None;
+        index.files[0].1 = wheel;
+        let cfg = ScanConfig {
+            platforms: vec![Platform::LinuxX86_64],
+            ..ScanConfig::default()
+        };
+        let report = scan_remote(&[RemoteTarget::parse("lru-dict").unwrap()], &cfg, &index);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(report.wheels[0].modules[0].verdict, Verdict::GilUsed);
+        let size = index.files[0].1.len() as u64;
+        let got = report.stats.bytes_downloaded;
+        assert!(got * 10 < size, "{got} of {size} bytes");
+        assert!(
+            report.stats.requests <= 2,
+            "{} requests",
+            report.stats.requests
+        );
+    }
+
+    #[test]
+    fn a_server_ignoring_ranges_is_checked_against_the_sha256() {
+        let cfg = ScanConfig {
+            platforms: vec![Platform::LinuxX86_64],
+            ..ScanConfig::default()
+        };
+        let target = RemoteTarget::parse("lru-dict").unwrap();
+        let good = scan_remote(
+            std::slice::from_ref(&target),
+            &cfg,
+            &lru_index(false, LRU_SHA256),
+        );
+        assert!(good.errors.is_empty(), "{:?}", good.errors);
+        assert_eq!(good.wheels[0].readiness, Readiness::GilFallback);
+        let bad = scan_remote(&[target], &cfg, &lru_index(false, &"0".repeat(64)));
+        assert_eq!(bad.wheels[0].readiness, Readiness::Unknown);
+        assert!(
+            bad.errors[0].contains("sha256 mismatch"),
+            "{:?}",
+            bad.errors
+        );
+    }
+
+    #[test]
+    fn missing_projects_and_versions_are_one_line_errors() {
+        let index = lru_index(true, LRU_SHA256);
+        let cfg = ScanConfig::default();
+        let r = scan_remote(
+            &[
+                RemoteTarget::parse("nope").unwrap(),
+                RemoteTarget::parse("lru-dict==9.9").unwrap(),
+            ],
+            &cfg,
+            &index,
+        );
+        assert_eq!(
+            r.errors,
+            [
+                "nope: no such project",
+                "lru-dict: no release 9.9 on the index (latest: 1.4.1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn command_line_words() {
+        let r = |n: &str, v: Option<&str>| {
+            Some(RemoteTarget::Release {
+                name: n.to_string(),
+                version: v.map(str::to_string),
+            })
+        };
+        assert_eq!(RemoteTarget::parse("lxml"), r("lxml", None));
+        assert_eq!(
+            RemoteTarget::parse("Pydantic_Core==2.50.4"),
+            r("pydantic-core", Some("2.50.4"))
+        );
+        assert_eq!(
+            RemoteTarget::parse("https://files.example/x-1.0-py3-none-any.whl"),
+            Some(RemoteTarget::Url(
+                "https://files.example/x-1.0-py3-none-any.whl".into()
+            ))
+        );
+        for bad in ["", "==1.0", "lxml==", "two words", "-lead", "lxml>=6"] {
+            assert_eq!(RemoteTarget::parse(bad), None, "{bad:?}");
+        }
+    }
+}
