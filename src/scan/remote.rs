@@ -266,13 +266,13 @@ fn scan_job(job: &Job, fetch: &dyn Fetch) -> Vec<WheelReport> {
 /// What can be verified: the length the index announced, and the sha256 when the whole file
 /// came down (a server that ignores `Range`).
 fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
-    if let Some(size) = file.size {
-        if size != remote.len() {
-            return Err(format!(
-                "the index says {size} bytes, the server has {}",
-                remote.len()
-            ));
-        }
+    if let Some(size) = file.size
+        && size != remote.len()
+    {
+        return Err(format!(
+            "the index says {size} bytes, the server has {}",
+            remote.len()
+        ));
     }
     if let (Some(want), Some(whole)) = (&file.sha256, remote.whole()) {
         let got = hex(&Sha256::digest(whole));
