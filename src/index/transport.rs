@@ -1,0 +1,272 @@
+//! GET requests with bounded concurrency and retries: the loop that sends, classifies what
+//! came back (transient or final), waits with backoff and tries again, and counts every
+//! request and body byte on the way.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
+use url::Url;
+
+use super::limiter::Limiter;
+use super::retry::{RetryPolicy, is_retryable_status};
+use super::{FetchError, NetStats};
+
+/// Why one attempt did not give an answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Worth another try, after `wait` if the server asked for a pause, else after backoff.
+    Retry(FetchError, Option<Duration>),
+    /// Final: trying again would get the same answer.
+    Fail(FetchError),
+}
+
+/// Counters shared by every thread using one client.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> NetStats {
+        NetStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The HTTP client with its concurrency bound, retry policy and counters.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub(crate) http: Client,
+    pub(crate) limiter: Limiter,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) counters: Counters,
+}
+
+/// A response whose status is not transient, handed to the caller to read.
+pub(crate) struct Reply<'a> {
+    response: Response,
+    /// The URL as asked, for error messages.
+    asked: &'a str,
+    counters: &'a Counters,
+}
+
+impl Transport {
+    /// GETs `url` with `headers` until `read` accepts a reply, `read` or the server fails
+    /// for good, or the retries run out. A permit of the concurrency bound is held for each
+    /// attempt (request and body), not while waiting to retry.
+    pub(crate) fn get<T>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        mut read: impl FnMut(Reply<'_>) -> Result<T, Failure>,
+    ) -> Result<T, FetchError> {
+        let parsed = Url::parse(url).map_err(|err| FetchError::Protocol {
+            url: url.to_string(),
+            message: format!("not a valid URL: {err}"),
+        })?;
+        let mut retry = 0;
+        loop {
+            let outcome = {
+                let _permit = self.limiter.acquire();
+                self.attempt(url, &parsed, headers, &mut read)
+            };
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(Failure::Fail(error)) => return Err(error),
+                Err(Failure::Retry(error, _)) if retry >= self.policy.max_retries => {
+                    return Err(gave_up(error, retry + 1));
+                }
+                Err(Failure::Retry(_, wait)) => {
+                    std::thread::sleep(wait.unwrap_or_else(|| self.policy.backoff(retry)));
+                    retry += 1;
+                }
+            }
+        }
+    }
+
+    fn attempt<T>(
+        &self,
+        asked: &str,
+        url: &Url,
+        headers: &HeaderMap,
+        read: &mut impl FnMut(Reply<'_>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .get(url.clone())
+            .headers(headers.clone())
+            .send()
+            .map_err(|err| send_failure(asked, &err))?;
+        let reply = Reply {
+            response,
+            asked,
+            counters: &self.counters,
+        };
+        self.check_transient(&reply)?;
+        read(reply)
+    }
+
+    /// A 429, 5xx or 408 is retried, after the server's `Retry-After` when it is short; one
+    /// that asks for a longer pause than the policy allows ends the request.
+    fn check_transient(&self, reply: &Reply<'_>) -> Result<(), Failure> {
+        let status = reply.status();
+        if !is_retryable_status(status) {
+            return Ok(());
+        }
+        let error = reply.status_error();
+        match self.policy.retry_after(reply.header(RETRY_AFTER.as_str())) {
+            Ok(wait) => Err(Failure::Retry(error, wait)),
+            Err(_too_long) => Err(Failure::Fail(error)),
+        }
+    }
+}
+
+impl Reply<'_> {
+    pub(crate) fn status(&self) -> u16 {
+        self.response.status().as_u16()
+    }
+
+    /// A header's value, when it is text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.response.headers().get(name)?.to_str().ok()
+    }
+
+    /// Where the answer came from, after redirects.
+    pub(crate) fn final_url(&self) -> &Url {
+        self.response.url()
+    }
+
+    /// The final failure for this reply's status.
+    pub(crate) fn status_error(&self) -> FetchError {
+        FetchError::Status {
+            url: self.asked.to_string(),
+            status: self.status(),
+        }
+    }
+
+    /// A final protocol failure with `message`.
+    pub(crate) fn protocol_error(&self, message: String) -> Failure {
+        Failure::Fail(FetchError::Protocol {
+            url: self.asked.to_string(),
+            message,
+        })
+    }
+
+    /// The whole body. A body that ends before its `Content-Length` (or `expected`, when
+    /// given) or a connection lost while reading is retried; one longer than `expected` is
+    /// a protocol failure.
+    pub(crate) fn read_body(mut self, expected: Option<u64>) -> Result<Vec<u8>, Failure> {
+        let announced = self
+            .header(CONTENT_LENGTH.as_str())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        if let (Some(announced), Some(expected)) = (announced, expected)
+            && announced > expected
+        {
+            return Err(self.protocol_error(format!(
+                "Content-Length {announced} is more than the {expected} bytes asked for"
+            )));
+        }
+        let body = self.read_all(expected)?;
+        let want = expected.or(announced);
+        match want {
+            Some(want) if (body.len() as u64) < want => Err(self.truncated(body.len(), want)),
+            _ => Ok(body),
+        }
+    }
+
+    /// Reads to the end (or one byte past `limit`), counting bytes as they arrive.
+    fn read_all(&mut self, limit: Option<u64>) -> Result<Vec<u8>, Failure> {
+        let mut body = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match self.response.read(&mut chunk) {
+                Ok(0) => return Ok(body),
+                Ok(n) => n,
+                Err(err) => return Err(self.lost(body.len(), &err)),
+            };
+            self.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            body.extend_from_slice(&chunk[..n]);
+            if let Some(limit) = limit.filter(|&limit| body.len() as u64 > limit) {
+                return Err(self.protocol_error(format!(
+                    "the body is longer than the {limit} bytes announced"
+                )));
+            }
+        }
+    }
+
+    fn truncated(&self, got: usize, want: u64) -> Failure {
+        Failure::Retry(
+            FetchError::Network {
+                url: self.asked.to_string(),
+                message: format!("truncated body: {got} of {want} bytes"),
+            },
+            None,
+        )
+    }
+
+    fn lost(&self, got: usize, err: &std::io::Error) -> Failure {
+        Failure::Retry(
+            FetchError::Network {
+                url: self.asked.to_string(),
+                message: format!("connection lost after {got} bytes of the body: {err}"),
+            },
+            None,
+        )
+    }
+}
+
+/// A request that got no response: final for a bad request or a redirect loop, retried for
+/// everything else (refused or reset connections, timeouts, TLS and DNS hiccups).
+fn send_failure(url: &str, err: &reqwest::Error) -> Failure {
+    let error = FetchError::Network {
+        url: url.to_string(),
+        message: describe(err),
+    };
+    if err.is_builder() || err.is_redirect() {
+        Failure::Fail(error)
+    } else {
+        Failure::Retry(error, None)
+    }
+}
+
+/// One line saying what went wrong, from the innermost cause (reqwest's own message names
+/// the URL, which the caller's error already does).
+fn describe(err: &reqwest::Error) -> String {
+    let mut root: &dyn std::error::Error = err;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    let cause = root.to_string();
+    if err.is_timeout() {
+        format!("timed out ({cause})")
+    } else if err.is_connect() {
+        format!("cannot connect ({cause})")
+    } else if err.is_redirect() {
+        "too many redirects".to_string()
+    } else {
+        cause
+    }
+}
+
+/// The last attempt's error, saying how many attempts were made.
+fn gave_up(error: FetchError, attempts: u32) -> FetchError {
+    let note = |message: String| format!("{message} (gave up after {attempts} attempts)");
+    match error {
+        FetchError::Network { url, message } => FetchError::Network {
+            url,
+            message: note(message),
+        },
+        FetchError::Protocol { url, message } => FetchError::Protocol {
+            url,
+            message: note(message),
+        },
+        status @ FetchError::Status { .. } => status,
+    }
+}
