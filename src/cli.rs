@@ -1,7 +1,5 @@
 //! Command-line definitions (clap) only: parsing lives here, behaviour in the library.
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::wheel::{Platform, PythonTarget};
@@ -33,9 +31,10 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Wheels (.whl), extension modules (.so, .pyd) or folders holding them.
+    /// Wheels (.whl), extension modules (.so, .pyd), folders holding them or an installed
+    /// environment; or, on the index: NAME (latest release), NAME==VERSION, a wheel URL.
     #[arg(required = true, value_name = "TARGET")]
-    pub targets: Vec<PathBuf>,
+    pub targets: Vec<String>,
     /// Free-threaded interpreter to check for (3.13t, 3.14t, 3.15t); repeat for several.
     #[arg(long = "python", value_name = "VERSION", default_value = "3.14t")]
     pub pythons: Vec<PythonTarget>,
@@ -46,9 +45,12 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Worker threads.
+    /// Worker threads (and concurrent downloads).
     #[arg(short = 'j', long, default_value_t = default_jobs())]
     pub jobs: usize,
+    /// The package index's Simple API root.
+    #[arg(long, value_name = "URL", default_value = crate::index::DEFAULT_INDEX_URL, env = "GILFREE_INDEX_URL")]
+    pub index_url: String,
 }
 
 fn default_jobs() -> usize {

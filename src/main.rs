@@ -2,14 +2,16 @@
 //! (0 nothing blocks, 1 a module turns the GIL on, 2 usage, input or network error).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use gilfree::cli::{Cli, Command, Format};
+use gilfree::cli::{Cli, Command, Format, ScanArgs};
+use gilfree::index::{IndexClient, IndexConfig};
 use gilfree::inspect::verdict::Verdict;
 use gilfree::report;
-use gilfree::scan::{self, ScanConfig};
+use gilfree::scan::{self, RemoteTarget, ScanConfig, ScanReport};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,47 +23,71 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Scan(args) => {
-            let cfg = ScanConfig {
-                pythons: args.pythons.clone(),
-                platforms: args.platforms.clone(),
-                jobs: args.jobs,
-            };
-            let result = scan::scan_paths(&args.targets, &cfg);
-            for e in &result.errors {
-                eprintln!("error: {e}");
-            }
-            let out = match args.format {
-                Format::Json => report::json(
-                    &result,
-                    &args
-                        .pythons
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>(),
-                    &args
-                        .platforms
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>(),
-                ),
-                Format::Text => report::text(&result, cli.verbose),
-            };
-            if std::io::stdout().write_all(out.as_bytes()).is_err() {
-                return ExitCode::from(2);
-            }
-            let blocked = result
-                .wheels
-                .iter()
-                .flat_map(|w| &w.modules)
-                .any(|m| m.verdict == Verdict::GilUsed);
-            if !result.errors.is_empty() {
-                ExitCode::from(2)
-            } else if blocked {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+        Command::Scan(args) => run_scan(&args, cli.verbose),
+    }
+}
+
+/// A word on the command line names a local file or folder when it exists or looks like a
+/// path; otherwise something on the index.
+fn is_local(word: &str) -> bool {
+    Path::new(word).exists()
+        || word.contains(std::path::MAIN_SEPARATOR)
+        || [".whl", ".so", ".pyd"].iter().any(|ext| word.ends_with(ext)) && !word.contains("://")
+}
+
+fn run_scan(args: &ScanArgs, verbose: bool) -> ExitCode {
+    let cfg = ScanConfig { pythons: args.pythons.clone(), platforms: args.platforms.clone(), jobs: args.jobs };
+    let mut local: Vec<PathBuf> = Vec::new();
+    let mut remote: Vec<RemoteTarget> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    for word in &args.targets {
+        if is_local(word) {
+            local.push(PathBuf::from(word));
+        } else if let Some(t) = RemoteTarget::parse(word) {
+            remote.push(t);
+        } else {
+            errors.push(format!("{word}: not a file, a wheel URL, or NAME / NAME==VERSION"));
         }
     }
+    let mut result = if local.is_empty() { ScanReport::default() } else { scan::scan_paths(&local, &cfg) };
+    if !remote.is_empty() {
+        match IndexClient::new(IndexConfig::with_index_url(args.index_url.clone())) {
+            Ok(client) => merge(&mut result, scan::scan_remote(&remote, &cfg, &client)),
+            Err(e) => errors.push(format!("{e} (check --index-url)")),
+        }
+    }
+    errors.append(&mut result.errors);
+    result.errors = errors;
+    for e in &result.errors {
+        eprintln!("error: {e}");
+    }
+    let out = match args.format {
+        Format::Json => report::json(
+            &result,
+            &args.pythons.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            &args.platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        ),
+        Format::Text => report::text(&result, verbose),
+    };
+    if std::io::stdout().write_all(out.as_bytes()).is_err() {
+        return ExitCode::from(2);
+    }
+    let blocked = result.wheels.iter().flat_map(|w| &w.modules).any(|m| m.verdict == Verdict::GilUsed);
+    if !result.errors.is_empty() {
+        ExitCode::from(2)
+    } else if blocked {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn merge(into: &mut ScanReport, other: ScanReport) {
+    into.wheels.extend(other.wheels);
+    into.errors.extend(other.errors);
+    into.stats.files += other.stats.files;
+    into.stats.bytes_read += other.stats.bytes_read;
+    into.stats.bytes_downloaded += other.stats.bytes_downloaded;
+    into.stats.requests += other.stats.requests;
+    into.stats.seconds += other.stats.seconds;
 }

@@ -27,6 +27,18 @@ pub trait Index: Sync {
     fn stats(&self) -> NetStats;
 }
 
+impl Index for crate::index::IndexClient {
+    fn project(&self, name: &str) -> Result<ProjectPage, String> {
+        crate::index::IndexClient::project(self, name).map_err(|e| e.to_string())
+    }
+    fn fetch(&self) -> &dyn Fetch {
+        self
+    }
+    fn stats(&self) -> NetStats {
+        crate::index::IndexClient::stats(self)
+    }
+}
+
 /// A command-line target that names something on the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteTarget {
