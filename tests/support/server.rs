@@ -325,9 +325,24 @@ impl TestIndex {
 
     /// Serves a fixed body with this `Content-Type` (none when `None`) at `path`.
     pub fn add_route(&self, path: &str, content_type: Option<&str>, body: &str) {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|v| ("Content-Type", v))
+            .into_iter()
+            .collect();
+        self.add_raw(path, 200, &headers, body.as_bytes().to_vec());
+    }
+
+    /// Serves exactly this status, these headers and this body at `path` (`Content-Length`
+    /// is added), for answers no other method makes: a gzip-encoded page, a 206 to a
+    /// request without `Range`, and the like.
+    pub fn add_raw(&self, path: &str, status: u16, headers: &[(&str, &str)], body: Vec<u8>) {
         let route = Route::Static {
-            content_type: content_type.map(str::to_string),
-            body: body.as_bytes().to_vec(),
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body,
         };
         lock(&self.state.routes).insert(path.to_string(), route);
     }
@@ -437,7 +452,8 @@ impl State {
 
 enum Route {
     Static {
-        content_type: Option<String>,
+        status: u16,
+        headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
     Redirect {
@@ -646,13 +662,14 @@ fn take_fault(state: &State, request: &Incoming, answer: &Answer) -> Option<Faul
 fn route(state: &State, request: &Incoming, wrong_sha: bool) -> Answer {
     let path = request.path.as_str();
     match lock(&state.routes).get(path) {
-        Some(Route::Static { content_type, body }) => {
-            return Answer::new(
-                AnswerKind::Other,
-                200,
-                content_type.as_deref(),
-                body.clone(),
-            );
+        Some(Route::Static {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut answer = Answer::new(AnswerKind::Other, *status, None, body.clone());
+            answer.headers.clone_from(headers);
+            return answer;
         }
         Some(Route::Redirect { location }) => {
             return Answer::new(AnswerKind::Other, 302, None, vec![])
