@@ -20,7 +20,9 @@ const WHEEL_PATH: &str = "/files/lru_dict-1.4.1-cp314-cp314t-manylinux1_x86_64.m
 const SDIST: &str = "lru_dict-1.4.0.tar.gz";
 const OLD: &str = "lru_dict-1.3.0-cp313-cp313-win_amd64.whl";
 
-/// A client with short timeouts and backoff, so that faults resolve quickly.
+/// A client with short timeouts and backoff, so that faults resolve quickly, and deaf to
+/// proxy settings in the environment (the server is on loopback; `index_proxy.rs` tests
+/// proxies).
 fn config(index_url: &str) -> IndexConfig {
     IndexConfig {
         connect_timeout: Duration::from_secs(2),
@@ -30,6 +32,7 @@ fn config(index_url: &str) -> IndexConfig {
         backoff_max: Duration::from_millis(40),
         max_retry_after: Duration::from_secs(5),
         concurrency: 4,
+        proxy_from_env: false,
         ..IndexConfig::with_index_url(index_url)
     }
 }

@@ -2,6 +2,10 @@
 //! index server of our own on 127.0.0.1 that serves project pages (JSON and HTML), the
 //! project JSON API and files with `Range`, injects faults on demand and records every
 //! request. Include it with `mod support;` from a test file.
+//!
+//! Clients pointed at it should ignore proxy settings from the environment (a developer's
+//! `HTTP_PROXY` would otherwise take loopback requests elsewhere): `proxy_from_env: false`
+//! in `IndexConfig`, or `NO_PROXY=127.0.0.1` and no `*_PROXY` for a child process.
 
 #![allow(dead_code)]
 

@@ -20,6 +20,9 @@
 //! request it hit. A fault applies only to requests it makes sense for (a Range fault to
 //! ranged file requests, a wrong sha256 to project pages) and is not used up by others.
 //!
+//! It also answers requests in absolute form (`GET http://host/path`), so that it can stand
+//! in for an HTTP proxy in tests of proxy settings.
+//!
 //! Every request is recorded ([`TestIndex::requests`]): method, path, headers (so `Range`,
 //! `Accept`, `User-Agent`), the status sent and how many body bytes went out. A request is
 //! recorded when it arrives; its status and bytes are filled in once its answer is written.
@@ -238,7 +241,10 @@ pub enum Times {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
-    /// The path without the query.
+    /// The request target as sent: a path, or an absolute URL when the client took the
+    /// server for a proxy.
+    pub target: String,
+    /// The path without the query (and without scheme and host for an absolute target).
     pub path: String,
     /// Header names lower-cased, in the order received.
     pub headers: Vec<(String, String)>,
@@ -471,6 +477,7 @@ struct Rule {
 /// A parsed request.
 struct Incoming {
     method: String,
+    target: String,
     path: String,
     headers: Vec<(String, String)>,
 }
@@ -575,12 +582,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Incoming> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_string(), parts.next()?);
-    let path = target
-        .split(['?', '#'])
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let path = target_path(&target);
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
@@ -600,9 +603,27 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Incoming> {
     }
     Some(Incoming {
         method,
+        target,
         path,
         headers,
     })
+}
+
+/// The path of a request target: origin-form as is, absolute-form (what a client sends to a
+/// proxy, which this server can stand in for) without its scheme and host; no query.
+fn target_path(target: &str) -> String {
+    let absolute = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"));
+    let origin = match absolute {
+        Some(rest) => rest.find('/').map_or("/", |slash| &rest[slash..]),
+        None => target,
+    };
+    origin
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Answers one request, faults included. Returns whether the connection stays usable.
@@ -633,6 +654,7 @@ fn record_arrival(state: &State, request: &Incoming) -> usize {
     let mut log = lock(&state.log);
     log.push(Request {
         method: request.method.clone(),
+        target: request.target.clone(),
         path: request.path.clone(),
         headers: request.headers.clone(),
         status: 0,
