@@ -71,6 +71,10 @@ pub struct IndexConfig {
     pub max_retry_after: Duration,
     /// Requests in flight at once, over all threads using the client.
     pub concurrency: usize,
+    /// Whether to use the proxies the environment names (see the module documentation).
+    /// Tests against a server on loopback turn this off, so that a developer's proxy
+    /// settings cannot take their requests elsewhere.
+    pub proxy_from_env: bool,
 }
 
 impl Default for IndexConfig {
@@ -85,6 +89,7 @@ impl Default for IndexConfig {
             backoff_max: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(30),
             concurrency: 8,
+            proxy_from_env: true,
         }
     }
 }
@@ -479,14 +484,20 @@ fn root_url(text: &str) -> Result<Url, IndexError> {
     Ok(url)
 }
 
-/// The reqwest client: User-Agent, timeouts, rustls, environment proxies (on by default),
-/// a pool as large as the concurrency bound.
+/// The reqwest client: User-Agent, timeouts, rustls, environment proxies (unless turned
+/// off), a pool as large as the concurrency bound.
 fn http_client(config: &IndexConfig) -> Result<reqwest::blocking::Client, IndexError> {
-    reqwest::blocking::Client::builder()
+    let builder = reqwest::blocking::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(config.connect_timeout)
         .timeout(config.timeout)
-        .pool_max_idle_per_host(config.concurrency.max(1))
+        .pool_max_idle_per_host(config.concurrency.max(1));
+    let builder = if config.proxy_from_env {
+        builder
+    } else {
+        builder.no_proxy()
+    };
+    builder
         .build()
         .map_err(|err| IndexError::Setup(err.to_string()))
 }

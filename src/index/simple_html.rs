@@ -11,7 +11,8 @@ use url::Url;
 use super::DistFile;
 
 /// The files an HTML project page lists, with URLs resolved against `page_url` (or the
-/// page's `<base href>`). Links to folders (`../`) and links without `href` are skipped.
+/// page's `<base href>`). Links to folders (`../`), links other than http(s) and links
+/// without `href` are skipped.
 pub(crate) fn parse(html: &str, page_url: &Url) -> Vec<DistFile> {
     let mut base = page_url.clone();
     let mut files = Vec::new();
@@ -79,7 +80,7 @@ fn handle_tag(html: &str, tag: Tag, base: &mut Url, files: &mut Vec<DistFile>) -
 fn dist_file(tag: &Tag, text: &str, base: &Url) -> Option<DistFile> {
     let href = tag.attribute("href")?;
     let mut url = base.join(href.trim()).ok()?;
-    if url.path().ends_with('/') {
+    if !matches!(url.scheme(), "http" | "https") || url.path().ends_with('/') {
         return None;
     }
     let sha256 = url.fragment().and_then(sha256_from_fragment);
@@ -474,8 +475,13 @@ mod tests {
                 "<a title='a > b' href='/files/p%2B1-4.whl'></a>".into(),
                 vec![row("p+1-4.whl", "https://i.example/files/p%2B1-4.whl", None, None, None)],
             ),
-            // Anchors without href, links to folders, an unterminated tag at the end.
-            ("<a name=top>top</a><a href=\"../\">up</a><a href=\"x".into(), vec![]),
+            // Anchors without href, links to folders or elsewhere, an unterminated tag.
+            (
+                "<a name=top>top</a><a href=\"../\">up</a><a href=\"#\">here</a>\
+                 <a href=\"javascript:void(0)\">js</a><a href=\"mailto:a@b\">mail</a><a href=\"x"
+                    .into(),
+                vec![],
+            ),
             // `<base href>` moves where relative links point.
             (
                 "<base href=\"https://cdn.example/pkgs/\"><a href=\"p-5.whl#sha256=AB\">p-5.whl</a>"
