@@ -3,7 +3,8 @@
 # wheels (fetched by scripts/fetch-test-wheels.py into $GILFREE_WHEELS/linux-x86_64), with
 # -j 1 and -j 2, against a baseline measured in the same run: decompressing the same wheels'
 # extension members with Python's zipfile (scripts/bench-unzip.py). Prints MB of extension
-# members, seconds, MB/s, MB/s per core and the time ratio to the unzip baseline.
+# members, seconds, MB/s, MB/s per core, CPU seconds, and the wall- and CPU-time ratios to the
+# unzip baseline (on a machine shared with other work, trust the CPU ratio).
 #
 #   scripts/bench.sh            # RUNS=5 timed runs per command after one warm-up
 #   RUNS=10 scripts/bench.sh
@@ -45,7 +46,8 @@ if command -v hyperfine >/dev/null; then
     hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$out/times.json" "${args[@]}"
     timer="hyperfine $(hyperfine --version | cut -d' ' -f2)"
 else
-    # Same JSON shape as hyperfine's export: one warm-up, then RUNS timed runs per command.
+    # The fields of hyperfine's JSON export that the summary reads: one warm-up, then RUNS
+    # timed runs per command.
     python3 - "$RUNS" "$out/times.json" "${names[@]}" -- "${cmds[@]}" <<'EOF'
 import json, resource, subprocess, sys, time
 runs, path, rest = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
@@ -78,10 +80,12 @@ for r in res:
     r["median"] = (t[(len(t) - 1) // 2] + t[len(t) // 2]) / 2
 base = res[0]["median"]
 print(f"\n{mb:.1f} MB of extension members; median wall time of {runs} runs ({timer})")
-print("MB/s/core = MB/s / threads; MB/cpu-s = MB / (user + system CPU seconds, mean); x unzip = time ratio")
-print(f"{'command':<24} {'median s':>9} {'min s':>7} {'max s':>7} {'MB/s':>7} {'MB/s/core':>10} {'MB/cpu-s':>9} {'x unzip':>8}")
+print("MB/s/core = MB/s / threads; cpu s = user + system CPU seconds (mean); MB/cpu-s = MB / cpu s;")
+print("x unzip = wall-time ratio to the baseline; cpu x unzip = CPU-time ratio (steadier on a shared machine)")
+print(f"{'command':<24} {'median s':>9} {'min s':>7} {'max s':>7} {'MB/s':>7} {'MB/s/core':>10} {'cpu s':>6} {'MB/cpu-s':>9} {'x unzip':>8} {'cpu x unzip':>12}")
+base_cpu = res[0]["user"] + res[0]["system"]
 for r, c in zip(res, cores):
     s = r["median"]
-    cpu = mb / (r["user"] + r["system"])
-    print(f"{r['command']:<24} {s:>9.2f} {r['min']:>7.2f} {r['max']:>7.2f} {mb / s:>7.0f} {mb / s / c:>10.0f} {cpu:>9.0f} {s / base:>8.2f}")
+    cpu = r["user"] + r["system"]
+    print(f"{r['command']:<24} {s:>9.2f} {r['min']:>7.2f} {r['max']:>7.2f} {mb / s:>7.0f} {mb / s / c:>10.0f} {cpu:>6.2f} {mb / cpu:>9.0f} {s / base:>8.2f} {cpu / base_cpu:>12.2f}")
 EOF
