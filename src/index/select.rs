@@ -9,7 +9,8 @@ use pep440_rs::{Version, VersionSpecifiers};
 
 use super::{DistFile, ProjectPage};
 use crate::wheel::{
-    Compatibility, MatchKind, Platform, PythonTarget, WheelFilename, check_wheel, normalize_name,
+    Compatibility, MatchKind, Platform, PlatformTag, PythonTarget, WheelFilename, check_wheel,
+    normalize_name,
 };
 
 /// The files of one release.
@@ -146,9 +147,11 @@ pub fn pick(
     for w in &wheels {
         match check_wheel(&w.0, python, platform) {
             Compatibility::Compatible { kind, .. } => {
-                if best.as_ref().is_none_or(|(k, b)| {
-                    kind < *k || (kind == *k && w.0.to_string() < b.0.to_string())
-                }) {
+                let key = |wf: &WheelFilename| std::cmp::Reverse(specificity(wf, platform));
+                let better = best.as_ref().is_none_or(|(k, b)| {
+                    (kind, key(&w.0), w.0.to_string()) < (*k, key(&b.0), b.0.to_string())
+                });
+                if better {
                     best = Some((kind, w));
                 }
             }
@@ -176,6 +179,23 @@ pub fn pick(
             mismatches.join("; ")
         )),
     }
+}
+
+/// How specific a wheel's best tag for `platform` is: installers on a current system try the
+/// newest glibc, musl or macOS version first, so among fitting wheels the one built for the
+/// newest platform version wins (`manylinux_2_28` over `manylinux2014`).
+fn specificity(wf: &WheelFilename, platform: Platform) -> (u32, u32) {
+    wf.platform_tags
+        .iter()
+        .filter(|t| platform.matches_tag(t))
+        .map(|t| match PlatformTag::parse(t) {
+            PlatformTag::Manylinux { glibc, .. } => glibc,
+            PlatformTag::Musllinux { musl, .. } => musl,
+            PlatformTag::MacOs { version, .. } => version,
+            _ => (0, 0),
+        })
+        .max()
+        .unwrap_or((0, 0))
 }
 
 /// The file's `requires-python` admits the interpreter (an unreadable one admits it).
@@ -257,6 +277,24 @@ mod tests {
             pick(r, PythonTarget::Py313t, Some(Platform::LinuxX86_64), false),
             Pick::NoWheel(_)
         ));
+    }
+
+    #[test]
+    fn prefers_the_newest_platform_version_as_installers_do() {
+        let p = page(&[
+            "demo_pkg-1.0-cp314-cp314t-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+            "demo_pkg-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl",
+            "demo_pkg-1.0-cp314-cp314t-macosx_10_13_x86_64.whl",
+            "demo_pkg-1.0-cp314-cp314t-macosx_14_0_x86_64.whl",
+        ]);
+        let rs = releases(&p);
+        let r = latest(&rs).unwrap();
+        let chosen = |platform| match pick(r, PythonTarget::Py314t, Some(platform), false) {
+            Pick::Wheel(wf, _) => wf.platform_tags.join("."),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(chosen(Platform::LinuxX86_64), "manylinux_2_28_x86_64");
+        assert_eq!(chosen(Platform::MacosX86_64), "macosx_14_0_x86_64");
     }
 
     #[test]
