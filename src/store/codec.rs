@@ -141,6 +141,14 @@ pub(crate) fn to_sql_count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// A stored byte count or counter back as `u64`, refusing negative values.
+pub(crate) fn from_sql_count(column: &'static str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::UnknownValue {
+        column,
+        value: value.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +262,7 @@ mod tests {
         assert_eq!(from_unix_seconds(unix_seconds(t)), t);
         assert_eq!(from_unix_seconds(-5), UNIX_EPOCH);
         assert_eq!(to_sql_count(u64::MAX), i64::MAX);
+        assert_eq!(from_sql_count("files.size", 42).unwrap(), 42);
+        assert!(from_sql_count("files.size", -1).is_err());
     }
 }

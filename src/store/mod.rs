@@ -21,6 +21,8 @@
 mod analyses;
 mod codec;
 mod error;
+mod filenames;
+mod files;
 mod schema;
 #[cfg(test)]
 mod testutil;
@@ -32,6 +34,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use analyses::{AnalysisKey, AnalysisRecord, StoredAnalysis};
 pub use error::StoreError;
+pub use filenames::FileKind;
+pub use files::{RecordSummary, ReleaseSummary, SkippedFile, StoredFile};
 pub use schema::SCHEMA_VERSION;
 
 use error::Context;
