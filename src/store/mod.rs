@@ -23,6 +23,7 @@ mod codec;
 mod error;
 mod filenames;
 mod files;
+mod pages;
 mod schema;
 #[cfg(test)]
 mod testutil;
