@@ -328,7 +328,7 @@ fn upsert_project(tx: &Transaction, name: &str, now: i64) -> rusqlite::Result<i6
 }
 
 /// The release's id, inserting it if new (`true`).
-pub(crate) fn release_id(
+fn release_id(
     tx: &Transaction,
     project_id: i64,
     version: &str,
@@ -346,6 +346,24 @@ pub(crate) fn release_id(
     )?
     .execute(params![project_id, version, now])?;
     Ok((tx.last_insert_rowid(), true))
+}
+
+/// The id of a recorded release, or an error naming it.
+pub(crate) fn find_release(
+    tx: &Transaction,
+    project: &str,
+    version: &str,
+) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "SELECT r.id FROM releases r JOIN projects p ON p.id = r.project_id
+         WHERE p.name = ?1 AND r.version = ?2",
+    )
+    .and_then(|mut stmt| stmt.query_row([project, version], |r| r.get(0)).optional())
+    .context(|| format!("looking up release {project} {version}"))?
+    .ok_or_else(|| StoreError::UnknownRelease {
+        project: project.to_string(),
+        version: version.to_string(),
+    })
 }
 
 /// Inserts the file, or brings a known one up to date; says which.

@@ -17,12 +17,65 @@
 //! writers wait for each other up to the busy timeout — or share one behind a `Mutex`. Write
 //! transactions start with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
 //! with `SQLITE_BUSY` part way.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use gilfree::index::DistFile;
+//! use gilfree::scan::Readiness;
+//! use gilfree::store::{AnalysisKey, AnalysisRecord, Page, Store};
+//!
+//! # fn main() -> Result<(), gilfree::store::StoreError> {
+//! let mut store = Store::in_memory()?;
+//! let sha = "ab".repeat(32);
+//! let wheel = DistFile {
+//!     filename: "lru_dict-1.4.1-cp314-cp314t-manylinux_2_28_x86_64.whl".into(),
+//!     url: "https://files.example/lru_dict-1.4.1-cp314-cp314t-manylinux_2_28_x86_64.whl".into(),
+//!     sha256: Some(sha.clone()),
+//!     size: Some(40_960),
+//!     requires_python: Some(">=3.9".into()),
+//!     yanked: None,
+//!     upload_time: Some("2025-10-01T12:00:00Z".into()),
+//! };
+//! store.record_project_files("lru-dict", &[wheel])?;
+//!
+//! // Offline: the latest release, its files, and their stored analyses.
+//! let version = store.latest_release("lru_dict")?.expect("recorded above");
+//! let files = store.files_of_release("lru-dict", &version)?;
+//! let sha256 = files[0].sha256.as_deref().unwrap();
+//! let key = AnalysisKey::new(sha256, "0.1.0", "3.14t", "linux-x86_64");
+//! assert!(store.analysis(&key)?.is_none());
+//! let record = AnalysisRecord {
+//!     readiness: Readiness::Pure,
+//!     note: None,
+//!     error: None,
+//!     modules: &[],
+//! };
+//! store.save_analysis(&key, &record)?;
+//! assert_eq!(store.analysis(&key)?.unwrap().readiness, Readiness::Pure);
+//!
+//! // Index pages, fresh for ten minutes.
+//! let page = Page {
+//!     content_type: "text/html".into(),
+//!     body: b"<a href='...'>".to_vec(),
+//!     etag: None,
+//!     last_modified: None,
+//! };
+//! store.save_page("https://pypi.org/simple/lru-dict/", &page)?;
+//! let url = "https://pypi.org/simple/lru-dict/";
+//! assert_eq!(store.cached_page(url, Duration::from_secs(600))?, Some(page));
+//! # Ok(())
+//! # }
+//! ```
 
 mod analyses;
 mod codec;
+mod crawl;
 mod error;
 mod filenames;
 mod files;
+mod metadata;
 mod pages;
 mod schema;
 #[cfg(test)]
@@ -34,9 +87,13 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use analyses::{AnalysisKey, AnalysisRecord, StoredAnalysis};
+pub use crawl::{
+    CrawlProject, CrawlRunId, CrawlRunSummary, CrawlTotals, ReadinessCount, ReleaseReadiness,
+};
 pub use error::StoreError;
 pub use filenames::FileKind;
 pub use files::{RecordSummary, ReleaseSummary, SkippedFile, StoredFile};
+pub use pages::{CachedPage, Page};
 pub use schema::SCHEMA_VERSION;
 
 use error::Context;
@@ -147,6 +204,11 @@ impl Store {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context(what)
+    }
+
+    /// Starts a read transaction, so that several queries see one snapshot.
+    fn read(&self, what: impl FnOnce() -> String) -> Result<Transaction<'_>, StoreError> {
+        self.conn.unchecked_transaction().context(what)
     }
 
     /// Now, in Unix seconds.

@@ -27,10 +27,16 @@ pub(crate) struct Migration {
 }
 
 /// Every migration in order: applying the first `n` gives schema version `n`.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    name: "index data, analyses and the page cache",
-    sql: V1_INDEX_AND_ANALYSES,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "index data, analyses and the page cache",
+        sql: V1_INDEX_AND_ANALYSES,
+    },
+    Migration {
+        name: "crawl runs and release metadata",
+        sql: V2_CRAWL,
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -40,12 +46,13 @@ const V1_INDEX_AND_ANALYSES: &str = "
 PRAGMA application_id = 1734962278;
 
 -- A project on the index, by its PEP 503 normalized name (`pydantic-core`).
--- `last_listed`: when its file list was last recorded from an index page.
+-- `last_listed`: when its file list was last recorded from an index page; NULL when it
+-- never was (a crawl list named it, but the index did not answer).
 CREATE TABLE projects (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
     first_seen  INTEGER NOT NULL,
-    last_listed INTEGER NOT NULL
+    last_listed INTEGER
 ) STRICT;
 
 -- A version of a project, spelled as its file names spell it. `first_seen`: when this store
@@ -128,6 +135,60 @@ CREATE TABLE page_cache (
     last_modified TEXT,
     fetched_at    INTEGER NOT NULL
 ) STRICT;
+";
+
+/// Version 2: what `gilfree crawl` and `gilfree site` need (issues 5 and 6).
+const V2_CRAWL: &str = "
+-- When the release's core metadata (classifiers) was read; NULL: not yet.
+ALTER TABLE releases ADD COLUMN metadata_read_at INTEGER;
+
+-- The `Programming Language :: Python :: Free Threading :: …` classifiers a release declares.
+CREATE TABLE release_classifiers (
+    release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+    classifier TEXT NOT NULL,
+    PRIMARY KEY (release_id, classifier)
+) STRICT, WITHOUT ROWID;
+
+-- One run of `gilfree crawl`: which list (`top-pypi-packages`, a file name), how many projects
+-- it set out to crawl, the analyzer that judged them. `finished_at` NULL: still running, or
+-- interrupted (the next crawl of the same list resumes it). Network totals at the end.
+CREATE TABLE crawl_runs (
+    id               INTEGER PRIMARY KEY,
+    list_name        TEXT NOT NULL,
+    planned          INTEGER NOT NULL,
+    analyzer_version TEXT NOT NULL,
+    started_at       INTEGER NOT NULL,
+    finished_at      INTEGER,
+    bytes_downloaded INTEGER,
+    requests         INTEGER
+) STRICT;
+CREATE INDEX crawl_runs_by_list ON crawl_runs(list_name, finished_at);
+
+-- A project a run has dealt with, written in one transaction with its readiness rows: its
+-- rank on the list, the release the run took as latest (NULL when it has none or failed)
+-- and the error that stopped it. A project is in here exactly when the run is done with it.
+CREATE TABLE crawl_projects (
+    run_id      INTEGER NOT NULL REFERENCES crawl_runs(id) ON DELETE CASCADE,
+    project_id  INTEGER NOT NULL REFERENCES projects(id),
+    rank        INTEGER NOT NULL,
+    release_id  INTEGER REFERENCES releases(id),
+    error       TEXT,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, project_id)
+) STRICT;
+CREATE INDEX crawl_projects_by_project ON crawl_projects(project_id);
+
+-- The readiness of each release a run evaluated (the latest, and older ones with
+-- `--history`), per interpreter and platform, as the run judged it.
+CREATE TABLE crawl_readiness (
+    run_id     INTEGER NOT NULL REFERENCES crawl_runs(id) ON DELETE CASCADE,
+    release_id INTEGER NOT NULL REFERENCES releases(id),
+    python     TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    readiness  TEXT NOT NULL,
+    PRIMARY KEY (run_id, release_id, python, platform)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX crawl_readiness_by_release ON crawl_readiness(release_id);
 ";
 
 /// Reads `user_version`, refusing files that are not SQLite, belong to another program or

@@ -88,6 +88,75 @@ fn migrating_step_by_step_reaches_the_same_schema_as_a_fresh_open() {
     assert_eq!(schema_objects(&conn), schema_objects(&fresh.conn));
 }
 
+/// Data as a store at the version before this one held it, written with that version's SQL.
+const PREVIOUS_VERSION_DATA: &str = "
+INSERT INTO projects (id, name, first_seen, last_listed) VALUES (1, 'lru-dict', 100, 200);
+INSERT INTO releases (id, project_id, version, first_seen) VALUES (1, 1, '1.4.1', 100);
+INSERT INTO files (release_id, filename, kind, url, sha256, size, upload_time, yanked,
+                   python_tags, abi_tags, platform_tags, first_seen, last_seen)
+VALUES (1, 'lru_dict-1.4.1-cp314-cp314t-manylinux_2_28_x86_64.whl', 'wheel',
+        'https://files.example/lru_dict.whl',
+        '00000000000000000000000000000000000000000000000000000000000000aa', 4096,
+        '2025-10-01T00:00:00Z', 0, 'cp314', 'cp314t', 'manylinux_2_28_x86_64', 100, 200);
+INSERT INTO analyses (id, sha256, analyzer_version, python, platform, readiness, analyzed_at)
+VALUES (1, '00000000000000000000000000000000000000000000000000000000000000aa', '0.1.0+test',
+        '3.14t', 'linux-x86_64', 'gil-fallback', 300);
+INSERT INTO modules VALUES (1, 0, 'lru/_lru.cpython-314t-x86_64-linux-gnu.so', 'lru._lru',
+        'gil-used', 'no-gil-slot', 'c-api', 'm_slots has no Py_mod_gil', 'add the slot');
+";
+
+#[test]
+fn a_store_at_the_previous_version_is_migrated_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite3");
+    {
+        let mut conn = raw(&path);
+        schema::migrate(&mut conn, &path, SCHEMA_VERSION - 1).unwrap();
+        conn.execute_batch(PREVIOUS_VERSION_DATA).unwrap();
+        assert_eq!(
+            pragma(&conn, "user_version"),
+            (SCHEMA_VERSION - 1).to_string()
+        );
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        store.latest_release("lru_dict").unwrap().as_deref(),
+        Some("1.4.1")
+    );
+    let files = store.files_of_release("lru-dict", "1.4.1").unwrap();
+    let sha = files[0].sha256.clone().unwrap();
+    let analysis = store.analysis(&key(&sha)).unwrap().unwrap();
+    assert_eq!(analysis.readiness, crate::scan::Readiness::GilFallback);
+    assert_eq!(analysis.modules[0].reason, Reason::NoGilSlot);
+    assert_eq!(analysis.modules[0].fix.as_deref(), Some("add the slot"));
+    // What the new version added works on the old data.
+    assert_eq!(store.classifiers("lru-dict", "1.4.1").unwrap(), None);
+    let run = store.begin_crawl_run("top", 1, "0.1.0").unwrap();
+    let outcome = CrawlProject {
+        project: "lru-dict",
+        rank: 1,
+        latest: Some("1.4.1"),
+        error: None,
+        readiness: &[ReleaseReadiness {
+            version: "1.4.1",
+            python: "3.14t",
+            platform: "linux-x86_64",
+            readiness: crate::scan::Readiness::GilFallback,
+        }],
+    };
+    store.record_crawl_project(run, &outcome).unwrap();
+    assert_eq!(store.crawl_run(run).unwrap().readiness[0].projects, 1);
+    assert!(store.integrity_check().unwrap().is_empty());
+    let fk_problems: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(fk_problems, 0);
+}
+
 #[test]
 fn reopening_keeps_the_data_and_migrates_nothing() {
     let dir = tempfile::tempdir().unwrap();
