@@ -1,6 +1,5 @@
 //! What a distribution file's name says about it before it is stored: its kind, the release
-//! version it belongs to and, for wheels, its tag sets; and whether a version is a
-//! pre-release (PEP 440), for picking the latest release.
+//! version it belongs to and, for wheels, its tag sets.
 
 use crate::wheel::{WheelFilename, normalize_name};
 
@@ -117,21 +116,6 @@ fn version_after_name<'a>(project: &str, stem: &'a str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether a version is a pre-release or development release by PEP 440 (`1.0a1`,
-/// `2.0.0rc2`, `1.0.dev3`, `1.0-beta`); post-releases and local versions are not.
-pub(crate) fn is_prerelease(version: &str) -> bool {
-    let lower = version.to_ascii_lowercase();
-    let public = lower.split('+').next().unwrap_or_default();
-    public
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .any(|word| {
-            matches!(
-                word,
-                "a" | "alpha" | "b" | "beta" | "c" | "rc" | "pre" | "preview" | "dev"
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,32 +175,6 @@ mod tests {
         for file in ["lxml.tar.gz", "lxml-.tar.gz", "bad-name.whl", "x-/1.zip"] {
             let err = describe("lxml", file).unwrap_err();
             assert!(!err.is_empty(), "{file}");
-        }
-    }
-
-    #[test]
-    fn prereleases_follow_pep_440() {
-        for v in [
-            "1.0a1",
-            "1.0b2",
-            "2.0.0rc1",
-            "1.0.dev3",
-            "1.0-beta",
-            "1.0c1",
-            "3.0.0a1.post1",
-        ] {
-            assert!(is_prerelease(v), "{v}");
-        }
-        for v in [
-            "1.0",
-            "1.0.post1",
-            "2024.10.1",
-            "1.0+cpu",
-            "1.0+dev.abc",
-            "1!2.0",
-            "1.0r1",
-        ] {
-            assert!(!is_prerelease(v), "{v}");
         }
     }
 

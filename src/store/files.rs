@@ -1,15 +1,18 @@
 //! What the index lists, kept so that `--offline` can answer from the store alone and the
 //! crawl can tell what changed: projects, their releases, and every file with its metadata.
 
+use std::str::FromStr;
 use std::time::SystemTime;
+
+use pep440_rs::Version;
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::Store;
 use super::codec::{self, from_sql_count};
 use super::error::{Context, StoreError};
-use super::filenames::{Described, FileKind, describe, is_prerelease};
-use crate::index::DistFile;
+use super::filenames::{Described, FileKind, describe};
+use crate::index::{DistFile, ProjectPage, select};
 use crate::wheel::normalize_name;
 
 /// What [`Store::record_project_files`] changed.
@@ -45,6 +48,8 @@ pub struct SkippedFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
     pub filename: String,
+    /// The release it belongs to, as its name spells the version.
+    pub version: String,
     pub kind: FileKind,
     pub url: String,
     /// Lowercase hex.
@@ -142,7 +147,8 @@ impl FileFacts {
 
 const SELECT_FILE_COLUMNS: &str = "
 SELECT f.filename, f.kind, f.url, f.sha256, f.size, f.upload_time, f.yanked, f.yanked_reason,
-       f.requires_python, f.python_tags, f.abi_tags, f.platform_tags, f.first_seen, f.last_seen
+       f.requires_python, f.python_tags, f.abi_tags, f.platform_tags, f.first_seen, f.last_seen,
+       r.version
 FROM files f JOIN releases r ON r.id = f.release_id JOIN projects p ON p.id = r.project_id";
 
 impl Store {
@@ -183,28 +189,40 @@ impl Store {
         Ok(summary)
     }
 
+    /// The project's files as an index page would list them (the files the store keeps,
+    /// by file name), for answering `--offline` through the same selection code as a live
+    /// index; `None` when its file list was never recorded.
+    pub fn project_page(&self, project: &str) -> Result<Option<ProjectPage>, StoreError> {
+        let name = checked_project(project)?;
+        let files = self.project_files(&name)?;
+        if files.is_empty() && !self.was_listed(&name)? {
+            return Ok(None);
+        }
+        Ok(Some(page_of(name, &files)))
+    }
+
     /// Every file of a release, by file name; empty when the store has no such release.
+    /// Versions compare by PEP 440 (`1.0` finds the files of `1.0.0`), as on the index.
     pub fn files_of_release(
         &self,
         project: &str,
         version: &str,
     ) -> Result<Vec<StoredFile>, StoreError> {
         let name = checked_project(project)?;
-        let what = || format!("reading the files of {name} {version}");
-        let sql = format!(
-            "{SELECT_FILE_COLUMNS} WHERE p.name = ?1 AND r.version = ?2 ORDER BY f.filename"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).context(what)?;
-        let rows = stmt
-            .query_map(params![name, version], raw_file)
-            .context(what)?
-            .collect::<Result<Vec<_>, _>>()
-            .context(what)?;
-        rows.into_iter().map(RawFile::decode).collect()
+        let files = self.project_files(&name)?;
+        if files.iter().any(|f| f.version == version) {
+            return Ok(files.into_iter().filter(|f| f.version == version).collect());
+        }
+        let Ok(wanted) = Version::from_str(version) else {
+            return Ok(Vec::new());
+        };
+        let same = |f: &StoredFile| Version::from_str(&f.version).is_ok_and(|v| v == wanted);
+        Ok(files.into_iter().filter(same).collect())
     }
 
-    /// The releases of a project, newest first: by release date (earliest upload time of
-    /// its files) where the index gave upload times, then by when the store first saw them.
+    /// The releases of a project by release date, newest first: the earliest upload time of
+    /// their files where the index gave upload times, else when the store first saw them.
+    /// (For history; which release is the latest is [`Store::latest_release`]'s answer.)
     pub fn releases(&self, project: &str) -> Result<Vec<ReleaseSummary>, StoreError> {
         let name = checked_project(project)?;
         let what = || format!("reading the releases of {name}");
@@ -246,17 +264,39 @@ impl Store {
             .collect()
     }
 
-    /// The version `scan NAME` means: the newest release (as [`Store::releases`] orders
-    /// them) that is neither yanked nor a pre-release; failing that the newest not yanked,
-    /// failing that the newest. `None` when the store knows no release of the project.
+    /// The version `scan NAME` means, chosen from the stored files exactly as the index
+    /// client chooses from a live page ([`select::latest`]: the highest PEP 440 version
+    /// that is not yanked, final releases before pre-releases). `None` when the store knows
+    /// no such release.
     pub fn latest_release(&self, project: &str) -> Result<Option<String>, StoreError> {
-        let releases = self.releases(project)?;
-        let pick = releases
-            .iter()
-            .find(|r| !r.yanked && !is_prerelease(&r.version))
-            .or_else(|| releases.iter().find(|r| !r.yanked))
-            .or_else(|| releases.first());
-        Ok(pick.map(|r| r.version.clone()))
+        let Some(page) = self.project_page(project)? else {
+            return Ok(None);
+        };
+        let releases = select::releases(&page);
+        Ok(select::latest(&releases).map(|r| r.version.clone()))
+    }
+
+    /// Every stored file of a project, by file name.
+    fn project_files(&self, name: &str) -> Result<Vec<StoredFile>, StoreError> {
+        let what = || format!("reading the files of {name}");
+        let sql = format!("{SELECT_FILE_COLUMNS} WHERE p.name = ?1 ORDER BY f.filename");
+        let mut stmt = self.conn.prepare_cached(&sql).context(what)?;
+        let rows = stmt
+            .query_map([name], raw_file)
+            .context(what)?
+            .collect::<Result<Vec<_>, _>>()
+            .context(what)?;
+        rows.into_iter().map(RawFile::decode).collect()
+    }
+
+    /// Whether an index listing of the project was ever recorded.
+    fn was_listed(&self, name: &str) -> Result<bool, StoreError> {
+        let listed: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT last_listed FROM projects WHERE name = ?1")
+            .and_then(|mut stmt| stmt.query_row([name], |r| r.get(0)).optional())
+            .context(|| format!("looking up project {name}"))?;
+        Ok(listed.flatten().is_some())
     }
 
     /// Every project the store knows, by normalized name.
@@ -272,6 +312,14 @@ impl Store {
             .collect::<Result<Vec<String>, _>>()
             .context(what)?;
         Ok(names)
+    }
+}
+
+/// An index page listing `files`.
+fn page_of(name: String, files: &[StoredFile]) -> ProjectPage {
+    ProjectPage {
+        name,
+        files: files.iter().map(StoredFile::to_dist_file).collect(),
     }
 }
 
@@ -481,6 +529,7 @@ fn raw_file(r: &Row) -> rusqlite::Result<RawFile> {
         size: r.get(4)?,
         file: StoredFile {
             filename: r.get(0)?,
+            version: r.get(14)?,
             kind: FileKind::Other,
             url: r.get(2)?,
             sha256: r.get(3)?,
@@ -655,7 +704,7 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_release_is_the_newest_upload_not_yanked_nor_a_prerelease() {
+    fn the_latest_release_is_chosen_as_on_a_live_index() {
         let mut store = Store::in_memory().unwrap();
         let files = [
             wheel("pkg-1.9-py3-none-any.whl", Some("2024-01-01T00:00:00Z")),
@@ -665,58 +714,105 @@ mod tests {
                 yanked: Some(String::new()),
                 ..wheel("pkg-1.11-py3-none-any.whl", Some("2024-04-01T00:00:00Z"))
             },
+            // A backport uploaded last is not the latest release.
+            wheel("pkg-1.9.1-py3-none-any.whl", Some("2024-06-01T00:00:00Z")),
         ];
         store.record_project_files("pkg", &files).unwrap();
         assert_eq!(
             store.latest_release("pkg").unwrap().as_deref(),
             Some("1.10")
         );
-        let order: Vec<_> = store
+        let page = store.project_page("pkg").unwrap().unwrap();
+        let live = ProjectPage {
+            name: "pkg".into(),
+            files: files.to_vec(),
+        };
+        let online = select::latest(&select::releases(&live)).map(|r| r.version.clone());
+        assert_eq!(store.latest_release("pkg").unwrap(), online);
+        assert_eq!(page.files.len(), files.len());
+        let by_date: Vec<_> = store
             .releases("pkg")
             .unwrap()
             .into_iter()
             .map(|r| r.version)
             .collect();
-        assert_eq!(order, ["2.0rc1", "1.11", "1.10", "1.9"]);
-        assert!(store.releases("pkg").unwrap()[1].yanked);
+        assert_eq!(by_date, ["1.9.1", "2.0rc1", "1.11", "1.10", "1.9"]);
+        assert!(store.releases("pkg").unwrap()[2].yanked);
     }
 
     #[test]
-    fn without_upload_times_the_latest_release_is_the_last_seen_first() {
+    fn only_prereleases_give_the_newest_prerelease_and_all_yanked_gives_none() {
+        let mut store = Store::in_memory().unwrap();
+        let files = [
+            wheel("pkg-1.0a2-py3-none-any.whl", Some("2024-01-01T00:00:00Z")),
+            wheel("pkg-1.0a10-py3-none-any.whl", Some("2024-02-01T00:00:00Z")),
+        ];
+        store.record_project_files("pkg", &files).unwrap();
+        assert_eq!(
+            store.latest_release("pkg").unwrap().as_deref(),
+            Some("1.0a10")
+        );
+        let yanked = DistFile {
+            yanked: Some("bad".into()),
+            ..wheel("gone-1.0.tar.gz", None)
+        };
+        store.record_project_files("gone", &[yanked]).unwrap();
+        assert_eq!(store.latest_release("gone").unwrap(), None);
+    }
+
+    #[test]
+    fn without_upload_times_releases_are_dated_by_first_sight() {
         let mut store = Store::in_memory().unwrap();
         at(&mut store, T0)
             .record_project_files("pkg", &[wheel("pkg-1.0.tar.gz", None)])
             .unwrap();
         at(&mut store, T0 + 10)
-            .record_project_files(
-                "pkg",
-                &[
-                    wheel("pkg-1.0.tar.gz", None),
-                    wheel("pkg-0.9.1.tar.gz", None),
-                ],
-            )
+            .record_project_files("pkg", &[wheel("pkg-0.9.1.tar.gz", None)])
             .unwrap();
-        at(&mut store, T0 + 20)
-            .record_project_files("pkg", &[wheel("pkg-3.0a1.tar.gz", None)])
-            .unwrap();
-        assert_eq!(
-            store.latest_release("pkg").unwrap().as_deref(),
-            Some("0.9.1")
+        let by_date: Vec<_> = store
+            .releases("pkg")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.version, r.first_upload))
+            .collect();
+        assert_eq!(by_date, [("0.9.1".into(), None), ("1.0".into(), None)]);
+        assert_eq!(store.latest_release("pkg").unwrap().as_deref(), Some("1.0"));
+    }
+
+    #[test]
+    fn a_release_is_found_by_pep_440_equality() {
+        let mut store = Store::in_memory().unwrap();
+        let files = [
+            wheel("pkg-1.0.0-py3-none-any.whl", None),
+            wheel("pkg-1.0.0.tar.gz", None),
+            wheel("pkg-1.0.1.tar.gz", None),
+        ];
+        store.record_project_files("pkg", &files).unwrap();
+        for asked in ["1.0.0", "1.0", "1"] {
+            let found = store.files_of_release("pkg", asked).unwrap();
+            let names: Vec<_> = found.iter().map(|f| f.filename.as_str()).collect();
+            assert_eq!(
+                names,
+                ["pkg-1.0.0-py3-none-any.whl", "pkg-1.0.0.tar.gz"],
+                "{asked}"
+            );
+            assert!(found.iter().all(|f| f.version == "1.0.0"));
+        }
+        assert!(
+            store
+                .files_of_release("pkg", "not a version")
+                .unwrap()
+                .is_empty()
         );
     }
 
     #[test]
-    fn only_prereleases_give_the_newest_prerelease() {
+    fn a_project_never_listed_has_no_page() {
         let mut store = Store::in_memory().unwrap();
-        let files = [
-            wheel("pkg-1.0a1-py3-none-any.whl", Some("2024-01-01T00:00:00Z")),
-            wheel("pkg-1.0a2-py3-none-any.whl", Some("2024-02-01T00:00:00Z")),
-        ];
-        store.record_project_files("pkg", &files).unwrap();
-        assert_eq!(
-            store.latest_release("pkg").unwrap().as_deref(),
-            Some("1.0a2")
-        );
+        assert_eq!(store.project_page("pkg").unwrap(), None);
+        store.record_project_files("empty", &[]).unwrap();
+        let page = store.project_page("Empty").unwrap().unwrap();
+        assert_eq!((page.name.as_str(), page.files.len()), ("empty", 0));
     }
 
     #[test]
