@@ -9,4 +9,5 @@ pub mod index;
 pub mod inspect;
 pub mod report;
 pub mod scan;
+pub mod store;
 pub mod wheel;
