@@ -51,6 +51,16 @@ pub struct ScanArgs {
     /// The package index's Simple API root.
     #[arg(long, value_name = "URL", default_value = crate::index::DEFAULT_INDEX_URL, env = "GILFREE_INDEX_URL")]
     pub index_url: String,
+    /// The SQLite store of index pages and analyses (default: in the user cache directory,
+    /// or $GILFREE_DB).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+    /// Answer from the store alone: fetch nothing, and say what it cannot answer.
+    #[arg(long)]
+    pub offline: bool,
+    /// Neither read nor write the store.
+    #[arg(long, conflicts_with = "offline")]
+    pub no_store: bool,
 }
 
 fn default_jobs() -> usize {

@@ -18,7 +18,7 @@ use crate::inspect::{self, Arch, Libraries, ModuleRequest};
 use crate::wheel::{Platform, PythonTarget, hook_names};
 
 pub use local::scan_paths;
-pub use remote::{Index, RemoteTarget, scan_remote};
+pub use remote::{Index, OfflineIndex, RemoteTarget, scan_remote};
 pub use wheel::scan_wheel;
 
 /// What to check every target against.
@@ -123,6 +123,8 @@ pub struct Stats {
 /// Everything a scan found, plus the inputs it could not read.
 #[derive(Debug, Default, Clone)]
 pub struct ScanReport {
+    /// Things that went wrong without affecting any verdict (the store could not be written).
+    pub warnings: Vec<String>,
     pub wheels: Vec<WheelReport>,
     /// One line per input that could not be read at all.
     pub errors: Vec<String>,

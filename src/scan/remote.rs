@@ -4,6 +4,7 @@
 //! local wheel; targets without a fitting wheel get a report that says what exists instead.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -11,7 +12,9 @@ use sha2::{Digest, Sha256};
 use super::{Readiness, ScanConfig, ScanReport, WheelReport, hex, run_parallel, scan_wheel};
 use crate::index::remote::RemoteFile;
 use crate::index::select::{self, Pick, Release};
-use crate::index::{DistFile, Fetch, NetStats, ProjectPage};
+use crate::index::{DistFile, Fetch, FetchError, NetStats, ProjectPage, RangeBody};
+use crate::inspect::ANALYZER_VERSION;
+use crate::store::{AnalysisKey, AnalysisRecord, Store};
 use crate::wheel::{
     MemberKind, Platform, PythonTarget, WheelArchive, WheelFilename, classify_members,
     normalize_name, read_central_directory,
@@ -84,8 +87,15 @@ struct Job {
     platforms: Vec<Platform>,
 }
 
-/// Scan targets on an index.
-pub fn scan_remote(targets: &[RemoteTarget], cfg: &ScanConfig, index: &dyn Index) -> ScanReport {
+/// Scan targets on an index. With a store, every project page is recorded and every
+/// analysis is kept by the file's sha256: a wheel analyzed before is answered without a byte
+/// of it being fetched.
+pub fn scan_remote(
+    targets: &[RemoteTarget],
+    cfg: &ScanConfig,
+    index: &dyn Index,
+    store: Option<&Mutex<Store>>,
+) -> ScanReport {
     let started = Instant::now();
     let mut report = ScanReport::default();
     let mut jobs: BTreeMap<String, Job> = BTreeMap::new();
@@ -96,7 +106,14 @@ pub fn scan_remote(targets: &[RemoteTarget], cfg: &ScanConfig, index: &dyn Index
                 Err(e) => report.errors.push(e),
             },
             RemoteTarget::Release { name, version } => {
-                match plan_release(name, version.as_deref(), cfg, index) {
+                match plan_release(
+                    name,
+                    version.as_deref(),
+                    cfg,
+                    index,
+                    store,
+                    &mut report.warnings,
+                ) {
                     Ok((wheel_jobs, reports)) => {
                         wheel_jobs.into_iter().for_each(|j| merge_job(&mut jobs, j));
                         report.wheels.extend(reports);
@@ -107,8 +124,11 @@ pub fn scan_remote(targets: &[RemoteTarget], cfg: &ScanConfig, index: &dyn Index
         }
     }
     let jobs: Vec<Job> = jobs.into_values().collect();
-    let results = run_parallel(&jobs, cfg.jobs, |job| scan_job(job, index.fetch()));
-    for mut reports in results {
+    let results = run_parallel(&jobs, cfg.jobs, |job| {
+        scan_job_stored(job, index.fetch(), store)
+    });
+    for (mut reports, warning) in results {
+        report.warnings.extend(warning);
         if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {
             report.errors.push(format!("{}: {e}", reports[0].filename));
         }
@@ -172,8 +192,18 @@ fn plan_release(
     version: Option<&str>,
     cfg: &ScanConfig,
     index: &dyn Index,
+    store: Option<&Mutex<Store>>,
+    warnings: &mut Vec<String>,
 ) -> Result<(Vec<Job>, Vec<WheelReport>), String> {
     let page = index.project(name)?;
+    if let Some(store) = store {
+        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = store.record_project_files(&page.name, &page.files) {
+            warnings.push(format!(
+                "{name}: the store did not take the project page: {e}"
+            ));
+        }
+    }
     let releases = select::releases(&page);
     let release: &Release = match version {
         Some(v) => select::exact(&releases, v).ok_or_else(|| {
@@ -233,6 +263,131 @@ fn plan_release(
         }
     }
     Ok((jobs, reports))
+}
+
+/// The (python, platform) pairs a job reports on, as the report strings.
+fn job_keys(job: &Job) -> Vec<(String, String)> {
+    let mut platforms = job.platforms.clone();
+    if platforms.is_empty() {
+        for tag in &job.wheel.platform_tags {
+            for p in Platform::from_tag(tag) {
+                if !platforms.contains(&p) {
+                    platforms.push(p);
+                }
+            }
+        }
+    }
+    job.pythons
+        .iter()
+        .flat_map(|py| {
+            platforms
+                .iter()
+                .map(move |p| (py.to_string(), p.to_string()))
+        })
+        .collect()
+}
+
+/// A job answered from the store when every one of its targets was analyzed before by this
+/// analyzer; else fetched and scanned, and the new analyses saved.
+fn scan_job_stored(
+    job: &Job,
+    fetch: &dyn Fetch,
+    store: Option<&Mutex<Store>>,
+) -> (Vec<WheelReport>, Option<String>) {
+    let (Some(store), Some(sha)) = (store, job.file.sha256.as_deref()) else {
+        return (scan_job(job, fetch), None);
+    };
+    let keys = job_keys(job);
+    let stored: Option<Vec<WheelReport>> = {
+        let store = store.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter()
+            .map(|(py, plat)| {
+                let key = AnalysisKey::new(sha, ANALYZER_VERSION, py, plat);
+                let a = store.analysis(&key).ok().flatten()?;
+                Some(WheelReport {
+                    filename: job.wheel.to_string(),
+                    project: Some(job.wheel.normalized_name()),
+                    version: Some(job.wheel.version.clone()),
+                    sha256: Some(sha.to_string()),
+                    python: py.clone(),
+                    platform: Some(plat.clone()),
+                    readiness: a.readiness,
+                    note: a.note,
+                    error: a.error,
+                    modules: a.modules,
+                })
+            })
+            .collect()
+    };
+    if let Some(reports) = stored.filter(|r| !r.is_empty()) {
+        return (reports, None);
+    }
+    let reports = scan_job(job, fetch);
+    let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+    let mut warning = None;
+    for r in reports.iter().filter(|r| r.error.is_none()) {
+        let Some(platform) = r.platform.as_deref() else {
+            continue;
+        };
+        let key = AnalysisKey::new(sha, ANALYZER_VERSION, &r.python, platform);
+        if let Err(e) = store.save_analysis(&key, &AnalysisRecord::from(r)) {
+            warning = Some(format!(
+                "{}: the store did not take the analysis: {e}",
+                r.filename
+            ));
+        }
+    }
+    (reports, warning)
+}
+
+/// The index as the store last saw it: `--offline` answers from pages and analyses saved by
+/// earlier runs, and fetches nothing.
+pub struct OfflineIndex<'s> {
+    store: &'s Mutex<Store>,
+}
+
+impl<'s> OfflineIndex<'s> {
+    pub fn new(store: &'s Mutex<Store>) -> Self {
+        OfflineIndex { store }
+    }
+}
+
+impl Index for OfflineIndex<'_> {
+    fn project(&self, name: &str) -> Result<ProjectPage, String> {
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        match store.project_page(name) {
+            Ok(Some(page)) => Ok(page),
+            Ok(None) => Err(format!(
+                "{name}: not in the store (run once without --offline)"
+            )),
+            Err(e) => Err(format!("{name}: {e}")),
+        }
+    }
+    fn fetch(&self) -> &dyn Fetch {
+        self
+    }
+    fn stats(&self) -> NetStats {
+        NetStats::default()
+    }
+}
+
+impl Fetch for OfflineIndex<'_> {
+    fn range(&self, url: &str, _: u64, _: u64) -> Result<RangeBody, FetchError> {
+        Err(offline(url))
+    }
+    fn tail(&self, url: &str, _: u64) -> Result<RangeBody, FetchError> {
+        Err(offline(url))
+    }
+    fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        Err(offline(url))
+    }
+}
+
+fn offline(url: &str) -> FetchError {
+    FetchError::Network {
+        url: url.to_string(),
+        message: "not analyzed before, and --offline fetches nothing".into(),
+    }
 }
 
 /// Fetch and scan one wheel: tail and central directory, then its extension members.
@@ -452,7 +607,7 @@ mod tests {
             ..ScanConfig::default()
         };
         let target = RemoteTarget::parse("lru-dict==1.4.1").unwrap();
-        let report = scan_remote(&[target], &cfg, &index);
+        let report = scan_remote(&[target], &cfg, &index, None);
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         let linux = report
             .wheels
@@ -518,7 +673,12 @@ mod tests {
             platforms: vec![Platform::LinuxX86_64],
             ..ScanConfig::default()
         };
-        let report = scan_remote(&[RemoteTarget::parse("lru-dict").unwrap()], &cfg, &index);
+        let report = scan_remote(
+            &[RemoteTarget::parse("lru-dict").unwrap()],
+            &cfg,
+            &index,
+            None,
+        );
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_eq!(report.wheels[0].modules[0].verdict, Verdict::GilUsed);
         let size = index.files[0].1.len() as u64;
@@ -542,15 +702,60 @@ mod tests {
             std::slice::from_ref(&target),
             &cfg,
             &lru_index(false, LRU_SHA256),
+            None,
         );
         assert!(good.errors.is_empty(), "{:?}", good.errors);
         assert_eq!(good.wheels[0].readiness, Readiness::GilFallback);
-        let bad = scan_remote(&[target], &cfg, &lru_index(false, &"0".repeat(64)));
+        let bad = scan_remote(&[target], &cfg, &lru_index(false, &"0".repeat(64)), None);
         assert_eq!(bad.wheels[0].readiness, Readiness::Unknown);
         assert!(
             bad.errors[0].contains("sha256 mismatch"),
             "{:?}",
             bad.errors
+        );
+    }
+
+    #[test]
+    fn a_second_scan_is_answered_from_the_store_and_offline() {
+        let store = Mutex::new(Store::in_memory().unwrap());
+        let index = lru_index(true, LRU_SHA256);
+        let cfg = ScanConfig {
+            platforms: vec![Platform::LinuxX86_64],
+            ..ScanConfig::default()
+        };
+        let target = [RemoteTarget::parse("lru-dict==1.4.1").unwrap()];
+        let first = scan_remote(&target, &cfg, &index, Some(&store));
+        let fetched = index.stats().bytes;
+        assert!(fetched > 0);
+        let again = scan_remote(&target, &cfg, &index, Some(&store));
+        assert_eq!(
+            index.stats().bytes,
+            fetched,
+            "no wheel byte the second time"
+        );
+        assert_eq!(again.wheels[0].modules, first.wheels[0].modules);
+        assert_eq!(again.wheels[0].readiness, Readiness::GilFallback);
+        let offline = OfflineIndex::new(&store);
+        let answered = scan_remote(&target, &cfg, &offline, Some(&store));
+        assert!(answered.errors.is_empty(), "{:?}", answered.errors);
+        assert_eq!(answered.wheels[0].modules, first.wheels[0].modules);
+        // Not analyzed before: offline says so instead of guessing.
+        let windows = ScanConfig {
+            platforms: vec![Platform::LinuxAarch64],
+            ..ScanConfig::default()
+        };
+        let unknown = scan_remote(&target, &windows, &offline, Some(&store));
+        assert_eq!(unknown.wheels[0].readiness, Readiness::NoWheel);
+        let missing = scan_remote(
+            &[RemoteTarget::parse("numpy").unwrap()],
+            &cfg,
+            &offline,
+            Some(&store),
+        );
+        assert!(
+            missing.errors[0].contains("not in the store"),
+            "{:?}",
+            missing.errors
         );
     }
 
@@ -565,6 +770,7 @@ mod tests {
             ],
             &cfg,
             &index,
+            None,
         );
         assert_eq!(
             r.errors,
