@@ -58,6 +58,12 @@ pub struct ScanArgs {
     /// Answer from the store alone: fetch nothing, and say what it cannot answer.
     #[arg(long)]
     pub offline: bool,
+    /// Seconds to wait for the index to answer (per attempt).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Retries of a failed request (429, 5xx, resets, timeouts, truncated bodies).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
     /// Neither read nor write the store.
     #[arg(long, conflicts_with = "offline")]
     pub no_store: bool,

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -76,7 +77,12 @@ fn run_scan(args: &ScanArgs, verbose: bool) -> ExitCode {
                 None => errors.push("--offline needs the store, which could not be opened".into()),
             }
         } else {
-            match IndexClient::new(IndexConfig::with_index_url(args.index_url.clone())) {
+            let config = IndexConfig {
+                timeout: Duration::from_secs(args.timeout.max(1)),
+                max_retries: args.retries,
+                ..IndexConfig::with_index_url(args.index_url.clone())
+            };
+            match IndexClient::new(config) {
                 Ok(client) => merge(
                     &mut result,
                     scan::scan_remote(&remote, &cfg, &client, store.as_ref()),
