@@ -140,3 +140,30 @@ fn a_stub_whose_library_is_missing_is_unknown() {
         "{evidence}"
     );
 }
+
+#[test]
+fn an_untagged_lib_so_is_a_module_only_when_it_exports_its_hook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let hooked = IMPL
+        .replace("GIL", "{4, (void *)1},")
+        .replace("Wrapped_PyInit_edge", "PyInit_libhooked");
+    std::fs::write(dir.join("hooked.c"), hooked).unwrap();
+    std::fs::write(dir.join("plain.c"), "int helper(void) { return 1; }\n").unwrap();
+    gcc(
+        dir,
+        &["-shared", "-fPIC", "-O2", "-o", "libhooked.so", "hooked.c"],
+    );
+    gcc(
+        dir,
+        &["-shared", "-fPIC", "-O2", "-o", "libplain.so", "plain.c"],
+    );
+    let hooked = std::fs::read(dir.join("libhooked.so")).unwrap();
+    let plain = std::fs::read(dir.join("libplain.so")).unwrap();
+    let path = wheel(dir, &[("libhooked.so", &hooked), ("libplain.so", &plain)]);
+    let report = scan_paths(&[path], &ScanConfig::default());
+    let modules: Vec<_> = report.wheels.iter().flat_map(|w| &w.modules).collect();
+    assert_eq!(modules.len(), 1, "{modules:?}");
+    assert_eq!(modules[0].module, "libhooked");
+    assert_eq!(modules[0].verdict, Verdict::GilNotUsed);
+}

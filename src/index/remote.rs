@@ -13,8 +13,10 @@ use super::{Fetch, FetchError, RangeBody};
 /// Bytes asked for by the first request: enough for the end record and a typical central
 /// directory.
 const TAIL: u64 = 64 << 10;
-/// Smallest read sent to the server on a cache miss.
-const MIN_READ: u64 = 16 << 10;
+/// Smallest read sent to the server on a cache miss; sequential misses double it up to
+/// `MAX_READ` (a member read that was not prefetched streams in a few large requests).
+const MIN_READ: u64 = 256 << 10;
+const MAX_READ: u64 = 8 << 20;
 /// Ranges closer than this are fetched as one.
 const COALESCE_GAP: u64 = 32 << 10;
 
@@ -28,6 +30,9 @@ pub struct RemoteFile<'f> {
     chunks: Vec<(u64, Vec<u8>)>,
     /// The server sent the whole file (it ignores `Range`).
     whole: bool,
+    /// Where the last cache miss's fetch ended, and the size of the next one.
+    miss_end: u64,
+    read_ahead: u64,
 }
 
 impl<'f> RemoteFile<'f> {
@@ -40,6 +45,8 @@ impl<'f> RemoteFile<'f> {
             pos: 0,
             chunks: Vec::new(),
             whole: false,
+            miss_end: u64::MAX,
+            read_ahead: MIN_READ,
         };
         match fetch.tail(url, TAIL)? {
             RangeBody::Full(bytes) => {
@@ -177,14 +184,24 @@ impl Read for RemoteFile<'_> {
         }
         let mut n = self.read_cached(buf);
         if n == 0 {
-            // Up to the next cached chunk, at least MIN_READ, never past the end.
+            // Sequential misses read further ahead each time; up to the next cached chunk,
+            // never past the end.
+            self.read_ahead = if self.pos == self.miss_end {
+                (self.read_ahead * 2).min(MAX_READ)
+            } else {
+                MIN_READ
+            };
             let next = self
                 .chunks
                 .iter()
                 .map(|(s, _)| *s)
                 .find(|&s| s > self.pos)
                 .unwrap_or(self.len);
-            let want = (buf.len() as u64).max(MIN_READ).min(next - self.pos).max(1);
+            let want = (buf.len() as u64)
+                .max(self.read_ahead)
+                .min(next - self.pos)
+                .max(1);
+            self.miss_end = self.pos + want;
             self.fetch_range(self.pos, want).map_err(io::Error::other)?;
             n = self.read_cached(buf);
             if n == 0 {
@@ -257,9 +274,9 @@ mod tests {
 
     #[test]
     fn reads_anywhere_and_fetches_each_byte_once() {
-        let m = memory(300_000, true);
+        let m = memory(4_000_000, true);
         let mut f = RemoteFile::open(&m, "u").unwrap();
-        assert_eq!(f.len(), 300_000);
+        assert_eq!(f.len(), 4_000_000);
         for &(at, n) in &[
             (0u64, 100usize),
             (150_000, 40_000),
@@ -274,7 +291,7 @@ mod tests {
         }
         let asked = m.asked.lock().unwrap().clone();
         let total: u64 = asked.iter().map(|&(_, l)| l).sum();
-        assert!(total < 300_000 / 2, "fetched {total} bytes in {asked:?}");
+        assert!(total < 4_000_000 / 4, "fetched {total} bytes in {asked:?}");
     }
 
     #[test]

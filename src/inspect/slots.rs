@@ -753,8 +753,15 @@ fn delegation(
     libs: &dyn Libraries,
     depth: u8,
 ) -> Option<Finding> {
-    if depth > 2 {
-        return None;
+    // A module that creates its own module object does not hand off: don't go looking
+    // through (possibly huge) bundled libraries for a libc symbol.
+    let creates = [
+        "PyModule_Create2",
+        "PyModuleDef_Init",
+        "PyModule_FromDefAndSpec2",
+    ];
+    if depth > 2 || creates.iter().any(|n| bin.imports_name(n)) {
+        return cffi(bin);
     }
     let refs = code.refs(hook);
     let name = |i: u32| bin.imports.get(i as usize).map(|imp| imp.name.as_str());

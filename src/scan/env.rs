@@ -141,18 +141,19 @@ struct DiskLibraries {
 
 impl Libraries for DiskLibraries {
     fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)> {
-        let base = |p: &PathBuf| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string()
+        // Only the libraries the module links against: the loader resolves its imports there.
+        let base = |p: &str| {
+            p.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(p)
+                .to_ascii_lowercase()
         };
-        let mut order: Vec<&PathBuf> = self
+        let needed: Vec<String> = needed.iter().map(|n| base(n)).collect();
+        let order: Vec<&PathBuf> = self
             .files
             .iter()
-            .filter(|p| needed.contains(&base(p)))
+            .filter(|p| needed.contains(&base(&p.to_string_lossy())))
             .collect();
-        order.extend(self.files.iter().filter(|p| !needed.contains(&base(p))));
         for path in order {
             let Ok(data) = read_bounded(path) else {
                 continue;

@@ -463,11 +463,9 @@ fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> R
                 .filter(|m| !m.is_dir)
                 .map(|m| m.name.as_str());
             for c in classify_members(names, python, platform) {
-                let read = match &c.kind {
-                    MemberKind::Extension(_) => true,
-                    MemberKind::SharedLibrary(s) => s.module_if_hooked.is_some(),
-                    _ => false,
-                };
+                // Libraries that might be modules are read lazily: usually only their
+                // first segment, to see that they export no hook.
+                let read = matches!(c.kind, MemberKind::Extension(_));
                 if read && c.shadowed_by.is_none() {
                     wanted.insert(c.path);
                 }

@@ -154,6 +154,11 @@ fn wheel_modules<R: Read + Seek>(
             }
             _ => continue,
         };
+        if matches!(c.kind, MemberKind::SharedLibrary(_))
+            && !may_export_hook(&mut archive.borrow_mut(), &c.path, &module)
+        {
+            continue; // a bundled library: its dynamic strings name no init hook
+        }
         let data = archive.borrow_mut().read_member(&c.path);
         let v = match data {
             Ok(data) => inspect_named(&data, &c.path, &module, python, platform, &libs),
@@ -180,14 +185,19 @@ struct WheelLibraries<'w, R> {
 
 impl<R: Read + Seek> Libraries for WheelLibraries<'_, R> {
     fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)> {
-        // Libraries the module links against first, then the rest of the wheel's.
-        let base = |m: &String| m.rsplit('/').next().unwrap_or(m).to_string();
-        let mut order: Vec<&String> = self
+        // Only the libraries the module links against: the loader resolves its imports there.
+        let base = |m: &str| {
+            m.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(m)
+                .to_ascii_lowercase()
+        };
+        let needed: Vec<String> = needed.iter().map(|n| base(n)).collect();
+        let order: Vec<&String> = self
             .members
             .iter()
             .filter(|m| needed.contains(&base(m)))
             .collect();
-        order.extend(self.members.iter().filter(|m| !needed.contains(&base(m))));
         for member in order {
             let known = self
                 .exports
@@ -215,4 +225,75 @@ impl<R: Read + Seek> Libraries for WheelLibraries<'_, R> {
         }
         None
     }
+}
+
+/// Bytes of a member read first when deciding whether a library could be a module.
+const PREFIX: u64 = 1 << 20;
+
+/// Whether a library member (`lib*.so`) might export an init hook for `module`. For ELF files
+/// whose first loadable segment holds no code (the layout of every current linker), that
+/// segment holds the dynamic symbol names: when the hook's name is not among them, the
+/// library is no module, and the rest of it (often hundreds of MB) is never read.
+fn may_export_hook<R: Read + Seek>(
+    archive: &mut WheelArchive<R>,
+    member: &str,
+    module: &str,
+) -> bool {
+    let Ok(prefix) = archive.read_member_prefix(member, PREFIX) else {
+        return true;
+    };
+    let Some(ro_len) = elf_read_only_prefix(&prefix) else {
+        return true;
+    };
+    let head = if ro_len <= prefix.len() as u64 {
+        prefix[..ro_len as usize].to_vec()
+    } else {
+        match archive.read_member_prefix(member, ro_len) {
+            Ok(h) => h,
+            Err(_) => return true,
+        }
+    };
+    let hooks = crate::wheel::hook_names(module);
+    [hooks.init, hooks.export].iter().any(|h| {
+        let mut needle = h.clone().into_bytes();
+        needle.push(0);
+        memchr::memmem::find(&head, &needle).is_some()
+    })
+}
+
+/// For an ELF file whose first `PT_LOAD` segment is not executable: where that segment ends
+/// in the file. None for anything else.
+fn elf_read_only_prefix(data: &[u8]) -> Option<u64> {
+    if data.get(..4)? != b"\x7fELF" {
+        return None;
+    }
+    let wide = *data.get(4)? == 2;
+    let le = *data.get(5)? == 1;
+    let rd = |at: usize, n: usize| -> Option<u64> {
+        let b = data.get(at..at + n)?;
+        let mut v = 0u64;
+        for i in 0..n {
+            let byte = if le { b[n - 1 - i] } else { b[i] };
+            v = (v << 8) | u64::from(byte);
+        }
+        Some(v)
+    };
+    let (phoff, phentsize, phnum) = if wide {
+        (rd(0x20, 8)?, rd(0x36, 2)?, rd(0x38, 2)?)
+    } else {
+        (rd(0x1c, 4)?, rd(0x2a, 2)?, rd(0x2c, 2)?)
+    };
+    for i in 0..phnum.min(64) {
+        let ph = usize::try_from(phoff.checked_add(i.checked_mul(phentsize)?)?).ok()?;
+        if rd(ph, 4)? != 1 {
+            continue; // not PT_LOAD
+        }
+        let (flags, offset, filesz) = if wide {
+            (rd(ph + 4, 4)?, rd(ph + 8, 8)?, rd(ph + 0x20, 8)?)
+        } else {
+            (rd(ph + 0x18, 4)?, rd(ph + 4, 4)?, rd(ph + 0x10, 4)?)
+        };
+        return (flags & 1 == 0).then(|| offset.saturating_add(filesz));
+    }
+    None
 }

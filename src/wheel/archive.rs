@@ -138,6 +138,29 @@ impl<R: Read + Seek> WheelArchive<R> {
     }
 
     /// Like [`WheelArchive::read_member`] with an explicit limit in bytes.
+    /// The first `len` bytes of a member, decompressing no further (no CRC check: the member
+    /// is not read to its end).
+    pub fn read_member_prefix(&mut self, name: &str, len: u64) -> Result<Vec<u8>, WheelError> {
+        let what = format!("{}: member {name:?}", self.label);
+        let zip = self.zip()?;
+        let index = zip
+            .index_for_name(name)
+            .ok_or_else(|| WheelError::MemberNotFound {
+                member: name.to_string(),
+            })?;
+        let file = zip
+            .by_index(index)
+            .map_err(|source| WheelError::Zip { what, source })?;
+        let mut data = Vec::with_capacity(len.min(MAX_PREALLOCATION) as usize);
+        file.take(len)
+            .read_to_end(&mut data)
+            .map_err(|source| WheelError::MemberRead {
+                member: name.to_string(),
+                source,
+            })?;
+        Ok(data)
+    }
+
     pub fn read_member_limited(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, WheelError> {
         let info = self
             .member(name)
