@@ -64,6 +64,9 @@ pub struct ScanArgs {
     /// Retries of a failed request (429, 5xx, resets, timeouts, truncated bodies).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
+    /// No progress bar on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
     /// Neither read nor write the store.
     #[arg(long, conflicts_with = "offline")]
     pub no_store: bool,

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Scan(args) => run_scan(&args, cli.verbose),
+        Command::Scan(args) => run_scan(&args, cli.verbose, cli.quiet),
     }
 }
 
@@ -41,11 +41,12 @@ fn is_local(word: &str) -> bool {
             && !word.contains("://")
 }
 
-fn run_scan(args: &ScanArgs, verbose: bool) -> ExitCode {
+fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
     let cfg = ScanConfig {
         pythons: args.pythons.clone(),
         platforms: args.platforms.clone(),
         jobs: args.jobs,
+        progress: !(args.no_progress || quiet),
     };
     let mut local: Vec<PathBuf> = Vec::new();
     let mut remote: Vec<RemoteTarget> = Vec::new();

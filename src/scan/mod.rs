@@ -29,6 +29,8 @@ pub struct ScanConfig {
     pub platforms: Vec<Platform>,
     /// Worker threads.
     pub jobs: usize,
+    /// Show a progress bar on stderr (drawn only when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Default for ScanConfig {
@@ -37,6 +39,7 @@ impl Default for ScanConfig {
             pythons: vec![PythonTarget::Py314t],
             platforms: Vec::new(),
             jobs: 2,
+            progress: false,
         }
     }
 }

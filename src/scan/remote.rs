@@ -124,9 +124,16 @@ pub fn scan_remote(
         }
     }
     let jobs: Vec<Job> = jobs.into_values().collect();
-    let results = run_parallel(&jobs, cfg.jobs, |job| {
-        scan_job_stored(job, index.fetch(), store)
+    // Downloads wait on the network more than on the CPU: more workers than cores.
+    let workers = cfg.jobs.max(8);
+    let bar = progress_bar(cfg.progress, jobs.len());
+    let results = run_parallel(&jobs, workers, |job| {
+        bar.set_message(job.file.filename.clone());
+        let done = scan_job_stored(job, index.fetch(), store);
+        bar.inc(1);
+        done
     });
+    bar.finish_and_clear();
     for (mut reports, warning) in results {
         report.warnings.extend(warning);
         if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {
@@ -140,6 +147,20 @@ pub fn scan_remote(
     report.stats.bytes_downloaded = net.bytes;
     report.stats.seconds = started.elapsed().as_secs_f64();
     report
+}
+
+/// A bar on stderr counting wheels, or a hidden one.
+fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} wheels {elapsed} {wide_msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn merge_job(jobs: &mut BTreeMap<String, Job>, job: Job) {
@@ -407,6 +428,7 @@ fn scan_job(job: &Job, fetch: &dyn Fetch) -> Vec<WheelReport> {
         pythons: job.pythons.clone(),
         platforms,
         jobs: 1,
+        progress: false,
     };
     let failed = |e: String| {
         let archive: Result<WheelArchive<std::io::Cursor<Vec<u8>>>, _> =
