@@ -1,6 +1,9 @@
 //! Recognise the binding generator that produced a module from fingerprints in its bytes
 //! (symbol names and strings every generator leaves behind).
 
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
 use super::verdict::Binder;
@@ -29,14 +32,33 @@ const FINGERPRINTS: &[(Binder, &[&[u8]])] = &[
     (Binder::RustCpython, &[b"cpython-0.", b"python3-sys"]),
 ];
 
-/// The generator behind `data`, or plain C-API when no fingerprint matches.
+/// The generator behind `data`, or plain C-API when no fingerprint matches. One pass over
+/// the bytes finds every fingerprint; the first binder in priority order that has one wins.
 pub fn detect(data: &[u8]) -> Binder {
-    for &(binder, needles) in FINGERPRINTS {
-        if needles.iter().any(|n| memmem::find(data, n).is_some()) {
-            return binder;
+    static MATCHER: OnceLock<(AhoCorasick, Vec<usize>)> = OnceLock::new();
+    let (matcher, owner) = MATCHER.get_or_init(|| {
+        let mut needles: Vec<&[u8]> = Vec::new();
+        let mut owner = Vec::new();
+        for (rank, (_, list)) in FINGERPRINTS.iter().enumerate() {
+            for n in *list {
+                needles.push(n);
+                owner.push(rank);
+            }
+        }
+        let matcher = AhoCorasick::new(needles).expect("fingerprints build an automaton");
+        (matcher, owner)
+    });
+    let mut best: Option<usize> = None;
+    for m in matcher.find_overlapping_iter(data) {
+        let rank = owner[m.pattern().as_usize()];
+        if best.is_none_or(|b| rank < b) {
+            best = Some(rank);
+            if rank == 0 {
+                break;
+            }
         }
     }
-    Binder::CApi
+    best.map_or(Binder::CApi, |rank| FINGERPRINTS[rank].0)
 }
 
 /// The PyO3 version a module was built with, from the crate path in its panic locations
