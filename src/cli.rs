@@ -64,6 +64,9 @@ pub struct ScanArgs {
     /// Retries of a failed request (429, 5xx, resets, timeouts, truncated bodies).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
+    /// Ask the index for every project page, even one the store recorded minutes ago.
+    #[arg(long)]
+    pub refresh: bool,
     /// No progress bar on stderr.
     #[arg(long)]
     pub no_progress: bool,

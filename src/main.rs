@@ -47,6 +47,8 @@ fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
         platforms: args.platforms.clone(),
         jobs: args.jobs,
         progress: !(args.no_progress || quiet),
+        // Project pages change rarely; a page recorded in the last quarter hour is reused.
+        page_max_age: (!args.refresh).then_some(Duration::from_secs(15 * 60)),
     };
     let mut local: Vec<PathBuf> = Vec::new();
     let mut remote: Vec<RemoteTarget> = Vec::new();

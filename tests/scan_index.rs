@@ -124,6 +124,28 @@ fn releases_are_scanned_and_a_second_run_is_answered_from_the_store() {
     assert_eq!(again.code, 1);
     assert_eq!(verdicts(&again.json()), expected());
     assert_eq!(file_requests(&index), 0, "no wheel byte the second time");
+    assert!(
+        index.requests().is_empty(),
+        "pages recorded minutes ago are reused"
+    );
+
+    index.clear_requests();
+    let refreshed = scan(&index, &db, &["--refresh"], &targets);
+    assert_eq!(verdicts(&refreshed.json()), expected());
+    assert_eq!(file_requests(&index), 0);
+    assert!(
+        index
+            .requests()
+            .iter()
+            .all(|r| r.path.starts_with("/simple/")),
+        "{:?}",
+        index.requests()
+    );
+    assert_eq!(
+        index.requests().len(),
+        3,
+        "one page per project with --refresh"
+    );
 
     index.clear_requests();
     let offline = scan(&index, &db, &["--offline"], &targets);

@@ -31,6 +31,9 @@ pub struct ScanConfig {
     pub jobs: usize,
     /// Show a progress bar on stderr (drawn only when stderr is a terminal).
     pub progress: bool,
+    /// A project page the store recorded less than this long ago is used instead of asking
+    /// the index again (None: always ask).
+    pub page_max_age: Option<std::time::Duration>,
 }
 
 impl Default for ScanConfig {
@@ -40,6 +43,7 @@ impl Default for ScanConfig {
             platforms: Vec::new(),
             jobs: 2,
             progress: false,
+            page_max_age: None,
         }
     }
 }

@@ -216,6 +216,9 @@ fn plan_release(
     store: Option<&Mutex<Store>>,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<Job>, Vec<WheelReport>), String> {
+    if let Some(page) = recent_page(name, cfg, store) {
+        return plan_page(name, version, cfg, &page);
+    }
     let page = index.project(name)?;
     if let Some(store) = store {
         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
@@ -225,7 +228,30 @@ fn plan_release(
             ));
         }
     }
-    let releases = select::releases(&page);
+    plan_page(name, version, cfg, &page)
+}
+
+/// The project's page as the store recorded it, when that was recent enough.
+fn recent_page(name: &str, cfg: &ScanConfig, store: Option<&Mutex<Store>>) -> Option<ProjectPage> {
+    let max_age = cfg.page_max_age?;
+    let store = store?.lock().unwrap_or_else(|e| e.into_inner());
+    let listed = store.listed_at(name).ok()??;
+    let age = std::time::SystemTime::now().duration_since(listed).ok()?;
+    if age > max_age {
+        return None;
+    }
+    store.project_page(name).ok()?
+}
+
+/// For a release of a project page: the wheels to fetch, and reports for the targets no
+/// wheel serves.
+fn plan_page(
+    name: &str,
+    version: Option<&str>,
+    cfg: &ScanConfig,
+    page: &ProjectPage,
+) -> Result<(Vec<Job>, Vec<WheelReport>), String> {
+    let releases = select::releases(page);
     let release: &Release = match version {
         Some(v) => select::exact(&releases, v).ok_or_else(|| {
             let latest = select::latest(&releases)
@@ -429,6 +455,7 @@ fn scan_job(job: &Job, fetch: &dyn Fetch) -> Vec<WheelReport> {
         platforms,
         jobs: 1,
         progress: false,
+        page_max_age: None,
     };
     let failed = |e: String| {
         let archive: Result<WheelArchive<std::io::Cursor<Vec<u8>>>, _> =

@@ -300,6 +300,20 @@ impl Store {
     }
 
     /// Every project the store knows, by normalized name.
+    /// When the project's file list was last recorded from an index page, if ever.
+    pub fn listed_at(&self, project: &str) -> Result<Option<std::time::SystemTime>, StoreError> {
+        let name = checked_project(project)?;
+        let listed: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT last_listed FROM projects WHERE name = ?1")
+            .and_then(|mut stmt| stmt.query_row([&name], |r| r.get(0)).optional())
+            .context(|| format!("looking up project {name}"))?;
+        Ok(listed
+            .flatten()
+            .and_then(|secs| u64::try_from(secs).ok())
+            .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)))
+    }
+
     pub fn projects(&self) -> Result<Vec<String>, StoreError> {
         let what = || "listing the projects".to_string();
         let mut stmt = self
