@@ -308,3 +308,33 @@ fn unknown_projects_versions_and_indexes_are_one_line_errors() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(gone.trim_end_matches('/')), "{err}");
 }
+
+/// Opt-in: the real index (`cargo test --test scan_index -- --ignored`).
+#[test]
+#[ignore = "uses the network"]
+fn live_index_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let out = Command::new(env!("CARGO_BIN_EXE_gilfree"))
+        .args(["scan", "--format", "json", "--db", db.to_str().unwrap()])
+        .args([
+            "--platform",
+            "linux-x86_64",
+            "markupsafe==3.0.4",
+            "lxml==6.1.3",
+        ])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "lxml turns the GIL on");
+    let v = verdicts(&doc);
+    assert!(
+        v.contains(&("markupsafe._speedups".into(), "gil-not-used".into())),
+        "{v:?}"
+    );
+    assert!(
+        v.contains(&("lxml.etree".into(), "gil-used".into())),
+        "{v:?}"
+    );
+    assert!(doc["stats"]["bytes_downloaded"].as_u64().unwrap() > 0);
+}
