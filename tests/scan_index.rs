@@ -94,6 +94,21 @@ fn expected() -> Vec<(String, String)> {
     .collect()
 }
 
+/// `scan time-machine` without a store.
+fn scan_time_machine(index: &TestIndex) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    scan(
+        index,
+        &tmp.path().join("db"),
+        &["--no-store"],
+        &["time-machine"],
+    )
+}
+
+fn time_machine_ready() -> Vec<(String, String)> {
+    vec![("_time_machine".to_string(), "gil-not-used".to_string())]
+}
+
 fn file_requests(index: &TestIndex) -> usize {
     index
         .requests()
@@ -190,18 +205,9 @@ fn every_fault_ends_in_a_retry_or_a_clear_error() {
         ] {
             let index = serve_all(PageFormat::Json);
             index.inject(scope.clone(), fault.clone(), Times::First(2));
-            let tmp = tempfile::tempdir().unwrap();
-            let run = scan(
-                &index,
-                &tmp.path().join("db"),
-                &["--no-store"],
-                &["time-machine"],
-            );
+            let run = scan_time_machine(&index);
             assert_eq!(run.code, 0, "{fault:?} on {scope:?}: {run:?}");
-            assert_eq!(
-                verdicts(&run.json()),
-                [("_time_machine".to_string(), "gil-not-used".to_string())]
-            );
+            assert_eq!(verdicts(&run.json()), time_machine_ready());
         }
     }
     // Failing for good: a one-line error and exit 2, never a verdict.
@@ -234,27 +240,13 @@ fn every_fault_ends_in_a_retry_or_a_clear_error() {
 fn a_server_ignoring_ranges_is_read_whole_and_checked() {
     let index = serve_all(PageFormat::Json);
     index.inject(Scope::All, Fault::IgnoreRange, Times::Always);
-    let tmp = tempfile::tempdir().unwrap();
-    let run = scan(
-        &index,
-        &tmp.path().join("db"),
-        &["--no-store"],
-        &["time-machine"],
-    );
+    let run = scan_time_machine(&index);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        verdicts(&run.json()),
-        [("_time_machine".to_string(), "gil-not-used".to_string())]
-    );
+    assert_eq!(verdicts(&run.json()), time_machine_ready());
 
     // The same, with a wrong sha256 on the page: the whole file does not match, so no verdict.
     index.inject(Scope::All, Fault::WrongSha256, Times::Always);
-    let run = scan(
-        &index,
-        &tmp.path().join("db"),
-        &["--no-store"],
-        &["time-machine"],
-    );
+    let run = scan_time_machine(&index);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("sha256 mismatch"), "{}", run.stderr);
     assert!(verdicts(&run.json()).is_empty());
