@@ -206,14 +206,40 @@ fn relr(elf: &Elf, bin: &Binary, pointers: &mut PointerMap) -> Result<(), ModelE
     let (Some(addr), Some(size)) = (tag(DT_RELR), tag(DT_RELRSZ)) else {
         return Ok(());
     };
+    decode_relr(bin, addr, size, pointers)
+}
+
+/// Decode the `DT_RELR` table of `size` bytes at `addr`. The table must be bytes of the file
+/// (a size pointing into zero-fill memory would otherwise be allocated and walked), and it may
+/// relocate at most as many sites as the file has pointer-sized words: every real site is a
+/// distinct word the file holds, so more means entries that revisit the same words.
+fn decode_relr(
+    bin: &Binary,
+    addr: u64,
+    size: u64,
+    pointers: &mut PointerMap,
+) -> Result<(), ModelError> {
     let word = u64::from(bin.pointer_size);
-    let table = bin
-        .bytes(addr, usize::try_from(size).unwrap_or(usize::MAX))
+    let table = usize::try_from(size)
+        .ok()
+        .and_then(|len| bin.file_bytes(addr, len))
         .ok_or_else(|| {
             ModelError::Malformed(format!(
                 "DT_RELR table at {addr:#x} ({size} bytes) is not in the file"
             ))
         })?;
+    let mut budget = bin.data.len() / usize::from(bin.pointer_size);
+    let mut relocate = |site: u64| -> Result<(), ModelError> {
+        if let Some(v) = bin.uptr_at(site) {
+            budget = budget.checked_sub(1).ok_or_else(|| {
+                ModelError::Malformed(format!(
+                    "DT_RELR table at {addr:#x} relocates more sites than the file has words"
+                ))
+            })?;
+            pointers.insert(site, Pointer::Addr(v));
+        }
+        Ok(())
+    };
     let bits = word * 8 - 1;
     let mut next = 0u64;
     for chunk in table.chunks_exact(word as usize) {
@@ -224,14 +250,14 @@ fn relr(elf: &Elf, bin: &Binary, pointers: &mut PointerMap) -> Result<(), ModelE
             (_, false) => u64::from(u32::from_be_bytes(chunk.try_into().unwrap_or_default())),
         };
         if entry & 1 == 0 {
-            relocate_in_place(bin, pointers, entry);
+            relocate(entry)?;
             next = entry.wrapping_add(word);
         } else {
             let mut bitmap = entry >> 1;
             let mut site = next;
             while bitmap != 0 {
                 if bitmap & 1 != 0 {
-                    relocate_in_place(bin, pointers, site);
+                    relocate(site)?;
                 }
                 bitmap >>= 1;
                 site = site.wrapping_add(word);
@@ -242,8 +268,99 @@ fn relr(elf: &Elf, bin: &Binary, pointers: &mut PointerMap) -> Result<(), ModelE
     Ok(())
 }
 
-fn relocate_in_place(bin: &Binary, pointers: &mut PointerMap, site: u64) {
-    if let Some(v) = bin.uptr_at(site) {
-        pointers.insert(site, Pointer::Addr(v));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian 64-bit ELF model over `data`: `.data` holds the file's first
+    /// `data.len()` bytes at 0x1000, `.bss` is `bss` zero-fill bytes at 0x10_0000.
+    fn model(data: &[u8], bss: u64) -> Binary<'_> {
+        let seg = |name: &str, vaddr, vsize, filesize| Segment {
+            name: name.into(),
+            vaddr,
+            vsize,
+            offset: 0,
+            filesize,
+            exec: false,
+            write: true,
+        };
+        let len = data.len() as u64;
+        Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![
+                seg(".data", 0x1000, len, len),
+                seg(".bss", 0x10_0000, bss, 0),
+            ],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    #[test]
+    fn relr_decodes_addresses_and_bitmaps() {
+        // Table at 0x1000: relocate 0x1010, then bitmap 0b101 → 0x1018 and 0x1028.
+        let mut data = Vec::new();
+        data.extend_from_slice(&0x1010u64.to_le_bytes());
+        data.extend_from_slice(&0b1011u64.to_le_bytes());
+        data.extend_from_slice(&0x2222u64.to_le_bytes()); // 0x1010
+        data.extend_from_slice(&0x3333u64.to_le_bytes()); // 0x1018
+        data.extend_from_slice(&0u64.to_le_bytes());
+        data.extend_from_slice(&0x5555u64.to_le_bytes()); // 0x1028
+        let bin = model(&data, 0);
+        let mut p = PointerMap::default();
+        decode_relr(&bin, 0x1000, 16, &mut p).unwrap();
+        p.finish();
+        let got: Vec<_> = p.iter().collect();
+        assert_eq!(
+            got,
+            [
+                (0x1010, Pointer::Addr(0x2222)),
+                (0x1018, Pointer::Addr(0x3333)),
+                (0x1028, Pointer::Addr(0x5555)),
+            ]
+        );
+    }
+
+    /// Fuzzing regression: `DT_RELR`/`DT_RELRSZ` naming a 1 TiB table in `.bss` made the
+    /// loader allocate the whole table as zeros (abort on allocation failure); 4 GiB took
+    /// 11 s to walk. A table must be file bytes.
+    #[test]
+    fn relr_table_in_zero_fill_memory_is_malformed() {
+        let data = [0u8; 64];
+        let bin = model(&data, 1 << 40);
+        let mut p = PointerMap::default();
+        let err = decode_relr(&bin, 0x10_0000, 1 << 40, &mut p).unwrap_err();
+        assert!(err.to_string().contains("not in the file"), "{err}");
+        assert!(p.is_empty());
+    }
+
+    /// Entries that revisit the same words over and over (every odd word a full bitmap of
+    /// the same 63 sites) are capped by the number of words in the file.
+    #[test]
+    fn relr_revisiting_the_same_words_runs_out_of_budget() {
+        // One even entry setting the base, then bitmaps; every bitmap advances `next` by
+        // 63 words, so re-aim it with an even entry each time.
+        let mut data = Vec::new();
+        for _ in 0..256 {
+            data.extend_from_slice(&0x1000u64.to_le_bytes());
+            data.extend_from_slice(&u64::MAX.to_le_bytes());
+        }
+        data.resize(data.len() + 63 * 8, 0);
+        let bin = model(&data, 0);
+        let mut p = PointerMap::default();
+        let err = decode_relr(&bin, 0x1000, 256 * 16, &mut p).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more sites than the file has words"),
+            "{err}"
+        );
     }
 }

@@ -130,10 +130,10 @@ impl PointerMap {
 
     /// Record that the pointer-sized word at `site` holds `target` at load time.
     pub fn insert(&mut self, site: u64, target: Pointer) {
-        if let Some(&(last, _)) = self.sites.last() {
-            if last >= site {
-                self.sorted = false;
-            }
+        if let Some(&(last, _)) = self.sites.last()
+            && last >= site
+        {
+            self.sorted = false;
         }
         self.sites.push((site, target));
     }
@@ -273,6 +273,19 @@ impl<'a> Binary<'a> {
         let start = seg.offset.checked_add(rel)? as usize;
         out[..have].copy_from_slice(self.data.get(start..start.checked_add(have)?)?);
         Some(Cow::Owned(out))
+    }
+
+    /// `len` bytes at `addr` that the file itself holds. `None` when the range is not mapped,
+    /// crosses the end of its segment or reaches into zero-fill memory: unlike
+    /// [`Binary::bytes`] this never allocates, whatever size a header asks for.
+    pub fn file_bytes(&self, addr: u64, len: usize) -> Option<&'a [u8]> {
+        let seg = self.segment(addr)?;
+        let rel = addr - seg.vaddr;
+        if rel.checked_add(len as u64)? > seg.filesize.min(seg.vsize) {
+            return None;
+        }
+        let start = usize::try_from(seg.offset.checked_add(rel)?).ok()?;
+        self.data.get(start..start.checked_add(len)?)
     }
 
     /// True when `addr` lies in memory the file leaves zero (`.bss`, zero-fill sections).
