@@ -17,6 +17,8 @@ const MOD_GIL_315: u32 = 87;
 const SLOT_SUBSLOTS: u32 = 92;
 const MOD_SLOTS: u32 = 94;
 const MAX_SLOTS: u64 = 64;
+/// Entries read in all, over a slot array and the arrays nested in it.
+const MAX_WALKED: u64 = 1024;
 
 /// What to look for in one file.
 #[derive(Debug, Clone)]
@@ -119,10 +121,10 @@ struct Def {
 /// Decide one module.
 pub fn read(bin: &Binary, req: &Request, libs: &dyn Libraries) -> Finding {
     let code = Code::new(bin);
-    if req.py315 {
-        if let Some(&hook) = bin.exports.get(req.export_hook) {
-            return read_export(bin, &code, req, hook);
-        }
+    if req.py315
+        && let Some(&hook) = bin.exports.get(req.export_hook)
+    {
+        return read_export(bin, &code, req, hook);
     }
     let Some(&hook) = bin.exports.get(req.init_hook) else {
         return Finding::new(
@@ -283,10 +285,10 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
         {
             start -= 1;
         }
-        if start < off {
-            if let Some(a) = bin.addr_of_offset(start as u64) {
-                targets.insert(a);
-            }
+        if start < off
+            && let Some(a) = bin.addr_of_offset(start as u64)
+        {
+            targets.insert(a);
         }
         if targets.len() > 256 {
             break;
@@ -331,12 +333,20 @@ struct Slot {
 
 /// Walk a `PyModuleDef_Slot[]` (`new_style` false) or a 3.15 `PySlot[]` to the terminator,
 /// descending into nested arrays. Err when the bytes do not look like a slot array.
-fn walk(
+fn walk(bin: &Binary, at: u64, new_style: bool, out: &mut Vec<Slot>) -> Result<(), String> {
+    let mut budget = MAX_WALKED;
+    walk_nested(bin, at, new_style, 0, out, &mut budget)
+}
+
+/// One array of [`walk`]; `budget` counts the entries read across all nesting levels, so that
+/// arrays whose every entry nests another array cannot fan out to 64^5 entries.
+fn walk_nested(
     bin: &Binary,
     at: u64,
     new_style: bool,
     depth: u8,
     out: &mut Vec<Slot>,
+    budget: &mut u64,
 ) -> Result<(), String> {
     if depth > 4 {
         return Err("slot arrays nested too deep".into());
@@ -344,6 +354,9 @@ fn walk(
     let p = u64::from(bin.pointer_size);
     let (stride, value_off) = if new_style { (16, 8) } else { (2 * p, p) };
     for i in 0..MAX_SLOTS {
+        *budget = budget
+            .checked_sub(1)
+            .ok_or_else(|| format!("nested slot arrays hold more than {MAX_WALKED} entries"))?;
         let entry = at + i * stride;
         let id = if new_style {
             u32::from(
@@ -374,13 +387,13 @@ fn walk(
         }
         match (id, value) {
             (SLOT_SUBSLOTS, Word::Pointer(Pointer::Addr(nested))) if new_style => {
-                walk(bin, nested, true, depth + 1, out)?;
+                walk_nested(bin, nested, true, depth + 1, out, budget)?;
             }
             (MOD_SLOTS, Word::Pointer(Pointer::Addr(nested))) => {
-                walk(bin, nested, false, depth + 1, out)?
+                walk_nested(bin, nested, false, depth + 1, out, budget)?
             }
             (SLOT_SUBSLOTS, Word::Pointer(Pointer::Addr(nested))) => {
-                walk(bin, nested, true, depth + 1, out)?
+                walk_nested(bin, nested, true, depth + 1, out, budget)?
             }
             _ => out.push(Slot {
                 index: i as usize,
@@ -454,7 +467,7 @@ fn read_def(bin: &Binary, code: &Code, def: &Def) -> Finding {
                 return runtime_slots(bin, code, slots, &where_def);
             }
             let mut entries = Vec::new();
-            if let Err(e) = walk(bin, slots, false, 0, &mut entries) {
+            if let Err(e) = walk(bin, slots, false, &mut entries) {
                 return Finding::new(
                     Verdict::Unknown,
                     Reason::SlotsUnreadable,
@@ -768,17 +781,18 @@ fn delegation(
         }
         return Some(f);
     }
-    if let Some(sym) = refs.tail_import.and_then(name) {
-        if !sym.starts_with("Py") && !sym.starts_with("_Py") {
-            return Some(Finding::new(
-                Verdict::Unknown,
-                Reason::DelegatedOutside,
-                format!(
-                    "{} jumps to `{sym}`, which no library in the wheel exports",
-                    req.init_hook
-                ),
-            ));
-        }
+    if let Some(sym) = refs.tail_import.and_then(name)
+        && !sym.starts_with("Py")
+        && !sym.starts_with("_Py")
+    {
+        return Some(Finding::new(
+            Verdict::Unknown,
+            Reason::DelegatedOutside,
+            format!(
+                "{} jumps to `{sym}`, which no library in the wheel exports",
+                req.init_hook
+            ),
+        ));
     }
     cffi(bin)
 }
@@ -810,7 +824,7 @@ fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
     let refs = code.refs(hook);
     for &addr in &refs.data {
         let mut entries = Vec::new();
-        if walk(bin, addr, true, 0, &mut entries).is_err() || entries.is_empty() {
+        if walk(bin, addr, true, &mut entries).is_err() || entries.is_empty() {
             continue;
         }
         let gil: Vec<(String, Word)> = entries
@@ -845,4 +859,69 @@ fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
             req.export_hook
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::inspect::model::{Arch, Format, PointerMap, Segment};
+
+    /// Fuzzing regression (by construction): five old-style slot arrays where each of the
+    /// first four holds 63 `Py_mod_slots` entries pointing at the next, and the last 63
+    /// plain slots. Depth stayed within the limit of 4, but the walk read 63^4 x 64 entries
+    /// and collected 63^5 slots (23 GB). The walk now gives up after `MAX_WALKED` entries.
+    #[test]
+    fn nested_slot_arrays_cannot_fan_out() {
+        const ARRAY: u64 = 64 * 16;
+        let mut data = vec![0u8; 5 * ARRAY as usize];
+        let mut pointers = PointerMap::default();
+        for level in 0..5u64 {
+            for i in 0..63u64 {
+                let entry = (level * ARRAY + i * 16) as usize;
+                let id: u32 = if level < 4 { MOD_SLOTS } else { 1 };
+                data[entry..entry + 4].copy_from_slice(&id.to_le_bytes());
+                if level < 4 {
+                    let site = 0x1000 + level * ARRAY + i * 16 + 8;
+                    pointers.insert(site, Pointer::Addr(0x1000 + (level + 1) * ARRAY));
+                }
+            }
+        }
+        pointers.finish();
+        let len = data.len() as u64;
+        let bin = Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".data".into(),
+                vaddr: 0x1000,
+                vsize: len,
+                offset: 0,
+                filesize: len,
+                exec: false,
+                write: true,
+            }],
+            pointers,
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        let err = walk(&bin, 0x1000, false, &mut out).unwrap_err();
+        assert!(err.contains("more than 1024 entries"), "{err}");
+        assert!(out.len() <= MAX_WALKED as usize);
+        assert!(started.elapsed().as_secs() < 5);
+
+        // The last level alone is an ordinary array of 63 slots.
+        let mut out = Vec::new();
+        walk(&bin, 0x1000 + 4 * ARRAY, false, &mut out).unwrap();
+        assert_eq!(out.len(), 63);
+    }
 }
