@@ -5,6 +5,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+/// Highest end address of a mapped range the model keeps. User-space images live far below
+/// (x86-64 and arm64 user space ends at 2^47 to 2^56); keeping every mapped address under
+/// 2^63 lets the code readers step through instructions and offsets without overflowing.
+pub const MAX_ADDRESS: u64 = 1 << 63;
+
 /// Container format of a native module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -225,10 +230,16 @@ impl<'a> Binary<'a> {
         s.contains(addr).then_some(s)
     }
 
-    /// Sort segments by address, drop empty ones and clip overlaps (hostile files declare
-    /// them) so that every address belongs to at most one segment.
+    /// Sort segments by address, drop empty ones and ones that reach past [`MAX_ADDRESS`],
+    /// and clip overlaps (hostile files declare them) so that every address belongs to at
+    /// most one segment.
     pub fn normalize_segments(&mut self) {
-        self.segments.retain(|s| s.vsize > 0);
+        self.segments.retain(|s| {
+            s.vsize > 0
+                && s.vaddr
+                    .checked_add(s.vsize)
+                    .is_some_and(|end| end <= MAX_ADDRESS)
+        });
         self.segments
             .sort_by_key(|s| (s.vaddr, std::cmp::Reverse(s.vsize)));
         let mut out: Vec<Segment> = Vec::with_capacity(self.segments.len());
@@ -415,4 +426,55 @@ pub enum ModelError {
     Malformed(String),
     #[error("unsupported binary: {0}")]
     Unsupported(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::code::Code;
+
+    fn segment(vaddr: u64, vsize: u64) -> Segment {
+        Segment {
+            name: "__text".into(),
+            vaddr,
+            vsize,
+            offset: 0,
+            filesize: vsize,
+            exec: true,
+            write: false,
+        }
+    }
+
+    /// Fuzzing regression: a Mach-O whose executable section starts 8 bytes below 2^64.
+    /// The arm64 stub finder stepped `pc + 4` past `u64::MAX` (an overflow panic in checked
+    /// builds, a wrapped address otherwise). Segments now end at or below `MAX_ADDRESS`.
+    #[test]
+    fn code_at_the_top_of_the_address_space_is_dropped() {
+        let adrp_x16 = 0x9000_0010u32.to_le_bytes();
+        let data: Vec<u8> = adrp_x16.iter().copied().cycle().take(16).collect();
+        let mut bin = Binary {
+            format: Format::MachO,
+            arch: Arch::Aarch64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![segment(u64::MAX - 7, 16), segment(0x1000, 16)],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        bin.normalize_segments();
+        let _ = Code::new(&bin);
+        assert_eq!(bin.segments.len(), 1);
+        assert_eq!(bin.segments[0].vaddr, 0x1000);
+
+        // Ending exactly at MAX_ADDRESS is kept; one byte further is not.
+        bin.segments = vec![segment(MAX_ADDRESS - 16, 16), segment(MAX_ADDRESS - 8, 9)];
+        bin.normalize_segments();
+        assert_eq!(bin.segments.len(), 1);
+        assert_eq!(bin.segments[0].vaddr, MAX_ADDRESS - 16);
+    }
 }
