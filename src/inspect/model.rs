@@ -411,9 +411,73 @@ impl<'a> Binary<'a> {
             .map(|s| s.vaddr + (offset - s.offset))
     }
 
+    /// An index answering [`Binary::addr_of_offset`] in logarithmic time, for callers that
+    /// turn many file offsets into addresses.
+    pub fn offset_index(&self) -> OffsetIndex<'_> {
+        OffsetIndex::new(&self.segments)
+    }
+
     /// Name of the section or segment holding `addr`, for evidence.
     pub fn section_name(&self, addr: u64) -> &str {
         self.segment(addr).map(|s| s.name.as_str()).unwrap_or("?")
+    }
+}
+
+/// File offset → address, with the answers of [`Binary::addr_of_offset`] (the first segment
+/// in address order whose file bytes hold the offset) but without a scan of every segment
+/// per lookup: a file with tens of thousands of sections and as many hits made that scan
+/// quadratic.
+#[derive(Debug, Clone)]
+pub struct OffsetIndex<'s> {
+    segments: &'s [Segment],
+    /// Sorted offsets where the answer changes.
+    bounds: Vec<u64>,
+    /// `owner[i]`: the segment answering for offsets in `bounds[i]..bounds[i + 1]`.
+    owner: Vec<Option<usize>>,
+}
+
+impl<'s> OffsetIndex<'s> {
+    fn new(segments: &'s [Segment]) -> Self {
+        // Sweep the file ranges' ends and starts in offset order, keeping the segments that
+        // cover the current offset; the lowest index among them answers.
+        let mut events: Vec<(u64, bool, usize)> = Vec::new();
+        for (i, s) in segments.iter().enumerate().filter(|(_, s)| s.filesize > 0) {
+            events.push((s.offset, true, i));
+            events.push((s.offset.saturating_add(s.filesize), false, i));
+        }
+        events.sort_unstable();
+        let mut active = std::collections::BTreeSet::new();
+        let (mut bounds, mut owner) = (Vec::new(), Vec::new());
+        let mut k = 0;
+        while k < events.len() {
+            let at = events[k].0;
+            while k < events.len() && events[k].0 == at {
+                let (_, start, i) = events[k];
+                if start {
+                    active.insert(i);
+                } else {
+                    active.remove(&i);
+                }
+                k += 1;
+            }
+            bounds.push(at);
+            owner.push(active.first().copied());
+        }
+        OffsetIndex {
+            segments,
+            bounds,
+            owner,
+        }
+    }
+
+    /// The address of the byte at file offset `offset`.
+    pub fn addr(&self, offset: u64) -> Option<u64> {
+        let i = self
+            .bounds
+            .partition_point(|&b| b <= offset)
+            .checked_sub(1)?;
+        let s = &self.segments[self.owner[i]?];
+        Some(s.vaddr + (offset - s.offset))
     }
 }
 
@@ -442,6 +506,41 @@ mod tests {
             filesize: vsize,
             exec: true,
             write: false,
+        }
+    }
+
+    /// The index gives `addr_of_offset`'s answers, overlapping file ranges included.
+    #[test]
+    fn offset_index_agrees_with_the_linear_lookup() {
+        let data = [0u8; 0x400];
+        let seg = |vaddr, offset, filesize| Segment {
+            offset,
+            filesize,
+            ..segment(vaddr, 0x100)
+        };
+        let bin = Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![
+                seg(0x1000, 0x100, 0x80),
+                seg(0x2000, 0x40, 0x100),  // overlaps the first in the file
+                seg(0x3000, 0x100, 0x100), // same start as the first
+                seg(0x4000, 0x300, 0),     // zero-fill
+                seg(0x5000, 0x300, 0x100),
+            ],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        let index = bin.offset_index();
+        for off in 0..0x500 {
+            assert_eq!(index.addr(off), bin.addr_of_offset(off), "offset {off:#x}");
         }
     }
 
