@@ -522,6 +522,9 @@ fn read_exports(
                 "export name {i} points to RVA {name_rva:#x}, where the file holds no name"
             ))
         })?;
+        // Counted before the skips below: every name read costs its bytes, or a table of
+        // names with no address could make the loader read one long name over and over.
+        budget.take(name.len() + 4)?;
         let index = usize::from(le16(ordinals, i * 2));
         let target = functions
             .get(index * 4..index * 4 + 4)
@@ -534,7 +537,6 @@ fn read_exports(
         if target == 0 || forwarders.contains(&target) {
             continue;
         }
-        budget.take(name.len() + 4)?;
         let addr =
             va(bin, target).ok_or_else(|| malformed("export address overflows the image base"))?;
         exports.insert(name, addr);
@@ -652,6 +654,72 @@ mod tests {
     const BASE32: u64 = 0x1000_0000;
     const ORDINAL64: u64 = 1 << 63;
     const ORDINAL32: u64 = 1 << 31;
+
+    /// A PE32+ model over `data` mapped at RVA 0x1000 (image base 0), for table readers.
+    fn flat(data: &[u8]) -> Binary<'_> {
+        let len = data.len() as u64;
+        Binary {
+            format: Format::Pe,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".rdata".into(),
+                vaddr: 0x1000,
+                vsize: len,
+                offset: 0,
+                filesize: len,
+                exec: false,
+                write: false,
+            }],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    /// Resource check regression: an export directory whose 20,000 names all point at one
+    /// 60 KB name and whose one function address is 0. Skipped exports were not charged to
+    /// the budget, so the loader read (and copied) the long name 20,000 times, 1.2 GB of
+    /// work from a 180 KB table; a 6 MB file would cost 64 GB. Every name read now counts.
+    #[test]
+    fn export_names_without_addresses_still_cost_budget() {
+        const N: u32 = 20_000;
+        let (dir, functions, names, ordinals, name) =
+            (0x1000, 0x1040, 0x1100, 0x1100 + 4 * N, 0x1100 + 6 * N);
+        let mut data = vec![0u8; (name - 0x1000) as usize];
+        let mut put32 = |rva: u32, v: u32| {
+            let at = (rva - 0x1000) as usize;
+            data[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        };
+        put32(dir + 20, 1); // one function, address 0
+        put32(dir + 24, N);
+        put32(dir + 28, functions);
+        put32(dir + 32, names);
+        put32(dir + 36, ordinals);
+        for i in 0..N {
+            put32(names + 4 * i, name);
+        }
+        data.extend(std::iter::repeat_n(b'A', 60_000));
+        data.push(0);
+        let bin = flat(&data);
+        let mut budget = Budget::for_file(&data);
+        let started = std::time::Instant::now();
+        let dir = DataDirectory {
+            virtual_address: dir,
+            size: 40,
+        };
+        let err = read_exports(&bin, &dir, &mut budget).unwrap_err();
+        assert!(
+            err.to_string().contains("more symbols than the file"),
+            "{err}"
+        );
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
 
     /// Raw size of every synthetic section; section `i` sits at RVA `0x1000 * (i + 1)` and file
     /// offset `SECTION_RAW * (i + 1)`, so [`off`] turns an RVA into its file offset.
