@@ -6,7 +6,7 @@
 //! delay-load imports and exports — are walked here, through the mapped sections, so that every
 //! read is bounds-checked and every count read from the file is bounded by the bytes backing it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use goblin::pe::data_directories::{DataDirectories, DataDirectory};
 use goblin::pe::header::{self, DosHeader, Header};
@@ -307,13 +307,15 @@ struct ImportTable {
     list: Vec<Import>,
     index: HashMap<(String, String), u32>,
     needed: Vec<String>,
+    /// `needed`, ASCII-lowercased, for case-insensitive lookups without a scan.
+    needed_lower: HashSet<String>,
     /// (IAT slot address, index into `list`).
     slots: Vec<(u64, u32)>,
 }
 
 impl ImportTable {
     fn library(&mut self, dll: &str) {
-        if !self.needed.iter().any(|n| n.eq_ignore_ascii_case(dll)) {
+        if self.needed_lower.insert(dll.to_ascii_lowercase()) {
             self.needed.push(dll.to_owned());
         }
     }
@@ -719,6 +721,45 @@ mod tests {
             "{err}"
         );
         assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
+
+    /// Resource check regression: 50,000 import descriptors naming 50,000 different DLLs
+    /// (each with an empty lookup table). Every new DLL name was compared with all the
+    /// ones before it, 1.25 * 10^9 comparisons for a 1.3 MB table. The set of names is
+    /// now hashed; the first spelling of a name is kept, case-insensitively, as before.
+    #[test]
+    fn many_distinct_dlls_are_not_quadratic() {
+        const N: u32 = 50_000;
+        let (descriptors, zero, names) = (0x1000, 0x1000 + 20 * (N + 2), 0x1000 + 20 * (N + 2) + 8);
+        let mut data = vec![0u8; (names - 0x1000 + 8 * (N + 1)) as usize];
+        let mut put = |rva: u32, b: &[u8]| {
+            let at = (rva - 0x1000) as usize;
+            data[at..at + b.len()].copy_from_slice(b);
+        };
+        for i in 0..N {
+            let d = descriptors + 20 * i;
+            put(d, &zero.to_le_bytes()); // lookup table: one zero entry
+            put(d + 12, &(names + 8 * i).to_le_bytes());
+            put(d + 16, &zero.to_le_bytes());
+            put(names + 8 * i, format!("{i:06x}\0").as_bytes());
+        }
+        // A repeat in another case adds nothing.
+        put(descriptors + 20 * N, &zero.to_le_bytes());
+        put(descriptors + 20 * N + 12, &(names + 8 * N).to_le_bytes());
+        put(descriptors + 20 * N + 16, &zero.to_le_bytes());
+        put(names + 8 * N, b"00000A\0");
+        let bin = flat(&data);
+        let mut budget = Budget::for_file(&data);
+        let mut table = ImportTable::default();
+        let started = std::time::Instant::now();
+        let dir = DataDirectory {
+            virtual_address: descriptors,
+            size: 20,
+        };
+        read_imports(&bin, &dir, &mut table, &mut budget).unwrap();
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(table.needed.len(), N as usize);
+        assert_eq!(table.needed[10], "00000a");
     }
 
     /// Raw size of every synthetic section; section `i` sits at RVA `0x1000 * (i + 1)` and file
