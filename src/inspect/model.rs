@@ -119,10 +119,18 @@ pub struct Binary<'a> {
 }
 
 /// Sorted (site, pointer) pairs with binary-search lookup. Built once per file by a loader.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PointerMap {
     sites: Vec<(u64, Pointer)>,
     sorted: bool,
+}
+
+/// An empty map, already sorted (a derived default said otherwise, so looking anything up
+/// in a map nobody had filled tripped the debug assertion in [`PointerMap::get`]).
+impl Default for PointerMap {
+    fn default() -> Self {
+        PointerMap::with_capacity(0)
+    }
 }
 
 impl PointerMap {
@@ -527,6 +535,11 @@ mod tests {
             exec: true,
             write: false,
         }
+    }
+
+    #[test]
+    fn an_empty_pointer_map_can_be_read() {
+        assert_eq!(PointerMap::default().get(0x1000), None);
     }
 
     /// The index gives `addr_of_offset`'s answers, overlapping file ranges included.
