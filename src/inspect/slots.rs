@@ -19,6 +19,10 @@ const MOD_SLOTS: u32 = 94;
 const MAX_SLOTS: u64 = 64;
 /// Entries read in all, over a slot array and the arrays nested in it.
 const MAX_WALKED: u64 = 1024;
+/// Most call sites of one import whose arguments are read back from the code. Modules call
+/// `PyModuleDef_Init` and `PyUnstable_Module_SetGIL` once or twice; reading a site decodes up
+/// to a few hundred instructions, so a text made of nothing but calls would take minutes.
+const MAX_CALL_SITES: usize = 64;
 
 /// What to look for in one file.
 #[derive(Debug, Clone)]
@@ -632,7 +636,18 @@ fn heap_def(bin: &Binary, code: &Code) -> Option<Finding> {
     let init = bin.import("PyModuleDef_Init")?;
     let layout = layouts(bin)[0];
     let mut findings: Vec<Finding> = Vec::new();
-    for (site, _) in code.call_sites(&[init]) {
+    let sites = code.call_sites(&[init]);
+    if sites.len() > MAX_CALL_SITES {
+        return Some(Finding::new(
+            Verdict::Unknown,
+            Reason::SlotsUnreadable,
+            format!(
+                "PyModuleDef_Init is called from {} places; more than {MAX_CALL_SITES} are not read",
+                sites.len()
+            ),
+        ));
+    }
+    for (site, _) in sites {
         let Some(stores) = code.heap_slot_stores(site, layout.m_slots) else {
             continue;
         };
@@ -676,6 +691,17 @@ fn single_phase(bin: &Binary, code: &Code, context: &str) -> Finding {
         .single_phase();
     }
     let sites = code.call_sites(&[set_gil]);
+    if sites.len() > MAX_CALL_SITES {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::SetGilRuntimeValue,
+            format!(
+                "PyUnstable_Module_SetGIL is called from {} places; more than {MAX_CALL_SITES} are not read",
+                sites.len()
+            ),
+        )
+        .single_phase();
+    }
     if sites.is_empty() {
         return Finding::new(
             Verdict::Unknown,
@@ -868,6 +894,89 @@ mod tests {
 
     use super::*;
     use crate::inspect::model::{Arch, Format, PointerMap, Segment};
+
+    /// An x86-64 model whose text is `calls` times `call <stub of import 0>`, the stub
+    /// being a `ret` after them; `imports` are the module's imports.
+    fn calls_to_import(data: &mut Vec<u8>, calls: usize) -> u64 {
+        let text = 0x10_0000u64;
+        let stub = text + 5 * calls as u64;
+        for k in 0..calls as u64 {
+            let next = text + 5 * (k + 1);
+            data.push(0xe8);
+            data.extend_from_slice(&((stub as i64 - next as i64) as i32).to_le_bytes());
+        }
+        data.push(0xc3);
+        stub
+    }
+
+    fn x86_text<'a>(data: &'a [u8], stub: u64, imports: &[&str]) -> Binary<'a> {
+        Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".text".into(),
+                vaddr: 0x10_0000,
+                vsize: data.len() as u64,
+                offset: 0,
+                filesize: data.len() as u64,
+                exec: true,
+                write: false,
+            }],
+            pointers: PointerMap::default(),
+            imports: imports
+                .iter()
+                .map(|n| crate::inspect::model::Import {
+                    name: n.to_string(),
+                    library: None,
+                })
+                .collect(),
+            exports: HashMap::new(),
+            stubs: vec![(stub, 0)],
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    /// Resource check regression: a text of 100,000 `call PyModuleDef_Init` read each call
+    /// back for a heap-built def, 1.2 ms apiece (2 minutes; a 5 MB text: 20 minutes). More
+    /// than `MAX_CALL_SITES` sites now give "unknown" without reading any; a few are read.
+    #[test]
+    fn many_calls_to_module_def_init_are_not_each_read() {
+        let mut data = Vec::new();
+        let stub = calls_to_import(&mut data, 100_000);
+        let bin = x86_text(&data, stub, &["PyModuleDef_Init"]);
+        let code = Code::new(&bin);
+        let started = std::time::Instant::now();
+        let f = heap_def(&bin, &code).unwrap();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+
+        let mut data = Vec::new();
+        let stub = calls_to_import(&mut data, 2);
+        let bin = x86_text(&data, stub, &["PyModuleDef_Init"]);
+        assert!(heap_def(&bin, &Code::new(&bin)).is_none()); // read: no def built there
+    }
+
+    /// The same for `PyUnstable_Module_SetGIL`, whose every call's argument was read back.
+    #[test]
+    fn many_calls_to_set_gil_are_not_each_read() {
+        let mut data = Vec::new();
+        let stub = calls_to_import(&mut data, 100_000);
+        let bin = x86_text(&data, stub, &["PyUnstable_Module_SetGIL"]);
+        let code = Code::new(&bin);
+        let started = std::time::Instant::now();
+        let f = single_phase(&bin, &code, "test");
+        assert_eq!(
+            (f.verdict, f.reason),
+            (Verdict::Unknown, Reason::SetGilRuntimeValue)
+        );
+        assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
 
     /// Resource check regression: a 4.8 MB ELF with 60,000 executable sections and 200,000
     /// copies of the module name outside them took 21 s, because every copy was mapped to an
