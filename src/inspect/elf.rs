@@ -68,18 +68,23 @@ fn arch_of(machine: u16) -> Arch {
 pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
     let elf = Elf::parse(data).map_err(|e| ModelError::Malformed(format!("ELF: {e}")))?;
     let arch = arch_of(elf.header.e_machine);
+    let mut names = NameBudget::for_file(data);
     let mut bin = Binary {
         format: Format::Elf,
         arch,
         pointer_size: if elf.is_64 { 8 } else { 4 },
         little_endian: elf.little_endian,
         image_base: 0,
-        segments: segments(&elf, data),
+        segments: segments(&elf, data, &mut names)?,
         pointers: PointerMap::default(),
         imports: Vec::new(),
         exports: HashMap::new(),
         stubs: Vec::new(),
-        needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
+        needed: elf
+            .libraries
+            .iter()
+            .map(|s| names.copy(s))
+            .collect::<Result<_, _>>()?,
         data,
     };
     bin.normalize_segments();
@@ -96,11 +101,11 @@ pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
         if s.st_shndx == section_header::SHN_UNDEF as usize {
             import_of_sym.insert(i, bin.imports.len() as u32);
             bin.imports.push(Import {
-                name: name.to_string(),
+                name: names.copy(name)?,
                 library: None,
             });
         } else if s.st_bind() != sym::STB_LOCAL && s.st_value != 0 {
-            bin.exports.insert(name.to_string(), s.st_value);
+            bin.exports.insert(names.copy(name)?, s.st_value);
         }
     }
 
@@ -146,9 +151,32 @@ pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
     Ok(bin)
 }
 
+/// Caps the bytes of names (sections, symbols, needed libraries) the loader copies out of the
+/// string tables. In a real file names are mostly distinct strings, so the total stays near
+/// the size of the string tables; headers that all point at one long string would otherwise
+/// copy it once per header (20,000 sections naming one 1 MB string: 20 GB).
+struct NameBudget(usize);
+
+impl NameBudget {
+    fn for_file(data: &[u8]) -> Self {
+        NameBudget(data.len().saturating_mul(2))
+    }
+
+    fn copy(&mut self, name: &str) -> Result<String, ModelError> {
+        self.0 = self.0.checked_sub(name.len()).ok_or_else(|| {
+            ModelError::Malformed(
+                "ELF headers name more string bytes than the file holds (one string shared \
+                 over and over)"
+                    .into(),
+            )
+        })?;
+        Ok(name.to_string())
+    }
+}
+
 /// Mapped ranges: the allocated sections when the file has section headers (names make
 /// better evidence), else the `PT_LOAD` segments.
-fn segments(elf: &Elf, data: &[u8]) -> Vec<Segment> {
+fn segments(elf: &Elf, data: &[u8], names: &mut NameBudget) -> Result<Vec<Segment>, ModelError> {
     let file_len = data.len() as u64;
     let clip = |offset: u64, size: u64| -> u64 {
         if offset >= file_len {
@@ -163,8 +191,8 @@ fn segments(elf: &Elf, data: &[u8]) -> Vec<Segment> {
         .filter(|s| s.sh_flags & u64::from(section_header::SHF_ALLOC) != 0 && s.sh_addr != 0)
         .map(|s| {
             let nobits = s.sh_type == section_header::SHT_NOBITS;
-            Segment {
-                name: elf.shdr_strtab.get_at(s.sh_name).unwrap_or("?").to_string(),
+            Ok(Segment {
+                name: names.copy(elf.shdr_strtab.get_at(s.sh_name).unwrap_or("?"))?,
                 vaddr: s.sh_addr,
                 vsize: s.sh_size,
                 offset: s.sh_offset,
@@ -175,13 +203,14 @@ fn segments(elf: &Elf, data: &[u8]) -> Vec<Segment> {
                 },
                 exec: s.sh_flags & u64::from(section_header::SHF_EXECINSTR) != 0,
                 write: s.sh_flags & u64::from(section_header::SHF_WRITE) != 0,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, ModelError>>()?;
     if !from_sections.is_empty() {
-        return from_sections;
+        return Ok(from_sections);
     }
-    elf.program_headers
+    Ok(elf
+        .program_headers
         .iter()
         .filter(|p| p.p_type == program_header::PT_LOAD)
         .map(|p| Segment {
@@ -193,7 +222,7 @@ fn segments(elf: &Elf, data: &[u8]) -> Vec<Segment> {
             exec: p.p_flags & program_header::PF_X != 0,
             write: p.p_flags & program_header::PF_W != 0,
         })
-        .collect()
+        .collect())
 }
 
 /// Decode `DT_RELR` packed relative relocations: an even word is an address to relocate,
@@ -206,14 +235,40 @@ fn relr(elf: &Elf, bin: &Binary, pointers: &mut PointerMap) -> Result<(), ModelE
     let (Some(addr), Some(size)) = (tag(DT_RELR), tag(DT_RELRSZ)) else {
         return Ok(());
     };
+    decode_relr(bin, addr, size, pointers)
+}
+
+/// Decode the `DT_RELR` table of `size` bytes at `addr`. The table must be bytes of the file
+/// (a size pointing into zero-fill memory would otherwise be allocated and walked), and it may
+/// relocate at most as many sites as the file has pointer-sized words: every real site is a
+/// distinct word the file holds, so more means entries that revisit the same words.
+fn decode_relr(
+    bin: &Binary,
+    addr: u64,
+    size: u64,
+    pointers: &mut PointerMap,
+) -> Result<(), ModelError> {
     let word = u64::from(bin.pointer_size);
-    let table = bin
-        .bytes(addr, usize::try_from(size).unwrap_or(usize::MAX))
+    let table = usize::try_from(size)
+        .ok()
+        .and_then(|len| bin.file_bytes(addr, len))
         .ok_or_else(|| {
             ModelError::Malformed(format!(
                 "DT_RELR table at {addr:#x} ({size} bytes) is not in the file"
             ))
         })?;
+    let mut budget = bin.data.len() / usize::from(bin.pointer_size);
+    let mut relocate = |site: u64| -> Result<(), ModelError> {
+        if let Some(v) = bin.uptr_at(site) {
+            budget = budget.checked_sub(1).ok_or_else(|| {
+                ModelError::Malformed(format!(
+                    "DT_RELR table at {addr:#x} relocates more sites than the file has words"
+                ))
+            })?;
+            pointers.insert(site, Pointer::Addr(v));
+        }
+        Ok(())
+    };
     let bits = word * 8 - 1;
     let mut next = 0u64;
     for chunk in table.chunks_exact(word as usize) {
@@ -224,14 +279,14 @@ fn relr(elf: &Elf, bin: &Binary, pointers: &mut PointerMap) -> Result<(), ModelE
             (_, false) => u64::from(u32::from_be_bytes(chunk.try_into().unwrap_or_default())),
         };
         if entry & 1 == 0 {
-            relocate_in_place(bin, pointers, entry);
+            relocate(entry)?;
             next = entry.wrapping_add(word);
         } else {
             let mut bitmap = entry >> 1;
             let mut site = next;
             while bitmap != 0 {
                 if bitmap & 1 != 0 {
-                    relocate_in_place(bin, pointers, site);
+                    relocate(site)?;
                 }
                 bitmap >>= 1;
                 site = site.wrapping_add(word);
@@ -242,8 +297,158 @@ fn relr(elf: &Elf, bin: &Binary, pointers: &mut PointerMap) -> Result<(), ModelE
     Ok(())
 }
 
-fn relocate_in_place(bin: &Binary, pointers: &mut PointerMap, site: u64) {
-    if let Some(v) = bin.uptr_at(site) {
-        pointers.insert(site, Pointer::Addr(v));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian 64-bit ELF model over `data`: `.data` holds the file's first
+    /// `data.len()` bytes at 0x1000, `.bss` is `bss` zero-fill bytes at 0x10_0000.
+    fn model(data: &[u8], bss: u64) -> Binary<'_> {
+        let seg = |name: &str, vaddr, vsize, filesize| Segment {
+            name: name.into(),
+            vaddr,
+            vsize,
+            offset: 0,
+            filesize,
+            exec: false,
+            write: true,
+        };
+        let len = data.len() as u64;
+        Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![
+                seg(".data", 0x1000, len, len),
+                seg(".bss", 0x10_0000, bss, 0),
+            ],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    /// A minimal ELF64 x86-64 shared object: no program headers, a section-name string
+    /// table holding `name`, and `sections` allocated sections that are all called `name`.
+    fn elf_with_shared_section_name(name: &[u8], sections: u64) -> Vec<u8> {
+        let strtab_off = 64u64;
+        let mut strtab = vec![0u8];
+        strtab.extend_from_slice(name);
+        strtab.push(0);
+        let shoff = (strtab_off + strtab.len() as u64).next_multiple_of(8);
+        let shnum = sections + 2;
+        let mut out = Vec::new();
+        out.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+        out.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+        out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes()); // entry
+        out.extend_from_slice(&0u64.to_le_bytes()); // phoff
+        out.extend_from_slice(&shoff.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes()); // flags
+        for v in [64u16, 56, 0, 64, shnum as u16, 1] {
+            out.extend_from_slice(&v.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        }
+        out.extend_from_slice(&strtab);
+        out.resize(shoff as usize, 0);
+        let mut shdr = |name: u32, kind: u32, flags: u64, addr: u64, off: u64, size: u64| {
+            out.extend_from_slice(&name.to_le_bytes());
+            out.extend_from_slice(&kind.to_le_bytes());
+            for v in [flags, addr, off, size] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&[0; 8]); // link, info
+            out.extend_from_slice(&1u64.to_le_bytes()); // align
+            out.extend_from_slice(&0u64.to_le_bytes()); // entsize
+        };
+        shdr(0, 0, 0, 0, 0, 0);
+        shdr(0, 3, 0, 0, strtab_off, strtab.len() as u64); // .shstrtab
+        for k in 0..sections {
+            shdr(1, 1, 2, 0x1000 + 16 * k, 0, 16); // PROGBITS, SHF_ALLOC
+        }
+        out
+    }
+
+    #[test]
+    fn sections_keep_their_names() {
+        let data = elf_with_shared_section_name(b".data", 3);
+        let bin = load(&data).unwrap();
+        assert_eq!(bin.segments.len(), 3);
+        assert!(bin.segments.iter().all(|s| s.name == ".data"));
+    }
+
+    /// Resource check regression: 20,000 section headers naming one 1 MB string in a
+    /// 2.3 MB file made the loader copy the string once per section, 20 GB (aborted after
+    /// 29 s under a 6 GB limit). Copied names are now bounded by twice the file size.
+    #[test]
+    fn sections_sharing_one_long_name_are_malformed() {
+        let data = elf_with_shared_section_name(&[b'A'; 4096], 200);
+        let err = load(&data).unwrap_err();
+        assert!(err.to_string().contains("more string bytes"), "{err}");
+    }
+
+    #[test]
+    fn relr_decodes_addresses_and_bitmaps() {
+        // Table at 0x1000: relocate 0x1010, then bitmap 0b101 → 0x1018 and 0x1028.
+        let mut data = Vec::new();
+        data.extend_from_slice(&0x1010u64.to_le_bytes());
+        data.extend_from_slice(&0b1011u64.to_le_bytes());
+        data.extend_from_slice(&0x2222u64.to_le_bytes()); // 0x1010
+        data.extend_from_slice(&0x3333u64.to_le_bytes()); // 0x1018
+        data.extend_from_slice(&0u64.to_le_bytes());
+        data.extend_from_slice(&0x5555u64.to_le_bytes()); // 0x1028
+        let bin = model(&data, 0);
+        let mut p = PointerMap::default();
+        decode_relr(&bin, 0x1000, 16, &mut p).unwrap();
+        p.finish();
+        let got: Vec<_> = p.iter().collect();
+        assert_eq!(
+            got,
+            [
+                (0x1010, Pointer::Addr(0x2222)),
+                (0x1018, Pointer::Addr(0x3333)),
+                (0x1028, Pointer::Addr(0x5555)),
+            ]
+        );
+    }
+
+    /// Fuzzing regression: `DT_RELR`/`DT_RELRSZ` naming a 1 TiB table in `.bss` made the
+    /// loader allocate the whole table as zeros (abort on allocation failure); 4 GiB took
+    /// 11 s to walk. A table must be file bytes.
+    #[test]
+    fn relr_table_in_zero_fill_memory_is_malformed() {
+        let data = [0u8; 64];
+        let bin = model(&data, 1 << 40);
+        let mut p = PointerMap::default();
+        let err = decode_relr(&bin, 0x10_0000, 1 << 40, &mut p).unwrap_err();
+        assert!(err.to_string().contains("not in the file"), "{err}");
+        assert!(p.is_empty());
+    }
+
+    /// Entries that revisit the same words over and over (every odd word a full bitmap of
+    /// the same 63 sites) are capped by the number of words in the file.
+    #[test]
+    fn relr_revisiting_the_same_words_runs_out_of_budget() {
+        // One even entry setting the base, then bitmaps; every bitmap advances `next` by
+        // 63 words, so re-aim it with an even entry each time.
+        let mut data = Vec::new();
+        for _ in 0..256 {
+            data.extend_from_slice(&0x1000u64.to_le_bytes());
+            data.extend_from_slice(&u64::MAX.to_le_bytes());
+        }
+        data.resize(data.len() + 63 * 8, 0);
+        let bin = model(&data, 0);
+        let mut p = PointerMap::default();
+        let err = decode_relr(&bin, 0x1000, 256 * 16, &mut p).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more sites than the file has words"),
+            "{err}"
+        );
     }
 }

@@ -5,6 +5,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+/// Highest end address of a mapped range the model keeps. User-space images live far below
+/// (x86-64 and arm64 user space ends at 2^47 to 2^56); keeping every mapped address under
+/// 2^63 lets the code readers step through instructions and offsets without overflowing.
+pub const MAX_ADDRESS: u64 = 1 << 63;
+
 /// Container format of a native module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -114,10 +119,18 @@ pub struct Binary<'a> {
 }
 
 /// Sorted (site, pointer) pairs with binary-search lookup. Built once per file by a loader.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PointerMap {
     sites: Vec<(u64, Pointer)>,
     sorted: bool,
+}
+
+/// An empty map, already sorted (a derived default said otherwise, so looking anything up
+/// in a map nobody had filled tripped the debug assertion in [`PointerMap::get`]).
+impl Default for PointerMap {
+    fn default() -> Self {
+        PointerMap::with_capacity(0)
+    }
 }
 
 impl PointerMap {
@@ -225,10 +238,16 @@ impl<'a> Binary<'a> {
         s.contains(addr).then_some(s)
     }
 
-    /// Sort segments by address, drop empty ones and clip overlaps (hostile files declare
-    /// them) so that every address belongs to at most one segment.
+    /// Sort segments by address, drop empty ones and ones that reach past [`MAX_ADDRESS`],
+    /// and clip overlaps (hostile files declare them) so that every address belongs to at
+    /// most one segment.
     pub fn normalize_segments(&mut self) {
-        self.segments.retain(|s| s.vsize > 0);
+        self.segments.retain(|s| {
+            s.vsize > 0
+                && s.vaddr
+                    .checked_add(s.vsize)
+                    .is_some_and(|end| end <= MAX_ADDRESS)
+        });
         self.segments
             .sort_by_key(|s| (s.vaddr, std::cmp::Reverse(s.vsize)));
         let mut out: Vec<Segment> = Vec::with_capacity(self.segments.len());
@@ -273,6 +292,19 @@ impl<'a> Binary<'a> {
         let start = seg.offset.checked_add(rel)? as usize;
         out[..have].copy_from_slice(self.data.get(start..start.checked_add(have)?)?);
         Some(Cow::Owned(out))
+    }
+
+    /// `len` bytes at `addr` that the file itself holds. `None` when the range is not mapped,
+    /// crosses the end of its segment or reaches into zero-fill memory: unlike
+    /// [`Binary::bytes`] this never allocates, whatever size a header asks for.
+    pub fn file_bytes(&self, addr: u64, len: usize) -> Option<&'a [u8]> {
+        let seg = self.segment(addr)?;
+        let rel = addr - seg.vaddr;
+        if rel.checked_add(len as u64)? > seg.filesize.min(seg.vsize) {
+            return None;
+        }
+        let start = usize::try_from(seg.offset.checked_add(rel)?).ok()?;
+        self.data.get(start..start.checked_add(len)?)
     }
 
     /// True when `addr` lies in memory the file leaves zero (`.bss`, zero-fill sections).
@@ -372,11 +404,31 @@ impl<'a> Binary<'a> {
 
     /// Executable ranges with their bytes (the part the file holds).
     pub fn code(&self) -> impl Iterator<Item = (u64, &'a [u8])> + '_ {
-        self.segments.iter().filter(|s| s.exec).filter_map(|s| {
-            let start = usize::try_from(s.offset).ok()?;
-            let len = usize::try_from(s.filesize.min(s.vsize)).ok()?;
-            Some((s.vaddr, self.data.get(start..start.checked_add(len)?)?))
-        })
+        self.code_segments().map(|(s, bytes)| (s.vaddr, bytes))
+    }
+
+    /// Executable segments with their bytes (the part the file holds).
+    pub fn code_segments(&self) -> impl Iterator<Item = (&Segment, &'a [u8])> + '_ {
+        self.segments
+            .iter()
+            .filter(|s| s.exec)
+            .filter_map(|s| Some((s, self.segment_bytes(s)?)))
+    }
+
+    /// The executable bytes from `addr` to the end of the executable range holding it: the
+    /// entry of [`Binary::code`] that contains `addr`, found by binary search.
+    pub fn code_from(&self, addr: u64) -> Option<&'a [u8]> {
+        let s = self.segment(addr).filter(|s| s.exec)?;
+        let bytes = self.segment_bytes(s)?;
+        bytes
+            .get(usize::try_from(addr - s.vaddr).ok()?..)
+            .filter(|b| !b.is_empty())
+    }
+
+    fn segment_bytes(&self, s: &Segment) -> Option<&'a [u8]> {
+        let start = usize::try_from(s.offset).ok()?;
+        let len = usize::try_from(s.filesize.min(s.vsize)).ok()?;
+        self.data.get(start..start.checked_add(len)?)
     }
 
     /// File offset → address, for turning a byte found in the file into a location.
@@ -387,9 +439,73 @@ impl<'a> Binary<'a> {
             .map(|s| s.vaddr + (offset - s.offset))
     }
 
+    /// An index answering [`Binary::addr_of_offset`] in logarithmic time, for callers that
+    /// turn many file offsets into addresses.
+    pub fn offset_index(&self) -> OffsetIndex<'_> {
+        OffsetIndex::new(&self.segments)
+    }
+
     /// Name of the section or segment holding `addr`, for evidence.
     pub fn section_name(&self, addr: u64) -> &str {
         self.segment(addr).map(|s| s.name.as_str()).unwrap_or("?")
+    }
+}
+
+/// File offset → address, with the answers of [`Binary::addr_of_offset`] (the first segment
+/// in address order whose file bytes hold the offset) but without a scan of every segment
+/// per lookup: a file with tens of thousands of sections and as many hits made that scan
+/// quadratic.
+#[derive(Debug, Clone)]
+pub struct OffsetIndex<'s> {
+    segments: &'s [Segment],
+    /// Sorted offsets where the answer changes.
+    bounds: Vec<u64>,
+    /// `owner[i]`: the segment answering for offsets in `bounds[i]..bounds[i + 1]`.
+    owner: Vec<Option<usize>>,
+}
+
+impl<'s> OffsetIndex<'s> {
+    fn new(segments: &'s [Segment]) -> Self {
+        // Sweep the file ranges' ends and starts in offset order, keeping the segments that
+        // cover the current offset; the lowest index among them answers.
+        let mut events: Vec<(u64, bool, usize)> = Vec::new();
+        for (i, s) in segments.iter().enumerate().filter(|(_, s)| s.filesize > 0) {
+            events.push((s.offset, true, i));
+            events.push((s.offset.saturating_add(s.filesize), false, i));
+        }
+        events.sort_unstable();
+        let mut active = std::collections::BTreeSet::new();
+        let (mut bounds, mut owner) = (Vec::new(), Vec::new());
+        let mut k = 0;
+        while k < events.len() {
+            let at = events[k].0;
+            while k < events.len() && events[k].0 == at {
+                let (_, start, i) = events[k];
+                if start {
+                    active.insert(i);
+                } else {
+                    active.remove(&i);
+                }
+                k += 1;
+            }
+            bounds.push(at);
+            owner.push(active.first().copied());
+        }
+        OffsetIndex {
+            segments,
+            bounds,
+            owner,
+        }
+    }
+
+    /// The address of the byte at file offset `offset`.
+    pub fn addr(&self, offset: u64) -> Option<u64> {
+        let i = self
+            .bounds
+            .partition_point(|&b| b <= offset)
+            .checked_sub(1)?;
+        let s = &self.segments[self.owner[i]?];
+        Some(s.vaddr + (offset - s.offset))
     }
 }
 
@@ -402,4 +518,136 @@ pub enum ModelError {
     Malformed(String),
     #[error("unsupported binary: {0}")]
     Unsupported(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::code::Code;
+
+    fn segment(vaddr: u64, vsize: u64) -> Segment {
+        Segment {
+            name: "__text".into(),
+            vaddr,
+            vsize,
+            offset: 0,
+            filesize: vsize,
+            exec: true,
+            write: false,
+        }
+    }
+
+    #[test]
+    fn an_empty_pointer_map_can_be_read() {
+        assert_eq!(PointerMap::default().get(0x1000), None);
+    }
+
+    /// The index gives `addr_of_offset`'s answers, overlapping file ranges included.
+    #[test]
+    fn offset_index_agrees_with_the_linear_lookup() {
+        let data = [0u8; 0x400];
+        let seg = |vaddr, offset, filesize| Segment {
+            offset,
+            filesize,
+            ..segment(vaddr, 0x100)
+        };
+        let bin = Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![
+                seg(0x1000, 0x100, 0x80),
+                seg(0x2000, 0x40, 0x100),  // overlaps the first in the file
+                seg(0x3000, 0x100, 0x100), // same start as the first
+                seg(0x4000, 0x300, 0),     // zero-fill
+                seg(0x5000, 0x300, 0x100),
+            ],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        let index = bin.offset_index();
+        for off in 0..0x500 {
+            assert_eq!(index.addr(off), bin.addr_of_offset(off), "offset {off:#x}");
+        }
+    }
+
+    /// Resource check regression: with 60,000 executable sections, the x86-64 call-site
+    /// scan looked each section's bytes up by a scan of all sections (4 s for a 4.8 MB
+    /// file), and every backwards decode window did the same. Both now go straight to the
+    /// segment; `code_from` answers what the linear lookup answered.
+    #[test]
+    fn code_lookups_over_many_sections() {
+        let data = vec![0xc3u8; 32];
+        let segments: Vec<Segment> = (0..60_000u64)
+            .map(|k| Segment {
+                offset: k % 16,
+                filesize: 16,
+                ..segment(0x10_0000 + 16 * k, 16)
+            })
+            .collect();
+        let bin = Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments,
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        let started = std::time::Instant::now();
+        assert!(Code::new(&bin).call_sites(&[0]).is_empty());
+        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+        let linear = |addr: u64| {
+            bin.code()
+                .find(|&(start, bytes)| addr >= start && addr - start < bytes.len() as u64)
+                .map(|(start, bytes)| &bytes[(addr - start) as usize..])
+        };
+        for addr in (0x10_0000 - 8..0x10_0000 + 64).chain([0, u64::MAX, 0x10_0000 + 16 * 60_000]) {
+            assert_eq!(bin.code_from(addr), linear(addr), "{addr:#x}");
+        }
+    }
+
+    /// Fuzzing regression: a Mach-O whose executable section starts 8 bytes below 2^64.
+    /// The arm64 stub finder stepped `pc + 4` past `u64::MAX` (an overflow panic in checked
+    /// builds, a wrapped address otherwise). Segments now end at or below `MAX_ADDRESS`.
+    #[test]
+    fn code_at_the_top_of_the_address_space_is_dropped() {
+        let adrp_x16 = 0x9000_0010u32.to_le_bytes();
+        let data: Vec<u8> = adrp_x16.iter().copied().cycle().take(16).collect();
+        let mut bin = Binary {
+            format: Format::MachO,
+            arch: Arch::Aarch64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![segment(u64::MAX - 7, 16), segment(0x1000, 16)],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        bin.normalize_segments();
+        let _ = Code::new(&bin);
+        assert_eq!(bin.segments.len(), 1);
+        assert_eq!(bin.segments[0].vaddr, 0x1000);
+
+        // Ending exactly at MAX_ADDRESS is kept; one byte further is not.
+        bin.segments = vec![segment(MAX_ADDRESS - 16, 16), segment(MAX_ADDRESS - 8, 9)];
+        bin.normalize_segments();
+        assert_eq!(bin.segments.len(), 1);
+        assert_eq!(bin.segments[0].vaddr, MAX_ADDRESS - 16);
+    }
 }

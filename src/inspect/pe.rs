@@ -6,7 +6,7 @@
 //! delay-load imports and exports — are walked here, through the mapped sections, so that every
 //! read is bounds-checked and every count read from the file is bounded by the bytes backing it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use goblin::pe::data_directories::{DataDirectories, DataDirectory};
 use goblin::pe::header::{self, DosHeader, Header};
@@ -307,13 +307,15 @@ struct ImportTable {
     list: Vec<Import>,
     index: HashMap<(String, String), u32>,
     needed: Vec<String>,
+    /// `needed`, ASCII-lowercased, for case-insensitive lookups without a scan.
+    needed_lower: HashSet<String>,
     /// (IAT slot address, index into `list`).
     slots: Vec<(u64, u32)>,
 }
 
 impl ImportTable {
     fn library(&mut self, dll: &str) {
-        if !self.needed.iter().any(|n| n.eq_ignore_ascii_case(dll)) {
+        if self.needed_lower.insert(dll.to_ascii_lowercase()) {
             self.needed.push(dll.to_owned());
         }
     }
@@ -522,6 +524,9 @@ fn read_exports(
                 "export name {i} points to RVA {name_rva:#x}, where the file holds no name"
             ))
         })?;
+        // Counted before the skips below: every name read costs its bytes, or a table of
+        // names with no address could make the loader read one long name over and over.
+        budget.take(name.len() + 4)?;
         let index = usize::from(le16(ordinals, i * 2));
         let target = functions
             .get(index * 4..index * 4 + 4)
@@ -534,7 +539,6 @@ fn read_exports(
         if target == 0 || forwarders.contains(&target) {
             continue;
         }
-        budget.take(name.len() + 4)?;
         let addr =
             va(bin, target).ok_or_else(|| malformed("export address overflows the image base"))?;
         exports.insert(name, addr);
@@ -652,6 +656,111 @@ mod tests {
     const BASE32: u64 = 0x1000_0000;
     const ORDINAL64: u64 = 1 << 63;
     const ORDINAL32: u64 = 1 << 31;
+
+    /// A PE32+ model over `data` mapped at RVA 0x1000 (image base 0), for table readers.
+    fn flat(data: &[u8]) -> Binary<'_> {
+        let len = data.len() as u64;
+        Binary {
+            format: Format::Pe,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".rdata".into(),
+                vaddr: 0x1000,
+                vsize: len,
+                offset: 0,
+                filesize: len,
+                exec: false,
+                write: false,
+            }],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    /// Resource check regression: an export directory whose 20,000 names all point at one
+    /// 60 KB name and whose one function address is 0. Skipped exports were not charged to
+    /// the budget, so the loader read (and copied) the long name 20,000 times, 1.2 GB of
+    /// work from a 180 KB table; a 6 MB file would cost 64 GB. Every name read now counts.
+    #[test]
+    fn export_names_without_addresses_still_cost_budget() {
+        const N: u32 = 20_000;
+        let (dir, functions, names, ordinals, name) =
+            (0x1000, 0x1040, 0x1100, 0x1100 + 4 * N, 0x1100 + 6 * N);
+        let mut data = vec![0u8; (name - 0x1000) as usize];
+        let mut put32 = |rva: u32, v: u32| {
+            let at = (rva - 0x1000) as usize;
+            data[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        };
+        put32(dir + 20, 1); // one function, address 0
+        put32(dir + 24, N);
+        put32(dir + 28, functions);
+        put32(dir + 32, names);
+        put32(dir + 36, ordinals);
+        for i in 0..N {
+            put32(names + 4 * i, name);
+        }
+        data.extend(std::iter::repeat_n(b'A', 60_000));
+        data.push(0);
+        let bin = flat(&data);
+        let mut budget = Budget::for_file(&data);
+        let started = std::time::Instant::now();
+        let dir = DataDirectory {
+            virtual_address: dir,
+            size: 40,
+        };
+        let err = read_exports(&bin, &dir, &mut budget).unwrap_err();
+        assert!(
+            err.to_string().contains("more symbols than the file"),
+            "{err}"
+        );
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
+
+    /// Resource check regression: 50,000 import descriptors naming 50,000 different DLLs
+    /// (each with an empty lookup table). Every new DLL name was compared with all the
+    /// ones before it, 1.25 * 10^9 comparisons for a 1.3 MB table. The set of names is
+    /// now hashed; the first spelling of a name is kept, case-insensitively, as before.
+    #[test]
+    fn many_distinct_dlls_are_not_quadratic() {
+        const N: u32 = 50_000;
+        let (descriptors, zero, names) = (0x1000, 0x1000 + 20 * (N + 2), 0x1000 + 20 * (N + 2) + 8);
+        let mut data = vec![0u8; (names - 0x1000 + 8 * (N + 1)) as usize];
+        let mut put = |rva: u32, b: &[u8]| {
+            let at = (rva - 0x1000) as usize;
+            data[at..at + b.len()].copy_from_slice(b);
+        };
+        for i in 0..N {
+            let d = descriptors + 20 * i;
+            put(d, &zero.to_le_bytes()); // lookup table: one zero entry
+            put(d + 12, &(names + 8 * i).to_le_bytes());
+            put(d + 16, &zero.to_le_bytes());
+            put(names + 8 * i, format!("{i:06x}\0").as_bytes());
+        }
+        // A repeat in another case adds nothing.
+        put(descriptors + 20 * N, &zero.to_le_bytes());
+        put(descriptors + 20 * N + 12, &(names + 8 * N).to_le_bytes());
+        put(descriptors + 20 * N + 16, &zero.to_le_bytes());
+        put(names + 8 * N, b"00000A\0");
+        let bin = flat(&data);
+        let mut budget = Budget::for_file(&data);
+        let mut table = ImportTable::default();
+        let started = std::time::Instant::now();
+        let dir = DataDirectory {
+            virtual_address: descriptors,
+            size: 20,
+        };
+        read_imports(&bin, &dir, &mut table, &mut budget).unwrap();
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(table.needed.len(), N as usize);
+        assert_eq!(table.needed[10], "00000a");
+    }
 
     /// Raw size of every synthetic section; section `i` sits at RVA `0x1000 * (i + 1)` and file
     /// offset `SECTION_RAW * (i + 1)`, so [`off`] turns an RVA into its file offset.

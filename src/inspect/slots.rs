@@ -18,6 +18,12 @@ const SLOT_SUBSLOTS: u32 = 92;
 const MOD_SLOTS: u32 = 94;
 const MOD_NAME: u32 = 100;
 const MAX_SLOTS: u64 = 64;
+/// Entries read in all, over a slot array and the arrays nested in it.
+const MAX_WALKED: u64 = 1024;
+/// Most call sites of one import whose arguments are read back from the code. Modules call
+/// `PyModuleDef_Init` and `PyUnstable_Module_SetGIL` once or twice; reading a site decodes up
+/// to a few hundred instructions, so a text made of nothing but calls would take minutes.
+const MAX_CALL_SITES: usize = 64;
 
 /// What to look for in one file.
 #[derive(Debug, Clone)]
@@ -274,8 +280,9 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
     let mut needle = short.as_bytes().to_vec();
     needle.push(0);
     let mut targets: HashSet<u64> = HashSet::new();
+    let offsets = bin.offset_index();
     for off in memmem::find_iter(bin.data, &needle) {
-        let Some(addr) = bin.addr_of_offset(off as u64) else {
+        let Some(addr) = offsets.addr(off as u64) else {
             continue;
         };
         targets.insert(addr);
@@ -287,7 +294,7 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
             start -= 1;
         }
         if start < off
-            && let Some(a) = bin.addr_of_offset(start as u64)
+            && let Some(a) = offsets.addr(start as u64)
         {
             targets.insert(a);
         }
@@ -334,12 +341,20 @@ struct Slot {
 
 /// Walk a `PyModuleDef_Slot[]` (`new_style` false) or a 3.15 `PySlot[]` to the terminator,
 /// descending into nested arrays. Err when the bytes do not look like a slot array.
-fn walk(
+fn walk(bin: &Binary, at: u64, new_style: bool, out: &mut Vec<Slot>) -> Result<(), String> {
+    let mut budget = MAX_WALKED;
+    walk_nested(bin, at, new_style, 0, out, &mut budget)
+}
+
+/// One array of [`walk`]; `budget` counts the entries read across all nesting levels, so that
+/// arrays whose every entry nests another array cannot fan out to 64^5 entries.
+fn walk_nested(
     bin: &Binary,
     at: u64,
     new_style: bool,
     depth: u8,
     out: &mut Vec<Slot>,
+    budget: &mut u64,
 ) -> Result<(), String> {
     if depth > 4 {
         return Err("slot arrays nested too deep".into());
@@ -347,6 +362,9 @@ fn walk(
     let p = u64::from(bin.pointer_size);
     let (stride, value_off) = if new_style { (16, 8) } else { (2 * p, p) };
     for i in 0..MAX_SLOTS {
+        *budget = budget
+            .checked_sub(1)
+            .ok_or_else(|| format!("nested slot arrays hold more than {MAX_WALKED} entries"))?;
         let entry = at + i * stride;
         let id = if new_style {
             u32::from(
@@ -377,13 +395,13 @@ fn walk(
         }
         match (id, value) {
             (SLOT_SUBSLOTS, Word::Pointer(Pointer::Addr(nested))) if new_style => {
-                walk(bin, nested, true, depth + 1, out)?;
+                walk_nested(bin, nested, true, depth + 1, out, budget)?;
             }
             (MOD_SLOTS, Word::Pointer(Pointer::Addr(nested))) => {
-                walk(bin, nested, false, depth + 1, out)?
+                walk_nested(bin, nested, false, depth + 1, out, budget)?
             }
             (SLOT_SUBSLOTS, Word::Pointer(Pointer::Addr(nested))) => {
-                walk(bin, nested, true, depth + 1, out)?
+                walk_nested(bin, nested, true, depth + 1, out, budget)?
             }
             _ => out.push(Slot {
                 index: i as usize,
@@ -467,7 +485,7 @@ fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder) -> Finding {
                 return runtime_slots(bin, code, slots, &where_def);
             }
             let mut entries = Vec::new();
-            if let Err(e) = walk(bin, slots, false, 0, &mut entries) {
+            if let Err(e) = walk(bin, slots, false, &mut entries) {
                 return Finding::new(
                     Verdict::Unknown,
                     Reason::SlotsUnreadable,
@@ -622,7 +640,18 @@ fn heap_def(bin: &Binary, code: &Code) -> Option<Finding> {
     let init = bin.import("PyModuleDef_Init")?;
     let layout = layouts(bin)[0];
     let mut findings: Vec<Finding> = Vec::new();
-    for (site, _) in code.call_sites(&[init]) {
+    let sites = code.call_sites(&[init]);
+    if sites.len() > MAX_CALL_SITES {
+        return Some(Finding::new(
+            Verdict::Unknown,
+            Reason::SlotsUnreadable,
+            format!(
+                "PyModuleDef_Init is called from {} places; more than {MAX_CALL_SITES} are not read",
+                sites.len()
+            ),
+        ));
+    }
+    for (site, _) in sites {
         let Some(stores) = code.heap_slot_stores(site, layout.m_slots) else {
             continue;
         };
@@ -666,6 +695,17 @@ fn single_phase(bin: &Binary, code: &Code, binder: Binder, context: &str) -> Fin
         .single_phase();
     }
     let sites = code.call_sites(&[set_gil]);
+    if sites.len() > MAX_CALL_SITES {
+        return Finding::new(
+            Verdict::Unknown,
+            Reason::SetGilRuntimeValue,
+            format!(
+                "PyUnstable_Module_SetGIL is called from {} places; more than {MAX_CALL_SITES} are not read",
+                sites.len()
+            ),
+        )
+        .single_phase();
+    }
     if sites.is_empty() {
         return Finding::new(
             Verdict::Unknown,
@@ -847,7 +887,7 @@ fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
     let mut parsed: Vec<(u64, Vec<Slot>)> = Vec::new();
     for &addr in &refs.data {
         let mut entries = Vec::new();
-        if walk(bin, addr, true, 0, &mut entries).is_ok() && !entries.is_empty() {
+        if walk(bin, addr, true, &mut entries).is_ok() && !entries.is_empty() {
             parsed.push((addr, entries));
         }
     }
@@ -888,4 +928,191 @@ fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
             req.export_hook
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::inspect::model::{Arch, Format, PointerMap, Segment};
+
+    /// An x86-64 model whose text is `calls` times `call <stub of import 0>`, the stub
+    /// being a `ret` after them; `imports` are the module's imports.
+    fn calls_to_import(data: &mut Vec<u8>, calls: usize) -> u64 {
+        let text = 0x10_0000u64;
+        let stub = text + 5 * calls as u64;
+        for k in 0..calls as u64 {
+            let next = text + 5 * (k + 1);
+            data.push(0xe8);
+            data.extend_from_slice(&((stub as i64 - next as i64) as i32).to_le_bytes());
+        }
+        data.push(0xc3);
+        stub
+    }
+
+    fn x86_text<'a>(data: &'a [u8], stub: u64, imports: &[&str]) -> Binary<'a> {
+        Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".text".into(),
+                vaddr: 0x10_0000,
+                vsize: data.len() as u64,
+                offset: 0,
+                filesize: data.len() as u64,
+                exec: true,
+                write: false,
+            }],
+            pointers: PointerMap::default(),
+            imports: imports
+                .iter()
+                .map(|n| crate::inspect::model::Import {
+                    name: n.to_string(),
+                    library: None,
+                })
+                .collect(),
+            exports: HashMap::new(),
+            stubs: vec![(stub, 0)],
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    /// Resource check regression: a text of 100,000 `call PyModuleDef_Init` read each call
+    /// back for a heap-built def, 1.2 ms apiece (2 minutes; a 5 MB text: 20 minutes). More
+    /// than `MAX_CALL_SITES` sites now give "unknown" without reading any; a few are read.
+    #[test]
+    fn many_calls_to_module_def_init_are_not_each_read() {
+        let mut data = Vec::new();
+        let stub = calls_to_import(&mut data, 100_000);
+        let bin = x86_text(&data, stub, &["PyModuleDef_Init"]);
+        let code = Code::new(&bin);
+        let started = std::time::Instant::now();
+        let f = heap_def(&bin, &code).unwrap();
+        assert_eq!(f.verdict, Verdict::Unknown);
+        assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+
+        let mut data = Vec::new();
+        let stub = calls_to_import(&mut data, 2);
+        let bin = x86_text(&data, stub, &["PyModuleDef_Init"]);
+        assert!(heap_def(&bin, &Code::new(&bin)).is_none()); // read: no def built there
+    }
+
+    /// The same for `PyUnstable_Module_SetGIL`, whose every call's argument was read back.
+    #[test]
+    fn many_calls_to_set_gil_are_not_each_read() {
+        let mut data = Vec::new();
+        let stub = calls_to_import(&mut data, 100_000);
+        let bin = x86_text(&data, stub, &["PyUnstable_Module_SetGIL"]);
+        let code = Code::new(&bin);
+        let started = std::time::Instant::now();
+        let f = single_phase(&bin, &code, Binder::CApi, "test");
+        assert_eq!(
+            (f.verdict, f.reason),
+            (Verdict::Unknown, Reason::SetGilRuntimeValue)
+        );
+        assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
+
+    /// Resource check regression: a 4.8 MB ELF with 60,000 executable sections and 200,000
+    /// copies of the module name outside them took 21 s, because every copy was mapped to an
+    /// address by a scan of all sections. The def search now uses an offset index.
+    #[test]
+    fn name_search_over_many_sections_is_not_quadratic() {
+        let mut data = vec![0x90u8; 16];
+        for _ in 0..200_000 {
+            data.extend_from_slice(b"m\0");
+        }
+        let segments = (0..60_000u64)
+            .map(|k| Segment {
+                name: String::new(),
+                vaddr: 0x10_0000 + 16 * k,
+                vsize: 16,
+                offset: 0,
+                filesize: 16,
+                exec: true,
+                write: false,
+            })
+            .collect();
+        let bin = Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments,
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        let started = std::time::Instant::now();
+        assert!(scan_for_def(&bin, "m").is_none());
+        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    }
+
+    /// Fuzzing regression (by construction): five old-style slot arrays where each of the
+    /// first four holds 63 `Py_mod_slots` entries pointing at the next, and the last 63
+    /// plain slots. Depth stayed within the limit of 4, but the walk read 63^4 x 64 entries
+    /// and collected 63^5 slots (23 GB). The walk now gives up after `MAX_WALKED` entries.
+    #[test]
+    fn nested_slot_arrays_cannot_fan_out() {
+        const ARRAY: u64 = 64 * 16;
+        let mut data = vec![0u8; 5 * ARRAY as usize];
+        let mut pointers = PointerMap::default();
+        for level in 0..5u64 {
+            for i in 0..63u64 {
+                let entry = (level * ARRAY + i * 16) as usize;
+                let id: u32 = if level < 4 { MOD_SLOTS } else { 1 };
+                data[entry..entry + 4].copy_from_slice(&id.to_le_bytes());
+                if level < 4 {
+                    let site = 0x1000 + level * ARRAY + i * 16 + 8;
+                    pointers.insert(site, Pointer::Addr(0x1000 + (level + 1) * ARRAY));
+                }
+            }
+        }
+        pointers.finish();
+        let len = data.len() as u64;
+        let bin = Binary {
+            format: Format::Elf,
+            arch: Arch::X86_64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".data".into(),
+                vaddr: 0x1000,
+                vsize: len,
+                offset: 0,
+                filesize: len,
+                exec: false,
+                write: true,
+            }],
+            pointers,
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data: &data,
+        };
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        let err = walk(&bin, 0x1000, false, &mut out).unwrap_err();
+        assert!(err.contains("more than 1024 entries"), "{err}");
+        assert!(out.len() <= MAX_WALKED as usize);
+        assert!(started.elapsed().as_secs() < 5);
+
+        // The last level alone is an ordinary array of 63 slots.
+        let mut out = Vec::new();
+        walk(&bin, 0x1000 + 4 * ARRAY, false, &mut out).unwrap();
+        assert_eq!(out.len(), 63);
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::WheelError;
-use super::tags::{WheelTag, expand_sets, split_set};
+use super::tags::{MAX_TAG_TRIPLES, WheelTag, expand_sets, split_set, triple_count};
 
 /// The optional build tag of a wheel file name: a number, then any suffix (`1`, `2b`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,6 +109,11 @@ impl WheelFilename {
                 return Err(err(&format!("invalid {what} tag {bad:?}")));
             }
         }
+        if triple_count(&python_tags, &abi_tags, &platform_tags).is_none() {
+            return Err(err(&format!(
+                "its compressed tag sets stand for more than {MAX_TAG_TRIPLES} tags"
+            )));
+        }
         Ok(WheelFilename {
             distribution: distribution.to_string(),
             version: version.to_string(),
@@ -124,7 +129,8 @@ impl WheelFilename {
         normalize_name(&self.distribution)
     }
 
-    /// Every `{python}-{abi}-{platform}` triple the compressed tag sets stand for.
+    /// Every `{python}-{abi}-{platform}` triple the compressed tag sets stand for (at most
+    /// [`MAX_TAG_TRIPLES`]; [`WheelFilename::parse`] refuses names with more).
     pub fn tags(&self) -> Vec<WheelTag> {
         expand_sets(&self.python_tags, &self.abi_tags, &self.platform_tags)
     }
@@ -364,6 +370,28 @@ mod tests {
             assert!(err.contains(name), "{err}");
             assert!(err.contains(needle), "{name}: {err}");
         }
+    }
+
+    /// Fuzzing regression (found while reviewing the filename target): `tags()` expanded the
+    /// compressed sets into their product, a billion triples for a 3,000-character name.
+    /// 20 x 20 x 20 already passes the limit and still fits a file name on disk.
+    #[test]
+    fn names_whose_tag_sets_expand_too_far_are_refused() {
+        let set = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+        let name = format!(
+            "foo-1.0-{}-{}-{}.whl",
+            set("p", 20).join("."),
+            set("a", 20).join("."),
+            set("x", 20).join(".")
+        );
+        let err = WheelFilename::parse(&name).unwrap_err().to_string();
+        assert!(err.contains("more than 4096 tags"), "{err}");
+        let name = format!(
+            "foo-1.0-{}-cp314t-{}.whl",
+            set("p", 64).join("."),
+            set("x", 64).join(".")
+        );
+        assert_eq!(WheelFilename::parse(&name).unwrap().tags().len(), 4096);
     }
 
     #[test]

@@ -193,7 +193,8 @@ pub fn hook_names(module: &str) -> HookNames {
             export: format!("PyModExport_{last}"),
         }
     } else {
-        // Overflow would need a name of hundreds of megabytes; fall back to the raw name.
+        // Names longer than any file name (and arithmetic overflow) are not encoded; fall
+        // back to the raw name, which no module exports.
         let encoded = punycode::encode(last)
             .unwrap_or_else(|| last.to_string())
             .replace('-', "_");

@@ -32,14 +32,17 @@ impl WheelTag {
     }
 
     /// Expands a possibly compressed tag set (`py2.py3-none-any`, `cp315-abi3.abi3t-…`) into
-    /// every triple it stands for, in order.
+    /// every triple it stands for, in order. `None` when it is not a tag triple or stands for
+    /// more than [`MAX_TAG_TRIPLES`].
     pub fn expand(s: &str) -> Option<Vec<WheelTag>> {
         let parsed = WheelTag::parse(s)?;
-        Some(expand_sets(
-            &split_set(&parsed.python),
-            &split_set(&parsed.abi),
-            &split_set(&parsed.platform),
-        ))
+        let sets = [
+            split_set(&parsed.python),
+            split_set(&parsed.abi),
+            split_set(&parsed.platform),
+        ];
+        triple_count(&sets[0], &sets[1], &sets[2])?;
+        Some(expand_sets(&sets[0], &sets[1], &sets[2]))
     }
 }
 
@@ -57,13 +60,35 @@ pub(crate) fn split_set(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every combination of the three tag sets, as triples.
+/// Most triples one compressed tag set may stand for. Real wheels list a few python
+/// versions and platform aliases (tens of triples); the sets of a 3000-character name would
+/// otherwise expand to a billion.
+pub const MAX_TAG_TRIPLES: usize = 4096;
+
+/// How many triples the three sets stand for, or `None` past [`MAX_TAG_TRIPLES`].
+pub(crate) fn triple_count(
+    pythons: &[String],
+    abis: &[String],
+    platforms: &[String],
+) -> Option<usize> {
+    pythons
+        .len()
+        .checked_mul(abis.len())?
+        .checked_mul(platforms.len())
+        .filter(|&n| n <= MAX_TAG_TRIPLES)
+}
+
+/// Every combination of the three tag sets, as triples. Empty when they stand for more than
+/// [`MAX_TAG_TRIPLES`] (parsing refuses such names and tag lines).
 pub(crate) fn expand_sets(
     pythons: &[String],
     abis: &[String],
     platforms: &[String],
 ) -> Vec<WheelTag> {
-    let mut out = Vec::with_capacity(pythons.len() * abis.len() * platforms.len());
+    let Some(count) = triple_count(pythons, abis, platforms) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(count);
     for python in pythons {
         for abi in abis {
             for platform in platforms {
@@ -530,5 +555,25 @@ mod tests {
         assert!(WheelTag::expand("cp314-cp314t").is_none());
         assert!(WheelTag::expand("a-b-c-d").is_none());
         assert!(WheelTag::expand("a--c").is_none());
+    }
+
+    /// Fuzzing regression (found while reviewing the filename target): compressed tag sets
+    /// of a few hundred members each expand to their product. A 3,000-character tag line
+    /// (400 x 400 x 400) stood for 64 million triples, several GB of strings.
+    #[test]
+    fn huge_compressed_sets_are_refused() {
+        let set = |p: &str, n: usize| {
+            (0..n)
+                .map(|i| format!("{p}{i}"))
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        let line = format!("{}-{}-{}", set("p", 400), set("a", 400), set("x", 400));
+        assert!(WheelTag::expand(&line).is_none());
+        let line = format!("{}-{}-{}", set("p", 16), set("a", 16), set("x", 16));
+        assert_eq!(
+            WheelTag::expand(&line).map(|t| t.len()),
+            Some(MAX_TAG_TRIPLES)
+        );
     }
 }

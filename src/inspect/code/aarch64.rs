@@ -493,20 +493,33 @@ enum Val {
 /// Constant stores into `[lo, hi)`: from every `adrp` of a page the range touches, follow the
 /// code forward (both ways at conditional branches, a bounded number of instructions) tracking
 /// registers, and record stores whose address lands inside.
+///
+/// Empty when more than [`MAX_FOLLOWS`] `adrp`s aim at those pages: each one costs a
+/// search, and a text made of nothing else would take minutes; no constant stores are
+/// then reported, so the slot reader answers "unknown" rather than decide on part of them.
 pub(super) fn stores_into(code: &Code, lo: u64, hi: u64) -> Vec<Store> {
-    let mut out = Vec::new();
     let (first_page, last_page) = (lo & !0xfff, hi.saturating_sub(1) & !0xfff);
-    for (start, bytes) in code.bin.code() {
-        let ws: Vec<u32> = words(bytes).collect();
-        for k in 0..ws.len() {
-            let pc = start + 4 * k as u64;
-            if let Insn::Adrp { page, .. } = decode(ws[k], pc)
-                && page >= first_page
-                && page <= last_page
-            {
-                follow_stores(&ws, start, pc, lo, hi, &mut out);
-            }
-        }
+    let texts: Vec<(u64, Vec<u32>)> = code
+        .bin
+        .code()
+        .map(|(start, bytes)| (start, words(bytes).collect()))
+        .collect();
+    let starts = || {
+        texts.iter().flat_map(move |(start, ws)| {
+            ws.iter().enumerate().filter_map(move |(k, &w)| {
+                let pc = start + 4 * k as u64;
+                matches!(decode(w, pc), Insn::Adrp { page, .. }
+                    if page >= first_page && page <= last_page)
+                .then_some((*start, ws.as_slice(), pc))
+            })
+        })
+    };
+    if starts().nth(MAX_FOLLOWS).is_some() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (start, ws, pc) in starts() {
+        follow_stores(ws, start, pc, lo, hi, &mut out);
     }
     out
 }
@@ -515,6 +528,10 @@ type Regs = [Option<Val>; 32];
 
 /// Instructions one search may read, over all paths.
 const FOLLOW_BUDGET: usize = 320;
+
+/// Most searches one [`stores_into`] starts (one per `adrp` of a page of the range). The
+/// arm64 modules here need at most 2,843.
+const MAX_FOLLOWS: usize = 16_384;
 
 fn follow_stores(ws: &[u32], base: u64, from: u64, lo: u64, hi: u64, out: &mut Vec<Store>) {
     let mut seen = std::collections::HashSet::new();
@@ -643,6 +660,64 @@ fn step(regs: &mut Regs, insn: Insn, pc: u64, lo: u64, hi: u64, out: &mut Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A text of `pairs` times `adrp x0, <own page>; str wzr, [x0]` at 0x10_0000.
+    fn adrp_store_pairs(pairs: usize) -> Vec<u8> {
+        [0x9000_0000u32, 0xb900_001f]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>()
+            .repeat(pairs)
+    }
+
+    fn text(data: &[u8]) -> Binary<'_> {
+        use std::collections::HashMap;
+
+        use crate::inspect::model::{Arch, Format, PointerMap, Segment};
+
+        Binary {
+            format: Format::Elf,
+            arch: Arch::Aarch64,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments: vec![Segment {
+                name: ".text".into(),
+                vaddr: 0x10_0000,
+                vsize: data.len() as u64,
+                offset: 0,
+                filesize: data.len() as u64,
+                exec: true,
+                write: false,
+            }],
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data,
+        }
+    }
+
+    /// Resource check regression: a 4 MB text made only of `adrp x0, <the slot page>`
+    /// started a 320-instruction search from each of its million instructions: 37 s in a
+    /// release build. Past `MAX_FOLLOWS` candidate `adrp`s no search is started and no
+    /// store reported; below it the stores are found as before.
+    #[test]
+    fn a_text_of_adrps_is_not_followed_from_each() {
+        let data = adrp_store_pairs(4);
+        let bin = text(&data);
+        let stores = Code::new(&bin).stores_into(0x10_0000, 0x10_1000);
+        assert_eq!(stores.len(), 4);
+        assert!(stores.iter().all(|s| s.addr == 0x10_0000 && s.value == 0));
+
+        let data = adrp_store_pairs(MAX_FOLLOWS + 1);
+        let bin = text(&data);
+        let started = std::time::Instant::now();
+        let end = 0x10_0000 + data.len() as u64;
+        assert!(Code::new(&bin).stores_into(0x10_0000, end).is_empty());
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
 
     #[test]
     fn decodes_the_forms_the_readers_use() {

@@ -158,7 +158,5 @@ impl<'b, 'a> Code<'b, 'a> {
 /// Where the executable bytes of `addr` start, and the bytes from there to the end of the
 /// executable range holding it.
 fn code_at<'a>(bin: &Binary<'a>, addr: u64) -> Option<&'a [u8]> {
-    bin.code()
-        .find(|&(start, bytes)| addr >= start && addr - start < bytes.len() as u64)
-        .map(|(start, bytes)| &bytes[(addr - start) as usize..])
+    bin.code_from(addr)
 }

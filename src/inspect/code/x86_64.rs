@@ -126,10 +126,8 @@ pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
     let bin = code.bin;
     let wanted = |imp: u32| imports.contains(&imp);
     let mut out = Vec::new();
-    for seg in bin.segments.iter().filter(|s| s.exec) {
-        let Some((start, bytes)) = bin.code().find(|&(a, _)| a == seg.vaddr) else {
-            continue;
-        };
+    for (seg, bytes) in bin.code_segments() {
+        let start = seg.vaddr;
         let stub_section = seg.name.contains("plt") || seg.name.contains("stub");
         for (i, &b) in bytes.iter().enumerate() {
             match b {

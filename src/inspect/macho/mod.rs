@@ -59,7 +59,12 @@ pub fn load(data: &[u8], prefer: Option<Arch>) -> Result<Binary<'_>, ModelError>
         base: base_address(&segment_cmds),
         segments: segment_cmds,
     };
-    let symtab = cmds.symbol_table(macho.symbols, data, macho.is_64);
+    let symtab = cmds.symbol_table(
+        macho.symbols.is_some(),
+        data,
+        macho.is_64,
+        macho.little_endian,
+    );
     let indirect = cmds.indirect_table(data, macho.little_endian)?;
     let two_level = macho.header.flags & MH_TWOLEVEL != 0;
     let mut imports = ImportTable::new(cmds.dylibs.clone(), two_level);
@@ -76,6 +81,11 @@ pub fn load(data: &[u8], prefer: Option<Arch>) -> Result<Binary<'_>, ModelError>
     let exports = exports(&img, &cmds, &symtab)?;
     for sym in symtab.iter().filter(|s| s.is_import()) {
         imports.intern(sym.name.as_bytes(), sym.library_ordinal(two_level));
+    }
+    if symtab.exhausted() {
+        return Err(malformed(
+            "symbol names add up to more than twice the file (one string named over and over)",
+        ));
     }
 
     let mut bin = Binary {
@@ -191,12 +201,12 @@ impl Commands {
 
     fn symbol_table<'a>(
         &self,
-        parsed: Option<goblin::mach::symbols::Symbols<'a>>,
-        data: &[u8],
+        parsed: bool,
+        data: &'a [u8],
         is_64: bool,
+        le: bool,
     ) -> SymbolTable<'a> {
-        let (symoff, nsyms) = self.symtab.map_or((0, 0), |s| (s.symoff, s.nsyms));
-        SymbolTable::new(parsed, symoff, nsyms, data.len(), is_64)
+        SymbolTable::new(parsed, data, self.symtab.as_ref(), is_64, le)
     }
 
     fn indirect_table<'a>(
