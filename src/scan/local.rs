@@ -180,7 +180,7 @@ fn scan_module_file(
             filename: path.display().to_string(),
             project: None,
             version: None,
-            sha256: Some(hex(&Sha256::digest(&data))),
+            sha256: Some(crate::index::sha256_hex(&data)),
             python: python.to_string(),
             platform: platform.map(|p| p.to_string()),
             readiness: Readiness::Unknown,

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
-
-use super::{Readiness, ScanConfig, ScanReport, WheelReport, hex, run_parallel, scan_wheel};
+use super::{Readiness, ScanConfig, ScanReport, WheelReport, run_parallel, scan_wheel};
 use crate::index::remote::RemoteFile;
 use crate::index::select::{self, Pick, Release};
 use crate::index::{DistFile, Fetch, FetchError, NetStats, ProjectPage, RangeBody};
@@ -490,15 +488,12 @@ fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
             remote.len()
         ));
     }
-    if let (Some(want), Some(whole)) = (&file.sha256, remote.whole()) {
-        let got = hex(&Sha256::digest(whole));
-        if !got.eq_ignore_ascii_case(want) {
-            return Err(format!(
-                "sha256 mismatch: the index says {want}, the file is {got}"
-            ));
-        }
+    match remote.whole() {
+        Some(whole) => file
+            .check_sha256(whole)
+            .map_err(|e| format!("sha256 mismatch: {e}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Fetch, in as few requests as possible, every member the targets will read.
