@@ -1,0 +1,196 @@
+//! The input parsers of `gilfree audit` over the fixture files in `tests/fixtures/lock/`:
+//! names, versions, markers evaluated for two targets, sources with line numbers, and broken
+//! files reported with the file and line.
+
+use std::path::{Path, PathBuf};
+
+use gilfree::lock::{Format, Kind, LockError, Parsed, Requirement, Target, parse_file};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lock")
+        .join(rel)
+}
+
+fn linux() -> Target {
+    Target::new("3.14t", "linux-x86_64").unwrap()
+}
+
+fn windows() -> Target {
+    Target::new("3.14t", "windows-amd64").unwrap()
+}
+
+fn find<'a>(parsed: &'a Parsed, name: &str) -> &'a Requirement {
+    parsed
+        .requirements
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// The names applying to `target`, sorted and without repeats.
+fn names_for(parsed: &Parsed, target: &Target) -> Vec<String> {
+    let mut names: Vec<String> = parsed.for_target(target).map(|r| r.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().unwrap().to_str().unwrap()
+}
+
+#[test]
+fn requirements_compiled_by_uv() {
+    let path = fixture("requirements/requirements.txt");
+    let p = parse_file(&path).unwrap();
+    assert_eq!(p.format, Format::Requirements);
+    assert_eq!(p.requirements.len(), 8);
+    let cffi = find(&p, "cffi");
+    assert_eq!(cffi.version.as_deref(), Some("2.1.1"));
+    assert_eq!(cffi.source.line, 3);
+    assert_eq!(cffi.source.file, path);
+    assert_eq!(cffi.hashes.len(), 2);
+    assert!(cffi.hashes[1].starts_with("sha256:06c72bb7"));
+    assert_eq!(find(&p, "uvloop").source.line, 31);
+
+    let on_linux = names_for(&p, &linux());
+    let on_windows = names_for(&p, &windows());
+    assert!(on_linux.contains(&"uvloop".to_string()));
+    assert!(!on_linux.contains(&"colorama".to_string()));
+    assert!(on_windows.contains(&"colorama".to_string()));
+    assert!(!on_windows.contains(&"uvloop".to_string()));
+    // Two numpy pins split by Python version: one applies to 3.14.
+    let l = linux();
+    let numpys: Vec<_> = p.for_target(&l).filter(|r| r.name == "numpy").collect();
+    assert_eq!(numpys.len(), 1);
+    assert_eq!(numpys[0].version.as_deref(), Some("2.5.5"));
+    let old = Target::new("3.11", "linux-x86_64").unwrap();
+    let numpy_old: Vec<_> = p.for_target(&old).filter(|r| r.name == "numpy").collect();
+    assert_eq!(numpy_old[0].version.as_deref(), Some("2.4.6"));
+}
+
+#[test]
+fn requirements_with_includes_options_and_direct_references() {
+    let path = fixture("requirements/requirements-dev.in");
+    let env = |n: &str| (n == "PRIVATE_INDEX_HOST").then(|| "pkgs.example.com".to_string());
+    let p = gilfree::lock::requirements::parse_file_with_env(&path, &env).unwrap();
+    assert_eq!(
+        p.index_urls,
+        ["https://pypi.org/simple", "https://pkgs.example.com/simple"]
+    );
+    // Eight from the include, six written here.
+    assert_eq!(p.requirements.len(), 14);
+    assert_eq!(
+        file_name(&find(&p, "lxml").source.file),
+        "requirements.txt",
+        "included requirements keep their own file"
+    );
+    let constraints: Vec<(&str, Option<&str>, usize)> = p
+        .constraints
+        .iter()
+        .map(|r| (r.name.as_str(), r.version.as_deref(), r.source.line))
+        .collect();
+    assert_eq!(
+        constraints,
+        [("urllib3", None, 2), ("setuptools-scm", Some("8.1.0"), 3)]
+    );
+
+    let pytest = find(&p, "pytest");
+    assert_eq!(pytest.source.line, 10);
+    assert_eq!(pytest.extras, ["testing"]);
+    assert_eq!(pytest.specifier.as_deref(), Some(">=8"));
+    assert!(pytest.applies(&linux()));
+
+    let kinds: Vec<(&str, &Kind, usize)> = p
+        .requirements
+        .iter()
+        .filter(|r| !r.kind.is_auditable())
+        .map(|r| (r.name.as_str(), &r.kind, r.source.line))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("helper", &Kind::Editable("./tools/helper".into()), 11),
+            (
+                "example-plugin",
+                &Kind::Editable(
+                    "git+https://github.com/example/plugin.git@v1.2#egg=example_plugin".into()
+                ),
+                12
+            ),
+            (
+                "private-lib",
+                &Kind::Url(
+                    "https://pkgs.example.com/files/private_lib-1.0-py3-none-any.whl".into()
+                ),
+                13
+            ),
+            (
+                "localpkg",
+                &Kind::Path("./vendor/localpkg-0.3.tar.gz".into()),
+                14
+            ),
+        ]
+    );
+    for (_, kind, _) in &kinds {
+        assert!(kind.reason().is_some());
+    }
+
+    let pywin32 = find(&p, "pywin32");
+    assert_eq!(pywin32.source.line, 15);
+    assert_eq!(pywin32.hashes.len(), 1);
+    assert!(!pywin32.applies(&linux()));
+    assert!(pywin32.applies(&windows()));
+}
+
+#[test]
+fn requirements_errors_name_file_and_line() {
+    let cases: [(&str, &str, usize, &str); 3] = [
+        (
+            "requirements/requirements-broken.txt",
+            "requirements-broken.txt",
+            4,
+            "pydantic=>2",
+        ),
+        ("requirements/loop-a.txt", "loop-b.txt", 2, "include loop"),
+        (
+            "requirements/requirements-missing-include.txt",
+            "requirements-missing-include.txt",
+            3,
+            "does-not-exist.txt",
+        ),
+    ];
+    for (rel, file, line, needle) in cases {
+        let err = parse_file(fixture(rel)).unwrap_err();
+        assert_eq!(file_name(err.file()), file, "{rel}: {err}");
+        assert_eq!(err.line(), Some(line), "{rel}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(needle), "{rel}: {text}");
+        assert!(text.contains(&format!("{file}:{line}")), "{rel}: {text}");
+    }
+    let err = gilfree::lock::requirements::parse_file_with_env(
+        &fixture("requirements/requirements-dev.in"),
+        &|_| None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, LockError::MissingVariable { line: 5, name, .. } if name == "PRIVATE_INDEX_HOST"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_and_missing_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("deps.lock");
+    std::fs::write(&odd, "just some text\n").unwrap();
+    let err = parse_file(&odd).unwrap_err();
+    assert!(matches!(err, LockError::UnknownFormat { .. }), "{err}");
+    assert!(err.to_string().contains("deps.lock"));
+
+    let missing = dir.path().join("requirements.txt");
+    let err = parse_file(&missing).unwrap_err();
+    assert!(matches!(err, LockError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("requirements.txt"));
+}
