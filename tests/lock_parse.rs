@@ -194,3 +194,98 @@ fn unknown_and_missing_files_are_errors() {
     assert!(matches!(err, LockError::Io { .. }), "{err}");
     assert!(err.to_string().contains("requirements.txt"));
 }
+
+/// (name, version) pairs applying to `target`, sorted.
+fn pins_for(parsed: &Parsed, target: &Target) -> Vec<(String, String)> {
+    let mut pins: Vec<(String, String)> = parsed
+        .for_target(target)
+        .map(|r| (r.name.clone(), r.version.clone().unwrap_or_default()))
+        .collect();
+    pins.sort();
+    pins
+}
+
+#[test]
+fn uv_lock_made_by_uv() {
+    let path = fixture("uv/uv.lock");
+    let p = parse_file(&path).unwrap();
+    assert_eq!(p.format, Format::UvLock);
+    assert_eq!(p.index_urls, ["https://pypi.org/simple"]);
+    // 17 packages, less the project itself.
+    assert_eq!(p.requirements.len(), 16);
+    assert!(p.requirements.iter().all(|r| r.name != "demo"));
+    let lxml = find(&p, "lxml");
+    assert_eq!(
+        (lxml.version.as_deref(), lxml.source.line),
+        (Some("6.1.3"), 112)
+    );
+    assert!(lxml.wheel_files().count() >= 2);
+    assert!(
+        lxml.wheels
+            .iter()
+            .all(|w| w.sha256.is_some() && w.url.is_some())
+    );
+    assert_eq!(find(&p, "iniconfig").group.as_deref(), Some("dev"));
+    assert_eq!(find(&p, "pyyaml").group.as_deref(), Some("yaml"));
+
+    let on_linux = names_for(&p, &linux());
+    let on_windows = names_for(&p, &windows());
+    assert!(on_linux.contains(&"uvloop".into()) && !on_linux.contains(&"colorama".into()));
+    assert!(on_windows.contains(&"colorama".into()) && !on_windows.contains(&"uvloop".into()));
+    // cffi comes only through cryptography, pycparser only through cffi: both apply.
+    assert!(on_linux.contains(&"pycparser".into()));
+    let pins = pins_for(&p, &linux());
+    assert!(pins.contains(&("numpy".into(), "2.5.5".into())));
+    assert!(!pins.contains(&("numpy".into(), "2.4.6".into())));
+}
+
+#[test]
+fn pylock_made_by_uv_agrees_with_uv_lock() {
+    let p = parse_file(fixture("pylock/pylock.toml")).unwrap();
+    assert_eq!(p.format, Format::Pylock);
+    assert_eq!(p.requirements.len(), 16);
+    let colorama = find(&p, "colorama");
+    assert_eq!(colorama.source.line, 27);
+    assert_eq!(colorama.marker.as_deref(), Some("sys_platform == 'win32'"));
+    assert!(find(&p, "numpy").wheel_files().all(|w| w.sha256.is_some()));
+
+    let uv = parse_file(fixture("uv/uv.lock")).unwrap();
+    for target in [
+        linux(),
+        windows(),
+        Target::new("3.11", "macos-arm64").unwrap(),
+    ] {
+        assert_eq!(pins_for(&p, &target), pins_for(&uv, &target), "{target}");
+    }
+}
+
+#[test]
+fn format_detection_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, format) in [
+        ("uv/uv.lock", Format::UvLock),
+        ("pylock/pylock.toml", Format::Pylock),
+    ] {
+        let renamed = dir.path().join("renamed.lock");
+        std::fs::copy(fixture(rel), &renamed).unwrap();
+        assert_eq!(parse_file(&renamed).unwrap().format, format, "{rel}");
+    }
+}
+
+#[test]
+fn broken_locks_name_file_and_line() {
+    for (rel, line, needle) in [
+        ("uv/broken/uv.lock", 11, "missing-package"),
+        (
+            "pylock/broken/pylock.toml",
+            11,
+            "invalid environment marker",
+        ),
+    ] {
+        let path = fixture(rel);
+        let err = parse_file(&path).unwrap_err();
+        assert_eq!(err.file(), path, "{rel}: {err}");
+        assert_eq!(err.line(), Some(line), "{rel}: {err}");
+        assert!(err.to_string().contains(needle), "{rel}: {err}");
+    }
+}
