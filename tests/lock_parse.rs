@@ -289,3 +289,100 @@ fn broken_locks_name_file_and_line() {
         assert!(err.to_string().contains(needle), "{rel}: {err}");
     }
 }
+
+#[test]
+fn pipfile_lock_made_by_pipenv() {
+    let path = fixture("pipfile/Pipfile.lock");
+    let p = parse_file(&path).unwrap();
+    assert_eq!(p.format, Format::PipfileLock);
+    assert_eq!(p.index_urls, ["https://pypi.org/simple"]);
+    assert_eq!(p.requirements.len(), 13);
+    let lxml = find(&p, "lxml");
+    assert_eq!(
+        (lxml.version.as_deref(), lxml.source.line),
+        (Some("6.1.3"), 48)
+    );
+    assert_eq!(lxml.hashes.len(), 2);
+    let iniconfig = find(&p, "iniconfig");
+    assert_eq!(iniconfig.group.as_deref(), Some("develop"));
+    assert_eq!(iniconfig.source.line, 117);
+    let on_linux = names_for(&p, &linux());
+    let on_windows = names_for(&p, &windows());
+    assert!(on_linux.contains(&"uvloop".into()) && !on_linux.contains(&"colorama".into()));
+    assert!(on_windows.contains(&"colorama".into()) && !on_windows.contains(&"uvloop".into()));
+    assert_eq!(on_linux.len(), 12);
+    // pipenv resolved on Linux: the Windows-only colorama is in the lock, unpinned.
+    let colorama = find(&p, "colorama");
+    assert_eq!(
+        (colorama.version.as_deref(), colorama.specifier.as_deref()),
+        (None, None)
+    );
+}
+
+#[test]
+fn poetry_lock_both_formats() {
+    let v2 = parse_file(fixture("poetry/v2/poetry.lock")).unwrap();
+    let v1 = parse_file(fixture("poetry/v1/poetry.lock")).unwrap();
+    assert_eq!(
+        (v1.format, v2.format),
+        (Format::PoetryLock, Format::PoetryLock)
+    );
+
+    let pins = |p: &Parsed, t: &Target| -> Vec<String> {
+        p.for_target(t)
+            .map(|r| format!("{}=={}", r.name, r.version.as_deref().unwrap_or("?")))
+            .collect()
+    };
+    assert_eq!(
+        pins(&v2, &linux()),
+        [
+            "lxml==5.3.0",
+            "numpy==2.1.3",
+            "pytest==8.3.3",
+            "uvloop==0.21.0",
+            "vendored==0.3.0"
+        ]
+    );
+    assert_eq!(
+        pins(&v2, &windows()),
+        [
+            "colorama==0.4.6",
+            "lxml==5.3.0",
+            "numpy==2.1.3",
+            "pytest==8.3.3",
+            "vendored==0.3.0"
+        ]
+    );
+    let numpy = find(&v2, "numpy");
+    assert_eq!(numpy.source.line, 34);
+    assert_eq!(numpy.wheel_files().count(), 2);
+    assert_eq!(find(&v2, "pytest").group.as_deref(), Some("dev"));
+    assert_eq!(
+        find(&v2, "vendored").kind,
+        Kind::Editable("libs/vendored".into())
+    );
+
+    // Lock format 1.1: files from [metadata.files], no package markers.
+    assert_eq!(v1.requirements.len(), 5);
+    let numpy = find(&v1, "numpy");
+    assert_eq!(
+        (numpy.version.as_deref(), numpy.source.line),
+        (Some("1.24.2"), 24)
+    );
+    assert_eq!(numpy.wheels.len(), 3);
+    assert!(
+        numpy.wheels[0]
+            .sha256
+            .as_deref()
+            .unwrap()
+            .starts_with("8969bfd2")
+    );
+    assert_eq!(find(&v1, "colorama").group.as_deref(), Some("dev"));
+    assert_eq!(
+        find(&v1, "tool").kind,
+        Kind::Vcs(
+            "git+https://github.com/example/tool.git@4f2a9c1d3b5e7f9a1c3e5b7d9f1a3c5e7b9d1f3a"
+                .into()
+        )
+    );
+}
