@@ -386,3 +386,67 @@ fn poetry_lock_both_formats() {
         )
     );
 }
+
+#[test]
+fn pdm_lock() {
+    let p = parse_file(fixture("pdm/pdm.lock")).unwrap();
+    assert_eq!(p.format, Format::PdmLock);
+    assert_eq!(p.requirements.len(), 6);
+    let numpy = find(&p, "numpy");
+    assert_eq!(
+        (numpy.version.as_deref(), numpy.source.line),
+        (Some("2.1.3"), 49)
+    );
+    assert_eq!(numpy.wheel_files().count(), 2);
+    assert_eq!(find(&p, "pytest").group.as_deref(), Some("dev"));
+    assert_eq!(find(&p, "colorama").group, None);
+    assert_eq!(
+        names_for(&p, &linux()),
+        ["iniconfig", "lxml", "numpy", "pytest", "uvloop"]
+    );
+    assert_eq!(
+        names_for(&p, &windows()),
+        ["colorama", "iniconfig", "lxml", "numpy", "pytest"]
+    );
+}
+
+#[test]
+fn pyproject_with_extras_and_groups() {
+    let p = parse_file(fixture("pyproject/pyproject.toml")).unwrap();
+    assert_eq!(p.format, Format::Pyproject);
+    let got: Vec<String> = p
+        .requirements
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{} {}{} [{}]",
+                r.source.line,
+                r.name,
+                r.specifier.as_deref().unwrap_or(""),
+                r.marker
+                    .as_deref()
+                    .map(|m| format!(" ; {m}"))
+                    .unwrap_or_default(),
+                r.group.as_deref().unwrap_or("main"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "6:numpy >=2.1 [main]",
+            "7:lxml >=5.3 [main]",
+            "8:pydantic >=2.9 [main]",
+            "9:cryptography >=43 [main]",
+            "10:colorama >=0.4 ; sys_platform == 'win32' [main]",
+            "11:uvloop >=0.21 ; sys_platform != 'win32' [main]",
+            "15:pyyaml >=6 [yaml]",
+            "18:iniconfig >=2 [dev]",
+            "19:packaging >=24 [dev]",
+            "18:iniconfig >=2 [test]",
+        ]
+    );
+    assert_eq!(names_for(&p, &linux()).len(), 8);
+    assert!(!names_for(&p, &linux()).contains(&"colorama".into()));
+    assert!(names_for(&p, &windows()).contains(&"colorama".into()));
+}

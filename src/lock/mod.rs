@@ -10,15 +10,13 @@
 //! [`markers::applies`].
 
 pub mod markers;
+pub mod pdm;
 pub mod pipfile;
 pub mod poetry;
 pub mod pylock;
 pub mod pyproject;
 pub mod requirements;
 pub mod uv;
-
-mod pdm;
-pub use pdm::parse_str as parse_pdm_lock;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

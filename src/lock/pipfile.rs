@@ -165,7 +165,8 @@ mod tests {
     fn entries_of_every_kind() {
         let p = parse_str(Path::new("Pipfile.lock"), LOCK).unwrap();
         assert_eq!(p.index_urls, ["https://pypi.org/simple"]);
-        let got: Vec<(&str, Option<&str>, &Kind, usize, Option<&str>)> = p
+        type Row<'a> = (&'a str, Option<&'a str>, &'a Kind, usize, Option<&'a str>);
+        let got: Vec<Row> = p
             .requirements
             .iter()
             .map(|r| {

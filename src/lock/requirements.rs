@@ -459,12 +459,19 @@ pub(crate) fn parse_requirement_line(line: &str, dir: &Path) -> Result<Requireme
         return Ok(req);
     }
 
+    let mut req = from_pep508(body, dir)?;
+    req.hashes = hashes;
+    Ok(req)
+}
+
+/// Parses a PEP 508 requirement (`name[extras] spec ; marker` or `name @ url ; marker`); the
+/// source is filled in by the caller. `dir` resolves relative file URLs.
+pub(crate) fn from_pep508(body: &str, dir: &Path) -> Result<Requirement, String> {
     let parsed = pep508_rs::Requirement::<VerbatimUrl>::parse(body, dir)
         .map_err(|e| format!("invalid requirement {body:?}: {}", e.message))?;
-    let mut req = Requirement::new(parsed.name.as_ref(), placeholder);
+    let mut req = Requirement::new(parsed.name.as_ref(), Source::new("", 0));
     req.extras = parsed.extras.iter().map(|e| e.to_string()).collect();
     req.marker = parsed.marker.try_to_string();
-    req.hashes = hashes;
     match &parsed.version_or_url {
         None => {}
         Some(VersionOrUrl::VersionSpecifier(specs)) => {
