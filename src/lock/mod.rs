@@ -335,8 +335,9 @@ pub fn detect_format(path: &Path, text: &str) -> Option<Format> {
     if lower.starts_with("pylock.") && lower.ends_with(".toml") {
         return Some(Format::Pylock);
     }
+    // Rye writes pip-compile output to requirements.lock and requirements-dev.lock.
     if ((lower.starts_with("requirements") || lower.starts_with("constraints"))
-        && lower.ends_with(".txt"))
+        && (lower.ends_with(".txt") || lower.ends_with(".lock")))
         || lower.ends_with(".in")
     {
         return Some(Format::Requirements);
@@ -495,6 +496,7 @@ mod tests {
             ("requirements-dev.txt", Some(Format::Requirements)),
             ("constraints.txt", Some(Format::Requirements)),
             ("dev.in", Some(Format::Requirements)),
+            ("requirements-dev.lock", Some(Format::Requirements)),
             ("uv.lock", Some(Format::UvLock)),
             ("pylock.toml", Some(Format::Pylock)),
             ("pylock.dev.toml", Some(Format::Pylock)),

@@ -55,7 +55,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Parsed, LockError> {
     let groups = doc.dependency_groups.unwrap_or_default();
     let by_name: BTreeMap<String, &Vec<Spanned<toml::Value>>> =
         groups.iter().map(|(k, v)| (normalize_name(k), v)).collect();
-    for (name, _) in &groups {
+    for name in groups.keys() {
         let group = normalize_name(name);
         let mut items = Vec::new();
         expand_group(
@@ -152,7 +152,14 @@ test = ["pytest>=8"]
 dev = [{include-group = "test"}, "ruff"]
 "#;
         let p = parse_str(Path::new("pyproject.toml"), text).unwrap();
-        let got: Vec<(&str, Option<&str>, Option<&str>, Option<&str>, usize)> = p
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            usize,
+        );
+        let got: Vec<Row> = p
             .requirements
             .iter()
             .map(|r| {

@@ -393,6 +393,33 @@ fn name_from_location(loc: &str) -> Option<String> {
     (!last.is_empty() && last != "." && last != "..").then(|| last.to_string())
 }
 
+/// The name of a local project directory: `[project] name` from its `pyproject.toml`, else
+/// the directory's own name (so `-e .` is named after the folder it points to).
+fn local_project_name(loc: &str, dir: &Path) -> Option<String> {
+    let loc = loc
+        .strip_prefix("file://")
+        .or_else(|| loc.strip_prefix("file:"))
+        .unwrap_or(loc);
+    if is_url(loc) || is_vcs(loc) {
+        return None;
+    }
+    let project = dir.join(loc);
+    if !project.is_dir() {
+        return None;
+    }
+    let from_pyproject = std::fs::read_to_string(project.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("project")?.get("name")?.as_str().map(str::to_string));
+    from_pyproject.or_else(|| {
+        std::fs::canonicalize(&project)
+            .ok()?
+            .file_name()?
+            .to_str()
+            .map(str::to_string)
+    })
+}
+
 /// Splits a trailing `[extra,...]` off a path.
 fn split_extras(s: &str) -> (&str, Vec<String>) {
     if let Some(open) = s.rfind('[')
@@ -425,6 +452,7 @@ pub(crate) fn parse_requirement_line(line: &str, dir: &Path) -> Result<Requireme
         let (loc, marker) = split_url_marker(target)?;
         let (loc, extras) = split_extras(loc);
         let name = egg_name(loc)
+            .or_else(|| local_project_name(loc, dir))
             .or_else(|| name_from_location(loc))
             .ok_or_else(|| format!("cannot tell the project name of editable {loc}"))?;
         let mut req = Requirement::new(&name, placeholder);
@@ -449,6 +477,7 @@ pub(crate) fn parse_requirement_line(line: &str, dir: &Path) -> Result<Requireme
             split_extras(loc)
         };
         let name = egg_name(loc)
+            .or_else(|| local_project_name(loc, dir))
             .or_else(|| name_from_location(loc))
             .ok_or_else(|| format!("cannot tell the project name of {loc}"))?;
         let mut req = Requirement::new(&name, placeholder);
@@ -717,5 +746,32 @@ mod tests {
         let err = parse_str(Path::new("r.txt"), "numpy\n--frobnicate\n").unwrap_err();
         assert_eq!(err.line(), Some(2));
         assert!(err.to_string().contains("--frobnicate"), "{err}");
+    }
+
+    #[test]
+    fn local_directories_are_named_from_their_pyproject() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = dir.path().join("src-tree");
+        std::fs::create_dir(&named).unwrap();
+        std::fs::write(
+            named.join("pyproject.toml"),
+            "[project]\nname = \"Real_Name\"\n",
+        )
+        .unwrap();
+        let bare = dir.path().join("plain-dir");
+        std::fs::create_dir(&bare).unwrap();
+        for (line, name) in [
+            ("-e ./src-tree", "real-name"),
+            ("./src-tree", "real-name"),
+            ("-e ./plain-dir", "plain-dir"),
+        ] {
+            let r = parse_requirement_line(line, dir.path()).unwrap();
+            assert_eq!(r.name, name, "{line}");
+        }
+        let r = parse_requirement_line("-e .", &named).unwrap();
+        assert_eq!(
+            (r.name.as_str(), &r.kind),
+            ("real-name", &Kind::Editable(".".into()))
+        );
     }
 }
