@@ -378,6 +378,25 @@ fn poetry_lock_both_formats() {
             .starts_with("8969bfd2")
     );
     assert_eq!(find(&v1, "colorama").group.as_deref(), Some("dev"));
+    // No package markers before 2.1: computed from the pyproject.toml beside the lock.
+    assert_eq!(
+        pins(&v1, &linux()),
+        [
+            "lxml==4.9.2",
+            "numpy==1.24.2",
+            "pytest==7.2.1",
+            "tool==0.5.0"
+        ]
+    );
+    assert_eq!(
+        pins(&v1, &windows()),
+        [
+            "colorama==0.4.6",
+            "numpy==1.24.2",
+            "pytest==7.2.1",
+            "tool==0.5.0"
+        ]
+    );
     assert_eq!(
         find(&v1, "tool").kind,
         Kind::Vcs(

@@ -2,8 +2,13 @@
 //!
 //! Lock format 1.x (Poetry 1) lists `[[package]]` entries with a `category` and keeps the
 //! files apart in `[metadata.files]`; format 2.x (Poetry 1.5 and later) lists `files` inline
-//! and, from 2.1 (Poetry 2), `groups` and `markers` on each package. Where a lock has no
-//! package markers (before 2.1), packages carry none: they are taken to apply everywhere.
+//! and, from 2.1 (Poetry 2), `groups` and `markers` on each package.
+//!
+//! Before 2.1 the lock has no package markers. When the project's `pyproject.toml` sits
+//! beside the lock, its direct dependencies are the roots and each package's marker is
+//! computed over `[package.dependencies]` (from their `markers` and `platform`; `python`
+//! constraints are not turned into markers, so the result errs towards applying). Without
+//! it, packages carry no marker and are taken to apply everywhere.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,6 +50,8 @@ struct Package {
     #[serde(default)]
     files: Vec<FileEntry>,
     source: Option<PackageSource>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -157,7 +164,125 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Parsed, LockError> {
         req.hashes = files.iter().filter_map(|f| f.hash.clone()).collect();
         parsed.requirements.push(req);
     }
+    if !lock.package.iter().any(|p| p.markers.is_some())
+        && let Some(roots) = pyproject_roots(&path.with_file_name("pyproject.toml"))
+    {
+        infer_markers(path, text, &lock.package, &roots, &mut parsed)?;
+    }
     Ok(parsed)
+}
+
+/// The marker a Poetry dependency spec puts on its edge: its `markers` and `platform`, for
+/// each of its alternatives (a list of specs is a disjunction).
+fn spec_marker(spec: &toml::Value) -> Result<MarkerTree, String> {
+    match spec {
+        toml::Value::Array(alternatives) => {
+            let mut any = MarkerTree::FALSE;
+            for alt in alternatives {
+                any.or(spec_marker(alt)?);
+            }
+            Ok(any)
+        }
+        toml::Value::Table(t) => {
+            let mut all = MarkerTree::TRUE;
+            if let Some(m) = t.get("markers").and_then(toml::Value::as_str) {
+                all.and(parse_marker(m)?);
+            }
+            if let Some(p) = t.get("platform").and_then(toml::Value::as_str) {
+                all.and(parse_marker(&format!("sys_platform == '{p}'"))?);
+            }
+            Ok(all)
+        }
+        _ => Ok(MarkerTree::TRUE),
+    }
+}
+
+/// The direct dependencies a `pyproject.toml` names, with their markers, or `None` when
+/// there is no readable file.
+fn pyproject_roots(pyproject: &Path) -> Option<Vec<(String, MarkerTree)>> {
+    let text = std::fs::read_to_string(pyproject).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    let mut roots = Vec::new();
+    let poetry = doc.get("tool").and_then(|t| t.get("poetry"));
+    let mut tables: Vec<&toml::Value> = Vec::new();
+    if let Some(poetry) = poetry {
+        tables.extend(poetry.get("dependencies"));
+        tables.extend(poetry.get("dev-dependencies"));
+        if let Some(groups) = poetry.get("group").and_then(toml::Value::as_table) {
+            tables.extend(groups.values().filter_map(|g| g.get("dependencies")));
+        }
+    }
+    for table in tables.iter().filter_map(|t| t.as_table()) {
+        for (name, spec) in table {
+            if name != "python" {
+                roots.push((normalize_name(name), spec_marker(spec).ok()?));
+            }
+        }
+    }
+    if let Some(project) = doc.get("project") {
+        let mut lists: Vec<&toml::Value> = project.get("dependencies").into_iter().collect();
+        if let Some(optional) = project
+            .get("optional-dependencies")
+            .and_then(toml::Value::as_table)
+        {
+            lists.extend(optional.values());
+        }
+        for item in lists.iter().filter_map(|l| l.as_array()).flatten() {
+            let req = super::requirements::from_pep508(item.as_str()?, Path::new(".")).ok()?;
+            let marker = match &req.marker {
+                Some(m) => parse_marker(m).ok()?,
+                None => MarkerTree::TRUE,
+            };
+            roots.push((req.name, marker));
+        }
+    }
+    Some(roots)
+}
+
+/// Gives each package the marker under which the roots reach it.
+fn infer_markers(
+    path: &Path,
+    text: &str,
+    packages: &[Package],
+    roots: &[(String, MarkerTree)],
+    parsed: &mut Parsed,
+) -> Result<(), LockError> {
+    let index = |name: &str| {
+        let name = normalize_name(name);
+        packages
+            .iter()
+            .position(|p| normalize_name(p.name.get_ref()) == name)
+    };
+    let mut edges: Vec<Vec<super::uv::Dep>> = Vec::with_capacity(packages.len());
+    for p in packages {
+        let line = line_at(text, p.name.span().start);
+        let mut out = Vec::new();
+        for (dep, spec) in &p.dependencies {
+            // Dependencies the lock does not list were not needed anywhere (say, for an
+            // unsupported Python); they have no package to mark.
+            if let Some(i) = index(dep) {
+                let marker = spec_marker(spec).map_err(|m| {
+                    LockError::syntax(path, line, format!("{}: {m}", p.name.get_ref()))
+                })?;
+                out.push((i, marker, Vec::new()));
+            }
+        }
+        edges.push(out);
+    }
+    let start: Vec<super::uv::Dep> = roots
+        .iter()
+        .filter_map(|(name, m)| index(name).map(|i| (i, m.clone(), Vec::new())))
+        .collect();
+    let no_extras = vec![BTreeMap::new(); packages.len()];
+    let reach = super::uv::propagate(packages.len(), &start, &edges, &no_extras);
+    for (req, marker) in parsed.requirements.iter_mut().zip(reach) {
+        req.marker = match marker {
+            Some(m) => m.try_to_string(),
+            // Not reached from the project: keep it, marked as never applying.
+            None => MarkerTree::FALSE.try_to_string(),
+        };
+    }
+    Ok(())
 }
 
 fn parse_marker(m: &str) -> Result<MarkerTree, String> {

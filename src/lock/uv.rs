@@ -202,7 +202,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Parsed, LockError> {
 }
 
 /// An edge: the package it leads to, its marker, and the extras it asks for.
-type Dep = (usize, MarkerTree, Vec<String>);
+pub(crate) type Dep = (usize, MarkerTree, Vec<String>);
 
 /// The packages an edge taken under `here` reaches directly, with their markers: its target,
 /// and the optional dependencies of the extras it asks for.
@@ -233,7 +233,7 @@ fn follow(
 }
 
 /// The marker under which each package is reached from `start`, `None` when never.
-fn propagate(
+pub(crate) fn propagate(
     n: usize,
     start: &[Dep],
     edges: &[Vec<Dep>],
