@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod index;
 pub mod inspect;
+pub mod lock;
 pub mod report;
 pub mod scan;
 pub mod store;
