@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Module-by-module verdicts for wheels, extension files and folders of them.
     Scan(ScanArgs),
+    /// Is this project ready? Audit its requirements or lockfile, for CI.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +47,13 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+/// Options for reaching the index and using the store, shared by `scan` and `audit`.
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
     /// Worker threads (and concurrent downloads).
     #[arg(short = 'j', long, default_value_t = default_jobs())]
     pub jobs: usize,
@@ -73,6 +82,58 @@ pub struct ScanArgs {
     /// Neither read nor write the store.
     #[arg(long, conflicts_with = "offline")]
     pub no_store: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// requirements.txt, constraints, uv.lock, pylock.toml, poetry.lock, Pipfile.lock,
+    /// pdm.lock or pyproject.toml.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+    /// Free-threaded interpreter to check for (3.13t, 3.14t, 3.15t); repeat for several.
+    #[arg(long = "python", value_name = "VERSION", default_value = "3.14t")]
+    pub pythons: Vec<PythonTarget>,
+    /// Only these platforms; default: every platform a dependency has wheels for.
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<Platform>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The readiness values that fail the audit (exit 1).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "READINESS",
+        default_value = "gil-fallback,no-wheel,unknown"
+    )]
+    pub fail_on: Vec<ReadinessArg>,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+/// A readiness value on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadinessArg {
+    GilFallback,
+    NoWheel,
+    SourceOnly,
+    Unknown,
+    Pure,
+    Ready,
+}
+
+impl From<ReadinessArg> for crate::scan::Readiness {
+    fn from(r: ReadinessArg) -> Self {
+        use crate::scan::Readiness as R;
+        match r {
+            ReadinessArg::GilFallback => R::GilFallback,
+            ReadinessArg::NoWheel => R::NoWheel,
+            ReadinessArg::SourceOnly => R::SourceOnly,
+            ReadinessArg::Unknown => R::Unknown,
+            ReadinessArg::Pure => R::Pure,
+            ReadinessArg::Ready => R::Ready,
+        }
+    }
 }
 
 fn default_jobs() -> usize {

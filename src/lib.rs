@@ -4,6 +4,7 @@
 //! `Py_mod_gil` declaration without running it, and reports verdicts. The binary in
 //! `src/main.rs` is a thin command line over it.
 
+pub mod audit;
 pub mod cli;
 pub mod index;
 pub mod inspect;

@@ -1,5 +1,5 @@
 //! The `gilfree` command: parse arguments, run, map the outcome to an exit code
-//! (0 nothing blocks, 1 a module turns the GIL on, 2 usage, input or network error).
+//! (0 nothing blocks, 1 a module or dependency blocks, 2 usage, input or network error).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use gilfree::cli::{Cli, Command, Format, ScanArgs};
+use gilfree::audit::{self, AuditReport};
+use gilfree::cli::{AuditArgs, Cli, Command, Format, IndexArgs, ScanArgs};
 use gilfree::index::{IndexClient, IndexConfig};
 use gilfree::inspect::verdict::Verdict;
 use gilfree::report;
-use gilfree::scan::{self, OfflineIndex, RemoteTarget, ScanConfig, ScanReport};
+use gilfree::scan::{self, Index, OfflineIndex, Readiness, RemoteTarget, ScanConfig, ScanReport};
 use gilfree::store::Store;
+use gilfree::wheel::{Platform, PythonTarget};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Scan(args) => run_scan(&args, cli.verbose, cli.quiet),
+        Command::Audit(args) => run_audit(&args, cli.quiet),
     }
 }
 
@@ -41,15 +44,47 @@ fn is_local(word: &str) -> bool {
             && !word.contains("://")
 }
 
-fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
-    let cfg = ScanConfig {
-        pythons: args.pythons.clone(),
-        platforms: args.platforms.clone(),
-        jobs: args.jobs,
-        progress: !(args.no_progress || quiet),
+fn scan_config(
+    pythons: &[PythonTarget],
+    platforms: &[Platform],
+    index: &IndexArgs,
+    quiet: bool,
+) -> ScanConfig {
+    ScanConfig {
+        pythons: pythons.to_vec(),
+        platforms: platforms.to_vec(),
+        jobs: index.jobs,
+        progress: !(index.no_progress || quiet),
         // Project pages change rarely; a page recorded in the last quarter hour is reused.
-        page_max_age: (!args.refresh).then_some(Duration::from_secs(15 * 60)),
+        page_max_age: (!index.refresh).then_some(Duration::from_secs(15 * 60)),
+    }
+}
+
+/// Run `work` with the index (or the store alone with `--offline`) and the store; `Err` is a
+/// one-line reason nothing could be asked.
+fn with_index<T>(
+    args: &IndexArgs,
+    warnings: &mut Vec<String>,
+    work: impl FnOnce(&dyn Index, Option<&Mutex<Store>>) -> T,
+) -> Result<T, String> {
+    let store = open_store(args, warnings).map(Mutex::new);
+    if args.offline {
+        let store = store
+            .as_ref()
+            .ok_or("--offline needs the store, which could not be opened")?;
+        return Ok(work(&OfflineIndex::new(store), Some(store)));
+    }
+    let config = IndexConfig {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        max_retries: args.retries,
+        ..IndexConfig::with_index_url(args.index_url.clone())
     };
+    let client = IndexClient::new(config).map_err(|e| format!("{e} (check --index-url)"))?;
+    Ok(work(&client, store.as_ref()))
+}
+
+fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
+    let cfg = scan_config(&args.pythons, &args.platforms, &args.index, quiet);
     let mut local: Vec<PathBuf> = Vec::new();
     let mut remote: Vec<RemoteTarget> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
@@ -70,52 +105,20 @@ fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
         scan::scan_paths(&local, &cfg)
     };
     if !remote.is_empty() {
-        let store = open_store(args, &mut result.warnings).map(Mutex::new);
-        if args.offline {
-            match &store {
-                Some(store) => merge(
-                    &mut result,
-                    scan::scan_remote(&remote, &cfg, &OfflineIndex::new(store), Some(store)),
-                ),
-                None => errors.push("--offline needs the store, which could not be opened".into()),
-            }
-        } else {
-            let config = IndexConfig {
-                timeout: Duration::from_secs(args.timeout.max(1)),
-                max_retries: args.retries,
-                ..IndexConfig::with_index_url(args.index_url.clone())
-            };
-            match IndexClient::new(config) {
-                Ok(client) => merge(
-                    &mut result,
-                    scan::scan_remote(&remote, &cfg, &client, store.as_ref()),
-                ),
-                Err(e) => errors.push(format!("{e} (check --index-url)")),
-            }
+        let mut warnings = Vec::new();
+        match with_index(&args.index, &mut warnings, |index, store| {
+            scan::scan_remote(&remote, &cfg, index, store)
+        }) {
+            Ok(r) => merge(&mut result, r),
+            Err(e) => errors.push(e),
         }
+        result.warnings.extend(warnings);
     }
     errors.append(&mut result.errors);
     result.errors = errors;
-    for w in &result.warnings {
-        eprintln!("warning: {w}");
-    }
-    for e in &result.errors {
-        eprintln!("error: {e}");
-    }
+    print_diagnostics(&result.warnings, &result.errors);
     let out = match args.format {
-        Format::Json => report::json(
-            &result,
-            &args
-                .pythons
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-            &args
-                .platforms
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        ),
+        Format::Json => report::json(&result, &strings(&args.pythons), &strings(&args.platforms)),
         Format::Text => report::text(&result, verbose),
     };
     if std::io::stdout().write_all(out.as_bytes()).is_err() {
@@ -126,7 +129,69 @@ fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
         .iter()
         .flat_map(|w| &w.modules)
         .any(|m| m.verdict == Verdict::GilUsed);
-    if !result.errors.is_empty() {
+    exit_code(!result.errors.is_empty(), blocked)
+}
+
+fn run_audit(args: &AuditArgs, quiet: bool) -> ExitCode {
+    let cfg = scan_config(&args.pythons, &args.platforms, &args.index, quiet);
+    let mut errors = Vec::new();
+    let mut inputs = Vec::new();
+    for file in &args.files {
+        match gilfree::lock::parse_file(file) {
+            Ok(parsed) => inputs.push(parsed),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let mut warnings = Vec::new();
+    let mut result = if inputs.is_empty() {
+        AuditReport::default()
+    } else {
+        match with_index(&args.index, &mut warnings, |index, store| {
+            audit::audit(&inputs, &cfg, index, store)
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                AuditReport::default()
+            }
+        }
+    };
+    result.warnings.extend(warnings);
+    errors.append(&mut result.errors);
+    result.errors = errors;
+    print_diagnostics(&result.warnings, &result.errors);
+    let out = match args.format {
+        Format::Json => {
+            report::audit_json(&result, &strings(&args.pythons), &strings(&args.platforms))
+        }
+        Format::Text => report::audit_text(&result),
+    };
+    if std::io::stdout().write_all(out.as_bytes()).is_err() {
+        return ExitCode::from(2);
+    }
+    let fail_on: Vec<Readiness> = args.fail_on.iter().map(|&r| r.into()).collect();
+    let blocked = result
+        .packages
+        .iter()
+        .any(|p| fail_on.contains(&p.readiness));
+    exit_code(!result.errors.is_empty(), blocked)
+}
+
+fn strings<T: ToString>(items: &[T]) -> Vec<String> {
+    items.iter().map(|i| i.to_string()).collect()
+}
+
+fn print_diagnostics(warnings: &[String], errors: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+}
+
+fn exit_code(errors: bool, blocked: bool) -> ExitCode {
+    if errors {
         ExitCode::from(2)
     } else if blocked {
         ExitCode::from(1)
@@ -136,8 +201,8 @@ fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
 }
 
 /// The store of pages and analyses, unless told not to use one; a store that cannot be
-/// opened is a warning (the scan goes on without it).
-fn open_store(args: &ScanArgs, warnings: &mut Vec<String>) -> Option<Store> {
+/// opened is a warning (the run goes on without it).
+fn open_store(args: &IndexArgs, warnings: &mut Vec<String>) -> Option<Store> {
     if args.no_store {
         return None;
     }

@@ -147,3 +147,89 @@ pub fn summary(report: &ScanReport) -> String {
     }
     line
 }
+
+/// The JSON document of `gilfree audit --format json`.
+#[derive(Serialize)]
+struct AuditJson<'a> {
+    schema: u32,
+    target: Target,
+    packages: &'a [crate::audit::PackageAudit],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [String],
+    stats: &'a Stats,
+}
+
+/// Schema-1 JSON for an audit.
+pub fn audit_json(
+    report: &crate::audit::AuditReport,
+    pythons: &[String],
+    platforms: &[String],
+) -> String {
+    let doc = AuditJson {
+        schema: 1,
+        target: Target {
+            python: pythons.to_vec(),
+            platform: platforms.to_vec(),
+        },
+        packages: &report.packages,
+        errors: &report.errors,
+        stats: &report.stats,
+    };
+    let mut s =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// The audit as a table: blockers first, one line per dependency, the modules and the
+/// suggestion under the ones that block, and a summary line.
+pub fn audit_text(report: &crate::audit::AuditReport) -> String {
+    let mut out = String::new();
+    let width = report
+        .packages
+        .iter()
+        .map(|p| p.name.len() + p.version.as_deref().map_or(0, |v| v.len() + 2))
+        .max()
+        .unwrap_or(0);
+    for p in &report.packages {
+        let name = match &p.version {
+            Some(v) => format!("{}=={v}", p.name),
+            None => p.name.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<19} {name:<width$}  {}",
+            readiness_label(p.readiness),
+            p.source
+        );
+        for m in &p.modules {
+            let _ = writeln!(
+                out,
+                "    {} {}  {}  {}",
+                mark(m.verdict),
+                m.module,
+                m.verdict.as_str(),
+                m.evidence
+            );
+        }
+        if let Some(n) = &p.note {
+            let _ = writeln!(out, "    {n}");
+        }
+        if let Some(s) = &p.suggestion {
+            let _ = writeln!(out, "    fix: {s}");
+        }
+    }
+    let count = |r: Readiness| report.packages.iter().filter(|p| p.readiness == r).count();
+    let _ = writeln!(
+        out,
+        "{} dependencies: {} ready, {} pure Python, {} turn the GIL on, {} without a free-threaded wheel, {} source only, {} unknown",
+        report.packages.len(),
+        count(Readiness::Ready),
+        count(Readiness::Pure),
+        count(Readiness::GilFallback),
+        count(Readiness::NoWheel),
+        count(Readiness::SourceOnly),
+        count(Readiness::Unknown),
+    );
+    out
+}

@@ -1,0 +1,228 @@
+//! `gilfree audit`: requirements → releases → wheels → verdicts → one answer per dependency.
+//!
+//! Every input file is parsed completely (`crate::lock`), requirements whose markers do not
+//! apply to any target are left out, pinned versions are scanned as pinned and unpinned ones
+//! at the newest release (said in the note), through the same index scan as `gilfree scan`,
+//! store included. Requirements that are not on an index (URLs, paths, VCS, editables) are
+//! reported as not auditable, with the reason.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::inspect::verdict::{ModuleVerdict, Verdict};
+use crate::lock::{Parsed, Requirement};
+use crate::scan::{Index, Readiness, RemoteTarget, ScanConfig, Stats, WheelReport, scan_remote};
+use crate::store::Store;
+
+/// One dependency's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageAudit {
+    pub name: String,
+    /// The version audited (pinned, or the newest release when unpinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The worst readiness over the targets.
+    pub readiness: Readiness,
+    /// Where the requirement stands (`file:line`).
+    pub source: String,
+    /// The modules that turn the GIL on, or whose verdict is unknown.
+    pub modules: Vec<ModuleVerdict>,
+    /// What to do about it, when something blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// Why the readiness is what it is, when the modules do not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The per-target reports behind the answer.
+    #[serde(skip)]
+    pub reports: Vec<WheelReport>,
+}
+
+/// Everything an audit found.
+#[derive(Debug, Default, Clone)]
+pub struct AuditReport {
+    pub packages: Vec<PackageAudit>,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub stats: Stats,
+}
+
+/// The readiness values that make `audit` exit with 1, unless `--fail-on` says otherwise.
+pub const DEFAULT_FAIL_ON: [Readiness; 3] = [
+    Readiness::GilFallback,
+    Readiness::NoWheel,
+    Readiness::Unknown,
+];
+
+/// Audit parsed inputs for the configured targets.
+pub fn audit(
+    inputs: &[Parsed],
+    cfg: &ScanConfig,
+    index: &dyn Index,
+    store: Option<&Mutex<Store>>,
+) -> AuditReport {
+    let mut report = AuditReport::default();
+    // One entry per (name, version), first source wins.
+    let mut wanted: BTreeMap<(String, Option<String>), &Requirement> = BTreeMap::new();
+    for parsed in inputs {
+        for req in &parsed.requirements {
+            if !applies_somewhere(req, cfg) {
+                continue;
+            }
+            if !req.kind.is_auditable() {
+                report.packages.push(PackageAudit {
+                    name: req.name.clone(),
+                    version: req.version.clone(),
+                    readiness: Readiness::Unknown,
+                    source: req.source.to_string(),
+                    modules: Vec::new(),
+                    suggestion: None,
+                    note: Some(
+                        req.kind
+                            .reason()
+                            .unwrap_or_else(|| "not on a package index".into()),
+                    ),
+                    reports: Vec::new(),
+                });
+                continue;
+            }
+            wanted
+                .entry((req.name.clone(), req.version.clone()))
+                .or_insert(req);
+        }
+    }
+    let targets: Vec<RemoteTarget> = wanted
+        .keys()
+        .map(|(name, version)| RemoteTarget::Release {
+            name: name.clone(),
+            version: version.clone(),
+        })
+        .collect();
+    let scanned = scan_remote(&targets, cfg, index, store);
+    report.stats = scanned.stats;
+    report.warnings = scanned.warnings;
+    let mut by_project: BTreeMap<String, Vec<WheelReport>> = BTreeMap::new();
+    for w in scanned.wheels {
+        by_project
+            .entry(w.project.clone().unwrap_or_default())
+            .or_default()
+            .push(w);
+    }
+    for ((name, version), req) in wanted {
+        let errors: Vec<&String> = scanned
+            .errors
+            .iter()
+            .filter(|e| e.starts_with(&format!("{name}: ")))
+            .collect();
+        let reports = by_project.remove(&name).unwrap_or_default();
+        report
+            .packages
+            .push(package(&name, version, req, reports, &errors));
+    }
+    // Errors that belong to no package (an unreadable wheel is named by its file).
+    for e in scanned.errors {
+        if !report
+            .packages
+            .iter()
+            .any(|p| e.starts_with(&format!("{}: ", p.name)))
+        {
+            report.errors.push(e);
+        }
+    }
+    report.packages.sort_by(|a, b| {
+        a.readiness
+            .cmp(&b.readiness)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    report
+}
+
+fn applies_somewhere(req: &Requirement, cfg: &ScanConfig) -> bool {
+    let platforms: Vec<String> = if cfg.platforms.is_empty() {
+        // No platform asked for: a requirement counts when any common platform needs it.
+        ["linux-x86_64", "macos-arm64", "windows-amd64"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        cfg.platforms.iter().map(|p| p.to_string()).collect()
+    };
+    cfg.pythons.iter().any(|py| {
+        platforms.iter().any(|plat| {
+            crate::lock::markers::Target::new(&py.to_string(), plat)
+                .map(|t| req.applies(&t))
+                .unwrap_or(true)
+        })
+    })
+}
+
+fn package(
+    name: &str,
+    version: Option<String>,
+    req: &Requirement,
+    reports: Vec<WheelReport>,
+    errors: &[&String],
+) -> PackageAudit {
+    let chosen = reports.iter().find_map(|r| r.version.clone());
+    let readiness = reports
+        .iter()
+        .map(|r| r.readiness)
+        .min()
+        .unwrap_or(Readiness::Unknown);
+    let modules: Vec<ModuleVerdict> = reports
+        .iter()
+        .flat_map(|r| &r.modules)
+        .filter(|m| m.verdict != Verdict::GilNotUsed)
+        .cloned()
+        .collect();
+    let mut notes: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    if version.is_none()
+        && let Some(v) = &chosen
+    {
+        notes.push(format!("not pinned: audited the newest release, {v}"));
+    }
+    let plain = |r: &WheelReport| matches!(r.readiness, Readiness::Ready | Readiness::Pure);
+    notes.extend(reports.iter().filter(|r| !plain(r)).filter_map(|r| {
+        r.note.as_ref().map(|n| {
+            format!(
+                "{} {}: {n}",
+                r.python,
+                r.platform.as_deref().unwrap_or("any")
+            )
+        })
+    }));
+    notes.dedup();
+    let suggestion = match readiness {
+        Readiness::GilFallback => Some(fix_summary(&modules)),
+        Readiness::NoWheel | Readiness::SourceOnly => {
+            Some("no free-threaded wheel at this version: check for a newer release or build from source".into())
+        }
+        _ => None,
+    };
+    PackageAudit {
+        name: name.to_string(),
+        version: version.or(chosen),
+        readiness,
+        source: req.source.to_string(),
+        modules,
+        suggestion,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        reports,
+    }
+}
+
+/// The fixes of the blocking modules, without repeats.
+fn fix_summary(modules: &[ModuleVerdict]) -> String {
+    let mut fixes: Vec<&str> = modules
+        .iter()
+        .filter(|m| m.verdict == Verdict::GilUsed)
+        .filter_map(|m| m.fix.as_deref())
+        .collect();
+    fixes.dedup();
+    if fixes.is_empty() {
+        "ask the maintainers to declare free-threading support".into()
+    } else {
+        format!("the maintainers can {}", fixes.join("; or "))
+    }
+}

@@ -1,0 +1,127 @@
+//! `gilfree audit` end to end against the local test index: a requirements file with pinned,
+//! unpinned, marker-guarded and non-index requirements; readiness per dependency, the exit
+//! code and `--fail-on`, and the JSON document.
+
+mod common;
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use common::{LRU, Run, TIME_MACHINE};
+use support::{FileSpec, ProjectSpec, TestIndex};
+
+fn audit(index: &TestIndex, args: &[&str]) -> Run {
+    let url = index.index_url();
+    let out = Command::new(env!("CARGO_BIN_EXE_gilfree"))
+        .args([
+            "audit",
+            "--index-url",
+            &url,
+            "--no-store",
+            "--platform",
+            "linux-x86_64",
+        ])
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .expect("run gilfree");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+fn served() -> TestIndex {
+    let index = TestIndex::start();
+    for (name, wheel) in [("lru-dict", LRU), ("time-machine", TIME_MACHINE)] {
+        index.add_project(
+            ProjectSpec::new(name).file(FileSpec::new(wheel, support::fixture_wheel(wheel))),
+        );
+    }
+    index
+}
+
+const REQUIREMENTS: &str = "\
+# the project's pins
+lru-dict==1.4.1 \\
+    --hash=sha256:b21d06dec64fb1952385262d9fcefaec147921dc0b55210007091a79da440d93
+time-machine
+pywin32==311 ; sys_platform == \"win32\"
+black @ git+https://github.com/psf/black.git
+";
+
+#[test]
+fn a_requirements_file_gets_one_answer_per_dependency() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(&file, REQUIREMENTS).unwrap();
+    let file = file.to_str().unwrap();
+
+    let run = audit(&index, &["--format", "json", file]);
+    assert_eq!(run.code, 1, "lru-dict turns the GIL on: {run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["schema"], 1);
+    let packages = doc["packages"].as_array().unwrap();
+    let get = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc}"))
+    };
+    assert_eq!(packages.len(), 3, "pywin32 does not apply on linux: {doc}");
+    assert_eq!(get("lru-dict")["readiness"], "gil-fallback");
+    assert_eq!(get("lru-dict")["source"], format!("{file}:2"));
+    assert_eq!(get("lru-dict")["modules"][0]["module"], "lru._lru");
+    assert!(
+        get("lru-dict")["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("PyUnstable_Module_SetGIL")
+    );
+    assert_eq!(get("time-machine")["readiness"], "ready");
+    assert_eq!(get("time-machine")["version"], "3.6.0");
+    assert!(
+        get("time-machine")["note"]
+            .as_str()
+            .unwrap()
+            .contains("not pinned")
+    );
+    assert_eq!(get("black")["readiness"], "unknown");
+
+    // Only unknown fails: black (a VCS requirement) still does.
+    assert_eq!(audit(&index, &["--fail-on", "unknown", file]).code, 1);
+    // Only no-wheel fails: nothing does.
+    let run = audit(&index, &["--fail-on", "no-wheel", file]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("TURNS THE GIL ON"),
+        "blockers first: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_broken_input_is_one_line_naming_the_file_and_line() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(&file, "lru-dict==1.4.1\nthis is not a requirement ===\n").unwrap();
+    let run = audit(&index, &[file.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("requirements.txt:2"), "{}", run.stderr);
+}
