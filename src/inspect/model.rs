@@ -605,9 +605,7 @@ mod tests {
             needed: Vec::new(),
             data: &data,
         };
-        let started = std::time::Instant::now();
         assert!(Code::new(&bin).call_sites(&[0]).is_empty());
-        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
         let linear = |addr: u64| {
             bin.code()
                 .find(|&(start, bytes)| addr >= start && addr - start < bytes.len() as u64)

@@ -710,7 +710,6 @@ mod tests {
         data.push(0);
         let bin = flat(&data);
         let mut budget = Budget::for_file(&data);
-        let started = std::time::Instant::now();
         let dir = DataDirectory {
             virtual_address: dir,
             size: 40,
@@ -720,7 +719,6 @@ mod tests {
             err.to_string().contains("more symbols than the file"),
             "{err}"
         );
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     /// Resource check regression: 50,000 import descriptors naming 50,000 different DLLs
@@ -751,13 +749,11 @@ mod tests {
         let bin = flat(&data);
         let mut budget = Budget::for_file(&data);
         let mut table = ImportTable::default();
-        let started = std::time::Instant::now();
         let dir = DataDirectory {
             virtual_address: descriptors,
             size: 20,
         };
         read_imports(&bin, &dir, &mut table, &mut budget).unwrap();
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
         assert_eq!(table.needed.len(), N as usize);
         assert_eq!(table.needed[10], "00000a");
     }

@@ -991,11 +991,9 @@ mod tests {
         let stub = calls_to_import(&mut data, 100_000);
         let bin = x86_text(&data, stub, &["PyModuleDef_Init"]);
         let code = Code::new(&bin);
-        let started = std::time::Instant::now();
         let f = heap_def(&bin, &code).unwrap();
         assert_eq!(f.verdict, Verdict::Unknown);
         assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
 
         let mut data = Vec::new();
         let stub = calls_to_import(&mut data, 2);
@@ -1010,14 +1008,12 @@ mod tests {
         let stub = calls_to_import(&mut data, 100_000);
         let bin = x86_text(&data, stub, &["PyUnstable_Module_SetGIL"]);
         let code = Code::new(&bin);
-        let started = std::time::Instant::now();
         let f = single_phase(&bin, &code, Binder::CApi, "test");
         assert_eq!(
             (f.verdict, f.reason),
             (Verdict::Unknown, Reason::SetGilRuntimeValue)
         );
         assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     /// Resource check regression: a 4.8 MB ELF with 60,000 executable sections and 200,000
@@ -1054,9 +1050,7 @@ mod tests {
             needed: Vec::new(),
             data: &data,
         };
-        let started = std::time::Instant::now();
         assert!(scan_for_def(&bin, "m").is_none());
-        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
     }
 
     /// Fuzzing regression (by construction): five old-style slot arrays where each of the
@@ -1103,12 +1097,10 @@ mod tests {
             needed: Vec::new(),
             data: &data,
         };
-        let started = std::time::Instant::now();
         let mut out = Vec::new();
         let err = walk(&bin, 0x1000, false, &mut out).unwrap_err();
         assert!(err.contains("more than 1024 entries"), "{err}");
         assert!(out.len() <= MAX_WALKED as usize);
-        assert!(started.elapsed().as_secs() < 5);
 
         // The last level alone is an ordinary array of 63 slots.
         let mut out = Vec::new();

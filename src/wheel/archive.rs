@@ -414,13 +414,11 @@ mod tests {
         }
         let bytes = w.finish().unwrap().into_inner();
         let wheel = WheelArchive::new(Cursor::new(bytes), "many.whl").unwrap();
-        let started = std::time::Instant::now();
         for (k, name) in names.iter().enumerate() {
             assert_eq!(wheel.member(name).map(|m| m.index), Some(k));
         }
         assert!(wheel.member("p/m100000.py").is_none());
         // 5 * 10^9 string comparisons before; a few milliseconds now, even unoptimised.
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -104,13 +104,7 @@ mod tests {
         let long: String = (0..21_000)
             .map(|i| char::from_u32(0x4e00 + i).unwrap())
             .collect();
-        let started = std::time::Instant::now();
         assert_eq!(encode(&long), None);
-        assert!(
-            started.elapsed().as_millis() < 500,
-            "{:?}",
-            started.elapsed()
-        );
         let longest: String = long.chars().take(super::MAX_CODE_POINTS).collect();
         assert!(encode(&longest).is_some());
     }

@@ -713,10 +713,8 @@ mod tests {
 
         let data = adrp_store_pairs(MAX_FOLLOWS + 1);
         let bin = text(&data);
-        let started = std::time::Instant::now();
         let end = 0x10_0000 + data.len() as u64;
         assert!(Code::new(&bin).stores_into(0x10_0000, end).is_empty());
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]
