@@ -314,23 +314,14 @@ mod tests {
             write: true,
         };
         let len = data.len() as u64;
-        Binary {
-            format: Format::Elf,
-            arch: Arch::X86_64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments: vec![
+        Binary::bare(
+            Arch::X86_64,
+            data,
+            vec![
                 seg(".data", 0x1000, len, len),
                 seg(".bss", 0x10_0000, bss, 0),
             ],
-            pointers: PointerMap::default(),
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data,
-        }
+        )
     }
 
     /// A minimal ELF64 x86-64 shared object: no program headers, a section-name string

@@ -509,6 +509,28 @@ impl<'s> OffsetIndex<'s> {
     }
 }
 
+#[cfg(test)]
+impl<'a> Binary<'a> {
+    /// A little-endian 64-bit ELF model of `segments` over `data` and nothing else, for tests
+    /// that build the model by hand (add fields with struct update syntax).
+    pub(crate) fn bare(arch: Arch, data: &'a [u8], segments: Vec<Segment>) -> Binary<'a> {
+        Binary {
+            format: Format::Elf,
+            arch,
+            pointer_size: 8,
+            little_endian: true,
+            image_base: 0,
+            segments,
+            pointers: PointerMap::default(),
+            imports: Vec::new(),
+            exports: HashMap::new(),
+            stubs: Vec::new(),
+            needed: Vec::new(),
+            data,
+        }
+    }
+}
+
 /// Why a file could not be modelled. Each becomes an `unknown` verdict naming the cause.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ModelError {
@@ -551,26 +573,17 @@ mod tests {
             filesize,
             ..segment(vaddr, 0x100)
         };
-        let bin = Binary {
-            format: Format::Elf,
-            arch: Arch::X86_64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments: vec![
+        let bin = Binary::bare(
+            Arch::X86_64,
+            &data,
+            vec![
                 seg(0x1000, 0x100, 0x80),
                 seg(0x2000, 0x40, 0x100),  // overlaps the first in the file
                 seg(0x3000, 0x100, 0x100), // same start as the first
                 seg(0x4000, 0x300, 0),     // zero-fill
                 seg(0x5000, 0x300, 0x100),
             ],
-            pointers: PointerMap::default(),
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data: &data,
-        };
+        );
         let index = bin.offset_index();
         for off in 0..0x500 {
             assert_eq!(index.addr(off), bin.addr_of_offset(off), "offset {off:#x}");
@@ -591,20 +604,7 @@ mod tests {
                 ..segment(0x10_0000 + 16 * k, 16)
             })
             .collect();
-        let bin = Binary {
-            format: Format::Elf,
-            arch: Arch::X86_64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments,
-            pointers: PointerMap::default(),
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data: &data,
-        };
+        let bin = Binary::bare(Arch::X86_64, &data, segments);
         assert!(Code::new(&bin).call_sites(&[0]).is_empty());
         let linear = |addr: u64| {
             bin.code()
@@ -625,17 +625,11 @@ mod tests {
         let data: Vec<u8> = adrp_x16.iter().copied().cycle().take(16).collect();
         let mut bin = Binary {
             format: Format::MachO,
-            arch: Arch::Aarch64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments: vec![segment(u64::MAX - 7, 16), segment(0x1000, 16)],
-            pointers: PointerMap::default(),
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data: &data,
+            ..Binary::bare(
+                Arch::Aarch64,
+                &data,
+                vec![segment(u64::MAX - 7, 16), segment(0x1000, 16)],
+            )
         };
         bin.normalize_segments();
         let _ = Code::new(&bin);

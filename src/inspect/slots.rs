@@ -932,10 +932,9 @@ fn read_export(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Finding {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
-    use crate::inspect::model::{Arch, Format, PointerMap, Segment};
+    use crate::inspect::model::{Arch, PointerMap, Segment};
 
     /// An x86-64 model whose text is `calls` times `call <stub of import 0>`, the stub
     /// being a `ret` after them; `imports` are the module's imports.
@@ -952,22 +951,16 @@ mod tests {
     }
 
     fn x86_text<'a>(data: &'a [u8], stub: u64, imports: &[&str]) -> Binary<'a> {
+        let text = Segment {
+            name: ".text".into(),
+            vaddr: 0x10_0000,
+            vsize: data.len() as u64,
+            offset: 0,
+            filesize: data.len() as u64,
+            exec: true,
+            write: false,
+        };
         Binary {
-            format: Format::Elf,
-            arch: Arch::X86_64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments: vec![Segment {
-                name: ".text".into(),
-                vaddr: 0x10_0000,
-                vsize: data.len() as u64,
-                offset: 0,
-                filesize: data.len() as u64,
-                exec: true,
-                write: false,
-            }],
-            pointers: PointerMap::default(),
             imports: imports
                 .iter()
                 .map(|n| crate::inspect::model::Import {
@@ -975,10 +968,8 @@ mod tests {
                     library: None,
                 })
                 .collect(),
-            exports: HashMap::new(),
             stubs: vec![(stub, 0)],
-            needed: Vec::new(),
-            data,
+            ..Binary::bare(Arch::X86_64, data, vec![text])
         }
     }
 
@@ -1036,20 +1027,7 @@ mod tests {
                 write: false,
             })
             .collect();
-        let bin = Binary {
-            format: Format::Elf,
-            arch: Arch::X86_64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments,
-            pointers: PointerMap::default(),
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data: &data,
-        };
+        let bin = Binary::bare(Arch::X86_64, &data, segments);
         assert!(scan_for_def(&bin, "m").is_none());
     }
 
@@ -1075,27 +1053,18 @@ mod tests {
         }
         pointers.finish();
         let len = data.len() as u64;
+        let segment = Segment {
+            name: ".data".into(),
+            vaddr: 0x1000,
+            vsize: len,
+            offset: 0,
+            filesize: len,
+            exec: false,
+            write: true,
+        };
         let bin = Binary {
-            format: Format::Elf,
-            arch: Arch::X86_64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments: vec![Segment {
-                name: ".data".into(),
-                vaddr: 0x1000,
-                vsize: len,
-                offset: 0,
-                filesize: len,
-                exec: false,
-                write: true,
-            }],
             pointers,
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data: &data,
+            ..Binary::bare(Arch::X86_64, &data, vec![segment])
         };
         let mut out = Vec::new();
         let err = walk(&bin, 0x1000, false, &mut out).unwrap_err();

@@ -671,17 +671,12 @@ mod tests {
     }
 
     fn text(data: &[u8]) -> Binary<'_> {
-        use std::collections::HashMap;
+        use crate::inspect::model::{Arch, Segment};
 
-        use crate::inspect::model::{Arch, Format, PointerMap, Segment};
-
-        Binary {
-            format: Format::Elf,
-            arch: Arch::Aarch64,
-            pointer_size: 8,
-            little_endian: true,
-            image_base: 0,
-            segments: vec![Segment {
+        Binary::bare(
+            Arch::Aarch64,
+            data,
+            vec![Segment {
                 name: ".text".into(),
                 vaddr: 0x10_0000,
                 vsize: data.len() as u64,
@@ -690,13 +685,7 @@ mod tests {
                 exec: true,
                 write: false,
             }],
-            pointers: PointerMap::default(),
-            imports: Vec::new(),
-            exports: HashMap::new(),
-            stubs: Vec::new(),
-            needed: Vec::new(),
-            data,
-        }
+        )
     }
 
     /// Resource check regression: a 4 MB text made only of `adrp x0, <the slot page>`
