@@ -131,12 +131,95 @@ pub fn audit(
             report.errors.push(e);
         }
     }
+    // For what blocks: the earliest newer release that does not.
+    for p in report
+        .packages
+        .iter_mut()
+        .filter(|p| blocks(p.readiness) && p.reports.iter().any(|r| r.project.is_some()))
+    {
+        if let Some(upgrade) = upgrade(&p.name, p.version.as_deref(), cfg, index, store) {
+            let fix = p.suggestion.take();
+            p.suggestion = Some(match fix {
+                Some(fix) if upgrade.starts_with("no newer") => format!("{upgrade}; {fix}"),
+                _ => upgrade,
+            });
+        }
+    }
     report.packages.sort_by(|a, b| {
         a.readiness
             .cmp(&b.readiness)
             .then_with(|| a.name.cmp(&b.name))
     });
     report
+}
+
+fn blocks(r: Readiness) -> bool {
+    matches!(
+        r,
+        Readiness::GilFallback | Readiness::NoWheel | Readiness::SourceOnly
+    )
+}
+
+/// The earliest release newer than `version` whose wheels keep the GIL off on every target,
+/// or what the newest one does. None when the index cannot tell.
+fn upgrade(
+    name: &str,
+    version: Option<&str>,
+    cfg: &ScanConfig,
+    index: &dyn Index,
+    store: Option<&Mutex<Store>>,
+) -> Option<String> {
+    use std::str::FromStr;
+    let page = index.project(name).ok()?;
+    let releases = crate::index::select::releases(&page);
+    let current = pep440_rs::Version::from_str(version?).ok()?;
+    let newer: Vec<&str> = releases
+        .iter()
+        .filter(|(v, r)| **v > current && !v.any_prerelease() && !r.yanked())
+        .map(|(_, r)| r.version.as_str())
+        .collect();
+    let Some(&latest) = newer.last() else {
+        return Some(format!("no newer release ({} is the latest)", version?));
+    };
+    let ready = |v: &str| -> bool {
+        let target = RemoteTarget::Release {
+            name: name.to_string(),
+            version: Some(v.to_string()),
+        };
+        let scanned = scan_remote(
+            &[target],
+            &ScanConfig {
+                progress: false,
+                ..cfg.clone()
+            },
+            index,
+            store,
+        );
+        scanned.errors.is_empty()
+            && !scanned.wheels.is_empty()
+            && scanned
+                .wheels
+                .iter()
+                .all(|w| matches!(w.readiness, Readiness::Ready | Readiness::Pure))
+    };
+    if !ready(latest) {
+        return Some(format!(
+            "no newer release is ready either (latest: {latest})"
+        ));
+    }
+    // Readiness rarely goes back once a project ships free-threaded wheels: bisect for the
+    // first ready release (a few scans, each answered from the store when known).
+    let (mut lo, mut hi) = (0, newer.len() - 1);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if ready(newer[mid]) {
+            hi = mid
+        } else {
+            lo = mid + 1
+        }
+    }
+    let first = newer[lo];
+    Some(format!("upgrade to {first}, whose wheels keep the GIL off"))
 }
 
 fn applies_somewhere(req: &Requirement, cfg: &ScanConfig) -> bool {

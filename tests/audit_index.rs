@@ -125,3 +125,37 @@ fn a_broken_input_is_one_line_naming_the_file_and_line() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("requirements.txt:2"), "{}", run.stderr);
 }
+
+#[test]
+fn a_blocked_pin_is_told_the_earliest_release_that_is_ready() {
+    let index = TestIndex::start();
+    let old = "time_machine-3.5.0-cp313-cp313t-manylinux_2_17_x86_64.whl";
+    index.add_project(
+        ProjectSpec::new("time-machine")
+            .file(FileSpec::new(old, b"never read".to_vec()))
+            .file(FileSpec::new(
+                TIME_MACHINE,
+                support::fixture_wheel(TIME_MACHINE),
+            )),
+    );
+    index.add_project(
+        ProjectSpec::new("lru-dict").file(FileSpec::new(LRU, support::fixture_wheel(LRU))),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(&file, "time-machine==3.5.0\nlru-dict==1.4.1\n").unwrap();
+    let run = audit(&index, &["--format", "json", file.to_str().unwrap()]);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let packages = doc["packages"].as_array().unwrap();
+    let get = |name: &str| packages.iter().find(|p| p["name"] == name).unwrap();
+    assert_eq!(get("time-machine")["readiness"], "no-wheel");
+    assert_eq!(
+        get("time-machine")["suggestion"],
+        "upgrade to 3.6.0, whose wheels keep the GIL off"
+    );
+    let lru = get("lru-dict")["suggestion"].as_str().unwrap();
+    assert!(
+        lru.starts_with("no newer release (1.4.1 is the latest)"),
+        "{lru}"
+    );
+}
