@@ -27,6 +27,9 @@ pub struct PackageAudit {
     pub readiness: Readiness,
     /// Where the requirement stands (`file:line`).
     pub source: String,
+    /// The same place, as parts (for annotations).
+    #[serde(skip)]
+    pub location: (String, usize),
     /// The modules that turn the GIL on, or whose verdict is unknown.
     pub modules: Vec<ModuleVerdict>,
     /// What to do about it, when something blocks.
@@ -77,6 +80,7 @@ pub fn audit(
                     version: req.version.clone(),
                     readiness: Readiness::Unknown,
                     source: req.source.to_string(),
+                    location: (req.source.file.display().to_string(), req.source.line),
                     modules: Vec::new(),
                     suggestion: None,
                     note: Some(
@@ -288,6 +292,7 @@ fn package(
         version: version.or(chosen),
         readiness,
         source: req.source.to_string(),
+        location: (req.source.file.display().to_string(), req.source.line),
         modules,
         suggestion,
         note: (!notes.is_empty()).then(|| notes.join("; ")),

@@ -96,9 +96,10 @@ pub struct AuditArgs {
     /// Only these platforms; default: every platform a dependency has wheels for.
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<Platform>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: a table, JSON, Markdown for a pull-request comment, or GitHub Actions
+    /// annotations on the requirement lines.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
     /// The readiness values that fail the audit (exit 1).
     #[arg(
         long,
@@ -140,6 +141,14 @@ fn default_jobs() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Markdown,
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

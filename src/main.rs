@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use gilfree::audit::{self, AuditReport};
-use gilfree::cli::{AuditArgs, Cli, Command, Format, IndexArgs, ScanArgs};
+use gilfree::cli::{AuditArgs, AuditFormat, Cli, Command, Format, IndexArgs, ScanArgs};
 use gilfree::index::{IndexClient, IndexConfig};
 use gilfree::inspect::verdict::Verdict;
 use gilfree::report;
@@ -161,10 +161,12 @@ fn run_audit(args: &AuditArgs, quiet: bool) -> ExitCode {
     result.errors = errors;
     print_diagnostics(&result.warnings, &result.errors);
     let out = match args.format {
-        Format::Json => {
+        AuditFormat::Json => {
             report::audit_json(&result, &strings(&args.pythons), &strings(&args.platforms))
         }
-        Format::Text => report::audit_text(&result),
+        AuditFormat::Text => report::audit_text(&result),
+        AuditFormat::Markdown => report::audit_markdown(&result),
+        AuditFormat::Github => report::audit_github(&result),
     };
     if std::io::stdout().write_all(out.as_bytes()).is_err() {
         return ExitCode::from(2);

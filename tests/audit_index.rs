@@ -159,3 +159,45 @@ fn a_blocked_pin_is_told_the_earliest_release_that_is_ready() {
         "{lru}"
     );
 }
+
+#[test]
+fn markdown_and_github_annotations_name_the_blockers_and_their_lines() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(&file, "time-machine==3.6.0\nlru-dict==1.4.1\n").unwrap();
+    let file = file.to_str().unwrap();
+
+    let md = audit(&index, &["--format", "markdown", file]);
+    assert_eq!(md.code, 1);
+    assert!(
+        md.stdout.starts_with("### Free-threaded Python readiness"),
+        "{}",
+        md.stdout
+    );
+    let row = md
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("| `lru-dict==1.4.1`"))
+        .expect(&md.stdout);
+    assert!(
+        row.contains("| gil-fallback |") && row.contains("`lru._lru` (gil-used, c-api)"),
+        "{row}"
+    );
+    assert!(
+        !md.stdout.contains("time-machine"),
+        "ready dependencies stay out of the table"
+    );
+
+    let gh = audit(&index, &["--format", "github", file]);
+    assert_eq!(gh.code, 1);
+    let lines: Vec<&str> = gh.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", gh.stdout);
+    assert!(
+        lines[0].starts_with(&format!(
+            "::error file={file},line=2,title=gilfree::lru-dict 1.4.1: gil-fallback (lru._lru)"
+        )),
+        "{}",
+        lines[0]
+    );
+}
