@@ -120,7 +120,21 @@ pub fn audit(
             .iter()
             .filter(|e| e.starts_with(&format!("{name}: ")))
             .collect();
-        let reports = by_project.remove(&name).unwrap_or_default();
+        // A pinned request takes the reports of its version; an unpinned one those of the
+        // newest version scanned (the release it asked for).
+        let all = by_project.get(&name).map(Vec::as_slice).unwrap_or_default();
+        let want = match &version {
+            Some(v) => Some(v.clone()),
+            None => newest(all),
+        };
+        let reports: Vec<WheelReport> = all
+            .iter()
+            .filter(|r| {
+                want.as_deref()
+                    .is_some_and(|v| same_version(r.version.as_deref(), v))
+            })
+            .cloned()
+            .collect();
         report
             .packages
             .push(package(&name, version, req, reports, &errors));
@@ -155,6 +169,29 @@ pub fn audit(
             .then_with(|| a.name.cmp(&b.name))
     });
     report
+}
+
+/// The newest version among reports.
+fn newest(reports: &[WheelReport]) -> Option<String> {
+    use std::str::FromStr;
+    reports
+        .iter()
+        .filter_map(|r| r.version.as_deref())
+        .filter_map(|v| pep440_rs::Version::from_str(v).ok().map(|p| (p, v)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, v)| v.to_string())
+}
+
+/// PEP 440 equality of a report's version and a pin (`1.0` is `1.0.0`).
+fn same_version(got: Option<&str>, pin: &str) -> bool {
+    use std::str::FromStr;
+    match (
+        got.map(pep440_rs::Version::from_str),
+        pep440_rs::Version::from_str(pin),
+    ) {
+        (Some(Ok(a)), Ok(b)) => a == b,
+        _ => got == Some(pin),
+    }
 }
 
 fn blocks(r: Readiness) -> bool {

@@ -201,3 +201,22 @@ fn markdown_and_github_annotations_name_the_blockers_and_their_lines() {
         lines[0]
     );
 }
+
+#[test]
+fn a_project_pinned_and_unpinned_in_two_places_gets_two_answers() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(&file, "time-machine==3.6.0\ntime-machine\n").unwrap();
+    let run = audit(&index, &["--format", "json", file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let packages = doc["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 2, "{doc}");
+    assert!(
+        packages
+            .iter()
+            .all(|p| p["readiness"] == "ready" && p["version"] == "3.6.0"),
+        "{doc}"
+    );
+}
