@@ -36,12 +36,14 @@ fn main() -> ExitCode {
 /// A word on the command line names a local file or folder when it exists or looks like a
 /// path; otherwise something on the index.
 fn is_local(word: &str) -> bool {
+    if word.contains("://") {
+        return false;
+    }
     Path::new(word).exists()
         || word.contains(std::path::MAIN_SEPARATOR)
         || [".whl", ".so", ".pyd"]
             .iter()
             .any(|ext| word.ends_with(ext))
-            && !word.contains("://")
 }
 
 fn scan_config(

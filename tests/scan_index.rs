@@ -330,3 +330,20 @@ fn live_index_scan() {
     );
     assert!(doc["stats"]["bytes_downloaded"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_wheel_url_is_read_by_ranges() {
+    let index = serve_all(PageFormat::Json);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = index.file_url(TIME_MACHINE);
+    let run = scan(&index, &tmp.path().join("db"), &["--no-store"], &[&url]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(verdicts(&run.json()), time_machine_ready());
+    assert!(
+        index
+            .requests()
+            .iter()
+            .all(|r| r.path.starts_with("/files/")),
+        "no page needed"
+    );
+}
