@@ -155,13 +155,23 @@ pub fn audit(
         .iter_mut()
         .filter(|p| blocks(p.readiness) && p.reports.iter().any(|r| r.project.is_some()))
     {
-        if let Some(upgrade) = upgrade(&p.name, p.version.as_deref(), cfg, index, store) {
-            let fix = p.suggestion.take();
-            p.suggestion = Some(match fix {
-                Some(fix) if upgrade.starts_with("no newer") => format!("{upgrade}; {fix}"),
-                _ => upgrade,
-            });
-        }
+        let Some(upgrade) = upgrade(&p.name, p.version.as_deref(), cfg, index, store) else {
+            continue;
+        };
+        let fix = p.suggestion.take();
+        p.suggestion = Some(match upgrade {
+            Upgrade::To(v) => format!("upgrade to {v}, whose wheels keep the GIL off"),
+            // Nothing newer helps: what the maintainers can do, or that no wheel exists yet.
+            Upgrade::None { latest } if p.readiness == Readiness::GilFallback => {
+                let head = format!("no newer release keeps the GIL off (latest: {latest})");
+                fix.map_or(head.clone(), |f| format!("{head}; {f}"))
+            }
+            Upgrade::None { latest } => {
+                format!(
+                    "no release has a free-threaded wheel for this target yet (latest: {latest})"
+                )
+            }
+        });
     }
     report.packages.sort_by(|a, b| {
         a.readiness
@@ -201,15 +211,23 @@ fn blocks(r: Readiness) -> bool {
     )
 }
 
+/// What a newer release offers a dependency that blocks.
+enum Upgrade {
+    /// The earliest newer release whose wheels keep the GIL off on every target.
+    To(String),
+    /// No newer release does; `latest` is the newest (maybe the one audited).
+    None { latest: String },
+}
+
 /// The earliest release newer than `version` whose wheels keep the GIL off on every target,
-/// or what the newest one does. None when the index cannot tell.
+/// or that none does. None when the index cannot tell.
 fn upgrade(
     name: &str,
     version: Option<&str>,
     cfg: &ScanConfig,
     index: &dyn Index,
     store: Option<&Mutex<Store>>,
-) -> Option<String> {
+) -> Option<Upgrade> {
     use std::str::FromStr;
     let page = index.project(name).ok()?;
     let releases = crate::index::select::releases(&page);
@@ -220,7 +238,9 @@ fn upgrade(
         .map(|(_, r)| r.version.as_str())
         .collect();
     let Some(&latest) = newer.last() else {
-        return Some(format!("no newer release ({} is the latest)", version?));
+        return Some(Upgrade::None {
+            latest: version?.to_string(),
+        });
     };
     let ready = |v: &str| -> bool {
         let target = RemoteTarget::Release {
@@ -244,9 +264,9 @@ fn upgrade(
                 .all(|w| matches!(w.readiness, Readiness::Ready | Readiness::Pure))
     };
     if !ready(latest) {
-        return Some(format!(
-            "no newer release is ready either (latest: {latest})"
-        ));
+        return Some(Upgrade::None {
+            latest: latest.to_string(),
+        });
     }
     // Readiness rarely goes back once a project ships free-threaded wheels: bisect for the
     // first ready release (a few scans, each answered from the store when known).
@@ -259,8 +279,7 @@ fn upgrade(
             lo = mid + 1
         }
     }
-    let first = newer[lo];
-    Some(format!("upgrade to {first}, whose wheels keep the GIL off"))
+    Some(Upgrade::To(newer[lo].to_string()))
 }
 
 fn applies_somewhere(req: &Requirement, cfg: &ScanConfig) -> bool {

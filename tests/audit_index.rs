@@ -155,7 +155,7 @@ fn a_blocked_pin_is_told_the_earliest_release_that_is_ready() {
     );
     let lru = get("lru-dict")["suggestion"].as_str().unwrap();
     assert!(
-        lru.starts_with("no newer release (1.4.1 is the latest)"),
+        lru.starts_with("no newer release keeps the GIL off (latest: 1.4.1)"),
         "{lru}"
     );
 }
