@@ -5,8 +5,6 @@
 mod common;
 mod support;
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use common::{LRU, Run, TIME_MACHINE};
@@ -14,30 +12,16 @@ use support::{FileSpec, ProjectSpec, TestIndex};
 
 fn audit(index: &TestIndex, args: &[&str]) -> Run {
     let url = index.index_url();
-    let out = Command::new(env!("CARGO_BIN_EXE_gilfree"))
-        .args([
-            "audit",
-            "--index-url",
-            &url,
-            "--no-store",
-            "--platform",
-            "linux-x86_64",
-        ])
-        .args(args)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .output()
-        .expect("run gilfree");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
+    let mut all = vec![
+        "audit",
+        "--index-url",
+        &url,
+        "--no-store",
+        "--platform",
+        "linux-x86_64",
+    ];
+    all.extend_from_slice(args);
+    common::gilfree_on_loopback(&all)
 }
 
 fn served() -> TestIndex {

@@ -31,24 +31,7 @@ fn scan(index: &TestIndex, db: &Path, extra: &[&str], targets: &[&str]) -> Run {
     ]);
     args.extend_from_slice(extra);
     args.extend_from_slice(targets);
-    let out = Command::new(env!("CARGO_BIN_EXE_gilfree"))
-        .args(&args)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("ALL_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .env_remove("all_proxy")
-        .output()
-        .expect("run gilfree");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
+    common::gilfree_on_loopback(&args)
 }
 
 fn project(name: &str, wheel: &str, format: PageFormat) -> ProjectSpec {
@@ -280,23 +263,19 @@ fn unknown_projects_versions_and_indexes_are_one_line_errors() {
     );
 
     let gone = support::unreachable_url();
-    let out = Command::new(env!("CARGO_BIN_EXE_gilfree"))
-        .args([
-            "scan",
-            "--index-url",
-            &gone,
-            "--no-store",
-            "--timeout",
-            "1",
-            "--retries",
-            "1",
-            "lru-dict",
-        ])
-        .env("NO_PROXY", "127.0.0.1")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let run = common::gilfree_on_loopback(&[
+        "scan",
+        "--index-url",
+        &gone,
+        "--no-store",
+        "--timeout",
+        "1",
+        "--retries",
+        "1",
+        "lru-dict",
+    ]);
+    assert_eq!(run.code, 2);
+    let err = run.stderr;
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(gone.trim_end_matches('/')), "{err}");
 }

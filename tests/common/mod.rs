@@ -133,9 +133,33 @@ impl Run {
 
 /// Runs `gilfree ARGS...` in `cwd`, and fails the test if it crashed rather than exited.
 pub fn gilfree(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_gilfree"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gilfree"));
+    cmd.current_dir(cwd);
+    finish(cmd, args)
+}
+
+/// Runs `gilfree ARGS...` against an index on 127.0.0.1: no proxy from the environment may
+/// take the loopback requests elsewhere.
+pub fn gilfree_on_loopback(args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gilfree"));
+    cmd.env("NO_PROXY", "127.0.0.1,localhost");
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    finish(cmd, args)
+}
+
+/// Runs the command and checks that it exited (0, 1 or 2) rather than crashed.
+fn finish(mut cmd: Command, args: &[&str]) -> Run {
+    let out = cmd
         .args(args)
-        .current_dir(cwd)
         .env_remove("RUST_BACKTRACE")
         .output()
         .expect("run gilfree");
