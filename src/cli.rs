@@ -96,8 +96,8 @@ pub struct AuditArgs {
     /// Only these platforms; default: every platform a dependency has wheels for.
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<Platform>,
-    /// Output format: a table, JSON, Markdown for a pull-request comment, or GitHub Actions
-    /// annotations on the requirement lines.
+    /// Output format: a table, JSON, Markdown for a pull-request comment, GitHub Actions
+    /// annotations on the requirement lines, or SARIF 2.1.0 for code scanning.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
     /// The readiness values that fail the audit (exit 1).
@@ -149,6 +149,7 @@ pub enum AuditFormat {
     Json,
     Markdown,
     Github,
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

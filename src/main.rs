@@ -162,7 +162,9 @@ fn run_audit(args: &AuditArgs, quiet: bool) -> ExitCode {
     errors.append(&mut result.errors);
     result.errors = errors;
     print_diagnostics(&result.warnings, &result.errors);
+    let fail_on: Vec<Readiness> = args.fail_on.iter().map(|&r| r.into()).collect();
     let out = match args.format {
+        AuditFormat::Sarif => report::audit_sarif(&result, &fail_on),
         AuditFormat::Json => {
             report::audit_json(&result, &strings(&args.pythons), &strings(&args.platforms))
         }
@@ -173,7 +175,6 @@ fn run_audit(args: &AuditArgs, quiet: bool) -> ExitCode {
     if std::io::stdout().write_all(out.as_bytes()).is_err() {
         return ExitCode::from(2);
     }
-    let fail_on: Vec<Readiness> = args.fail_on.iter().map(|&r| r.into()).collect();
     let blocked = result
         .packages
         .iter()
