@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::index::DistFile;
 use crate::inspect::verdict::{ModuleVerdict, Verdict};
 use crate::lock::{Parsed, Requirement};
 use crate::scan::{Index, Readiness, RemoteTarget, ScanConfig, Stats, WheelReport, scan_remote};
@@ -67,11 +68,21 @@ pub fn audit(
     store: Option<&Mutex<Store>>,
 ) -> AuditReport {
     let mut report = AuditReport::default();
+    let installed = installed_reports(inputs, cfg, &mut report.warnings);
     // One entry per (name, version), first source wins.
     let mut wanted: BTreeMap<(String, Option<String>), &Requirement> = BTreeMap::new();
     for parsed in inputs {
         for req in &parsed.requirements {
             if !applies_somewhere(req, cfg) {
+                continue;
+            }
+            // What the installed binaries answer needs no index (editable installs included).
+            if let Some((_, reports)) = installed
+                .get(&(req.name.clone(), req.version.clone().unwrap_or_default()))
+                .filter(|(root, _)| req.source.file.starts_with(root))
+            {
+                let p = package(&req.name, req.version.clone(), req, reports.clone(), &[]);
+                report.packages.push(p);
                 continue;
             }
             if !req.kind.is_auditable() {
@@ -98,15 +109,12 @@ pub fn audit(
         }
     }
     let targets: Vec<RemoteTarget> = wanted
-        .keys()
-        .map(|(name, version)| RemoteTarget::Release {
-            name: name.clone(),
-            version: version.clone(),
-        })
+        .iter()
+        .map(|((name, version), req)| target(name, version.as_deref(), req))
         .collect();
     let scanned = scan_remote(&targets, cfg, index, store);
     report.stats = scanned.stats;
-    report.warnings = scanned.warnings;
+    report.warnings.extend(scanned.warnings);
     let mut by_project: BTreeMap<String, Vec<WheelReport>> = BTreeMap::new();
     for w in scanned.wheels {
         by_project
@@ -179,6 +187,132 @@ pub fn audit(
             .then_with(|| a.name.cmp(&b.name))
     });
     report
+}
+
+/// Reports read from the installed binaries of every environment input built for all the
+/// audited interpreters (its extension suffixes or its `lib/python3.Nt` folder say so), keyed
+/// by (name, version), with the environment's folder. Environments built for another
+/// interpreter are answered from the index instead, by their installed versions.
+fn installed_reports(
+    inputs: &[Parsed],
+    cfg: &ScanConfig,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<(String, String), (std::path::PathBuf, Vec<WheelReport>)> {
+    use crate::wheel::{InstalledEnv, Platform, PythonTarget};
+    let mut out = BTreeMap::new();
+    for root in inputs.iter().filter_map(|p| p.environment.as_ref()) {
+        let Ok(env) = InstalledEnv::locate(root) else {
+            continue;
+        };
+        let python = cfg.pythons.first().copied().unwrap_or(PythonTarget::Py314t);
+        let Ok(probe) = env.scan(python, Platform::LinuxX86_64) else {
+            continue;
+        };
+        let built_for = probe
+            .dominant_interpreter()
+            .and_then(|t| t.python_target())
+            .or_else(|| env.target_from_layout());
+        let platform = probe.dominant_interpreter().and_then(|t| t.platform());
+        let serves_python = cfg.pythons.iter().all(|&p| Some(p) == built_for);
+        let serves_platform = cfg.platforms.is_empty()
+            || platform.is_some_and(|p| cfg.platforms == [p])
+            || (platform.is_none() && probe.native_files().next().is_none());
+        if !serves_python || !serves_platform {
+            let what = built_for.map_or("no free-threaded interpreter".to_string(), |p| {
+                p.to_string()
+            });
+            warnings.push(format!(
+                "{}: built for {what}, not for the audited target: auditing its installed versions from the index",
+                root.display()
+            ));
+            continue;
+        }
+        let local_cfg = ScanConfig {
+            platforms: platform.into_iter().collect(),
+            progress: false,
+            ..cfg.clone()
+        };
+        let scanned = crate::scan::scan_paths(std::slice::from_ref(root), &local_cfg);
+        warnings.extend(scanned.errors);
+        let note = format!("read from the files installed in {}", root.display());
+        for dist in &probe.distributions {
+            let name = crate::wheel::normalize_name(&dist.name);
+            let mut reports: Vec<WheelReport> = scanned
+                .wheels
+                .iter()
+                .filter(|w| {
+                    w.project.as_deref() == Some(&name)
+                        && w.version.as_deref() == Some(&dist.version)
+                })
+                .cloned()
+                .map(|mut w| {
+                    w.note.get_or_insert_with(|| note.clone());
+                    w
+                })
+                .collect();
+            if reports.is_empty() {
+                // Installed for this interpreter without a native module.
+                reports = cfg
+                    .pythons
+                    .iter()
+                    .map(|python| WheelReport {
+                        filename: format!(
+                            "{name}=={} (installed in {})",
+                            dist.version,
+                            root.display()
+                        ),
+                        project: Some(name.clone()),
+                        version: Some(dist.version.clone()),
+                        sha256: None,
+                        python: python.to_string(),
+                        platform: platform.map(|p| p.to_string()),
+                        readiness: Readiness::Pure,
+                        note: Some(format!(
+                            "installed in {} without extension modules",
+                            root.display()
+                        )),
+                        error: None,
+                        modules: Vec::new(),
+                    })
+                    .collect();
+            }
+            out.insert((name, dist.version.clone()), (env.root.clone(), reports));
+        }
+    }
+    out
+}
+
+/// What to scan for a requirement: the files its lock lists when the lock gives every one
+/// of them a URL (uv.lock, pylock.toml), else the release on the index.
+fn target(name: &str, version: Option<&str>, req: &Requirement) -> RemoteTarget {
+    let web = |url: &str| url.starts_with("https://") || url.starts_with("http://");
+    let locked: Option<Vec<DistFile>> = req
+        .wheels
+        .iter()
+        .map(|f| {
+            let url = f.url.as_deref().filter(|u| web(u))?;
+            Some(DistFile {
+                filename: f.filename.clone(),
+                url: url.to_string(),
+                sha256: f.sha256.clone(),
+                size: None,
+                requires_python: None,
+                yanked: None,
+                upload_time: None,
+            })
+        })
+        .collect();
+    match (version, locked) {
+        (Some(version), Some(files)) if !files.is_empty() => RemoteTarget::Locked {
+            name: name.to_string(),
+            version: version.to_string(),
+            files,
+        },
+        _ => RemoteTarget::Release {
+            name: name.to_string(),
+            version: version.map(str::to_string),
+        },
+    }
 }
 
 /// The newest version among reports.

@@ -204,3 +204,240 @@ fn a_project_pinned_and_unpinned_in_two_places_gets_two_answers() {
         "{doc}"
     );
 }
+
+/// An index with one dependency of each kind: a module that turns the GIL on (lru-dict), a
+/// ready one (time-machine 3.6.0), a release without a free-threaded wheel (time-machine
+/// 3.5.0) and a release with only an sdist.
+fn served_with_blockers() -> TestIndex {
+    let index = served();
+    let old = "time_machine-3.5.0-cp313-cp313t-manylinux_2_17_x86_64.whl";
+    index.add_project(
+        ProjectSpec::new("time-machine")
+            .file(FileSpec::new(old, b"never read".to_vec()))
+            .file(FileSpec::new(
+                TIME_MACHINE,
+                support::fixture_wheel(TIME_MACHINE),
+            )),
+    );
+    index.add_project(
+        ProjectSpec::new("oldpkg").file(FileSpec::new("oldpkg-1.0.tar.gz", b"sdist".to_vec())),
+    );
+    index
+}
+
+#[test]
+fn every_format_says_the_same_thing() {
+    let index = served_with_blockers();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(
+        &file,
+        "lru-dict==1.4.1\ntime-machine==3.5.0\noldpkg==1.0\ntime-machine==3.6.0\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    for format in ["text", "json", "markdown", "github", "sarif"] {
+        let run = audit(&index, &["--format", format, file]);
+        assert_eq!(run.code, 1, "{format}: {run:?}");
+        let out = if format == "json" {
+            let doc = common::redact(serde_json::from_str(&run.stdout).unwrap(), &[tmp.path()]);
+            serde_json::to_string_pretty(&doc).unwrap()
+        } else {
+            common::redact_text(&run.stdout, &[tmp.path()])
+        };
+        insta::assert_snapshot!(format!("audit_{format}"), out);
+    }
+}
+
+#[test]
+fn sarif_results_point_at_the_requirement_lines() {
+    let index = served_with_blockers();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("requirements.txt"),
+        "# pins\ntime-machine==3.6.0\nlru-dict==1.4.1\noldpkg==1.0\n",
+    )
+    .unwrap();
+    // Run from the project folder with a relative path, as a CI job does.
+    let url = index.index_url();
+    let run = common::gilfree_on_loopback_in(
+        tmp.path(),
+        &[
+            "audit",
+            "--index-url",
+            &url,
+            "--no-store",
+            "--platform",
+            "linux-x86_64",
+            "--format",
+            "sarif",
+            "--fail-on",
+            "gil-fallback",
+            "requirements.txt",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    let lines: Vec<(&str, &str, u64)> = results
+        .iter()
+        .map(|r| {
+            let place = &r["locations"][0]["physicalLocation"];
+            assert_eq!(place["artifactLocation"]["uri"], "requirements.txt");
+            (
+                r["ruleId"].as_str().unwrap(),
+                r["level"].as_str().unwrap(),
+                place["region"]["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [("gil-fallback", "error", 3), ("source-only", "warning", 4)]
+    );
+}
+
+#[test]
+fn a_lock_that_lists_its_files_is_read_from_them_without_the_index_page() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let sha = support::FileSpec::new(TIME_MACHINE, support::fixture_wheel(TIME_MACHINE)).sha256();
+    let lock = format!(
+        r#"version = 1
+revision = 3
+requires-python = ">=3.14"
+
+[[package]]
+name = "app"
+version = "0.1.0"
+source = {{ virtual = "." }}
+dependencies = [
+    {{ name = "time-machine" }},
+]
+
+[[package]]
+name = "time-machine"
+version = "3.6.0"
+source = {{ registry = "https://pypi.org/simple" }}
+wheels = [
+    {{ url = "{}", hash = "sha256:{sha}" }},
+]
+"#,
+        index.file_url(TIME_MACHINE)
+    );
+    let file = tmp.path().join("uv.lock");
+    std::fs::write(&file, lock).unwrap();
+    let run = audit(&index, &["--format", "json", file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["packages"][0]["readiness"], "ready", "{doc}");
+    assert!(
+        index.requests_to("/simple/time-machine/").is_empty(),
+        "the lock's own file list is used"
+    );
+}
+
+/// A virtual environment for `python` (`3.14t`, `3.11`) with the given wheels installed.
+fn venv(root: &std::path::Path, python: &str, wheels: &[&str]) -> std::path::PathBuf {
+    let site = root.join(format!("lib/python{python}/site-packages"));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(root.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    for w in wheels {
+        common::install(&common::wheel_path(w), &site);
+    }
+    site
+}
+
+#[test]
+fn an_installed_free_threaded_environment_is_answered_from_its_files() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let env = tmp.path().join(".venv");
+    let site = venv(&env, "3.14t", &[LRU, TIME_MACHINE]);
+    let info = site.join("mine-0.1.dist-info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(
+        info.join("METADATA"),
+        "Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n",
+    )
+    .unwrap();
+    std::fs::write(info.join("RECORD"), "mine-0.1.dist-info/METADATA,,\n").unwrap();
+    std::fs::write(
+        info.join("direct_url.json"),
+        r#"{"url": "file:///src/mine", "dir_info": {"editable": true}}"#,
+    )
+    .unwrap();
+
+    let run = audit(&index, &["--format", "json", env.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let packages = doc["packages"].as_array().unwrap();
+    let get = |name: &str| packages.iter().find(|p| p["name"] == name).expect(name);
+    assert_eq!(get("lru-dict")["readiness"], "gil-fallback");
+    assert_eq!(get("lru-dict")["modules"][0]["module"], "lru._lru");
+    assert!(
+        get("lru-dict")["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("lru_dict-1.4.1.dist-info/METADATA:3"),
+        "{doc}"
+    );
+    assert_eq!(get("time-machine")["readiness"], "ready");
+    assert_eq!(
+        get("mine")["readiness"],
+        "pure",
+        "an editable install without modules"
+    );
+    let wheel_requests = index
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(".whl"))
+        .count();
+    assert_eq!(
+        wheel_requests, 0,
+        "installed files answer, not the index's wheels"
+    );
+}
+
+#[test]
+fn an_environment_for_another_interpreter_is_audited_by_its_versions() {
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let env = tmp.path().join("venv311");
+    let site = venv(&env, "3.11", &[]);
+    for (name, version) in [("lru_dict", "1.4.1"), ("time_machine", "3.6.0")] {
+        let info = site.join(format!("{name}-{version}.dist-info"));
+        std::fs::create_dir_all(&info).unwrap();
+        std::fs::write(
+            info.join("METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+        )
+        .unwrap();
+        std::fs::write(info.join("RECORD"), "").unwrap();
+    }
+    let run = audit(&index, &["--format", "json", env.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("auditing its installed versions from the index"),
+        "{}",
+        run.stderr
+    );
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let readiness: Vec<(&str, &str)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["readiness"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        readiness,
+        [("lru-dict", "gil-fallback"), ("time-machine", "ready")]
+    );
+}

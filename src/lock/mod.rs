@@ -9,6 +9,7 @@
 //! [`Target`] (not for the machine gilfree runs on) with [`Requirement::applies`] or
 //! [`markers::applies`].
 
+pub mod environment;
 pub mod markers;
 pub mod pdm;
 pub mod pipfile;
@@ -155,6 +156,8 @@ pub enum Format {
     PipfileLock,
     PdmLock,
     Pyproject,
+    /// An installed environment: a virtualenv, a prefix or a site-packages folder.
+    Environment,
 }
 
 impl fmt::Display for Format {
@@ -167,6 +170,7 @@ impl fmt::Display for Format {
             Format::PipfileLock => "Pipfile.lock",
             Format::PdmLock => "pdm.lock",
             Format::Pyproject => "pyproject.toml",
+            Format::Environment => "environment",
         })
     }
 }
@@ -181,6 +185,8 @@ pub struct Parsed {
     pub constraints: Vec<Requirement>,
     /// Package indexes named by the input, in order, without repeats.
     pub index_urls: Vec<String>,
+    /// For an installed environment: the folder given (see [`environment`]).
+    pub environment: Option<PathBuf>,
 }
 
 impl Parsed {
@@ -190,6 +196,7 @@ impl Parsed {
             requirements: Vec::new(),
             constraints: Vec::new(),
             index_urls: Vec::new(),
+            environment: None,
         }
     }
 
@@ -219,6 +226,8 @@ pub enum LockError {
         file.display()
     )]
     UnknownFormat { file: PathBuf },
+    #[error("{}: not an installed environment: {message}", file.display())]
+    Environment { file: PathBuf, message: String },
     #[error("{}:{line}: {message}", file.display())]
     Syntax {
         file: PathBuf,
@@ -255,7 +264,8 @@ impl LockError {
             | LockError::UnknownFormat { file }
             | LockError::Syntax { file, .. }
             | LockError::IncludeLoop { file, .. }
-            | LockError::MissingVariable { file, .. } => file,
+            | LockError::MissingVariable { file, .. }
+            | LockError::Environment { file, .. } => file,
         }
     }
 
@@ -288,9 +298,13 @@ pub fn normalize_name(name: &str) -> String {
     out
 }
 
-/// Reads and parses one input file, choosing the format by its name and content.
+/// Reads and parses one input file, choosing the format by its name and content; a folder is
+/// read as an installed environment.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, LockError> {
     let path = path.as_ref();
+    if path.is_dir() {
+        return environment::parse(path);
+    }
     let text = std::fs::read_to_string(path).map_err(|source| LockError::Io {
         file: path.to_path_buf(),
         source,
@@ -315,6 +329,9 @@ pub fn parse_str(format: Format, path: &Path, text: &str) -> Result<Parsed, Lock
         Format::PipfileLock => pipfile::parse_str(path, text),
         Format::PdmLock => pdm::parse_str(path, text),
         Format::Pyproject => pyproject::parse_str(path, text),
+        Format::Environment => Err(LockError::UnknownFormat {
+            file: path.to_path_buf(),
+        }),
     }
 }
 

@@ -50,6 +50,13 @@ pub enum RemoteTarget {
     },
     /// A wheel's URL.
     Url(String),
+    /// A release as a lockfile lists it: its files are taken as they are (URLs and hashes),
+    /// without asking the index for the project's page.
+    Locked {
+        name: String,
+        version: String,
+        files: Vec<DistFile>,
+    },
 }
 
 impl RemoteTarget {
@@ -98,27 +105,34 @@ pub fn scan_remote(
     let mut report = ScanReport::default();
     let mut jobs: BTreeMap<String, Job> = BTreeMap::new();
     for target in targets {
-        match target {
-            RemoteTarget::Url(url) => match url_job(url, cfg) {
-                Ok(job) => merge_job(&mut jobs, job),
-                Err(e) => report.errors.push(e),
-            },
-            RemoteTarget::Release { name, version } => {
-                match plan_release(
-                    name,
-                    version.as_deref(),
-                    cfg,
-                    index,
-                    store,
-                    &mut report.warnings,
-                ) {
-                    Ok((wheel_jobs, reports)) => {
-                        wheel_jobs.into_iter().for_each(|j| merge_job(&mut jobs, j));
-                        report.wheels.extend(reports);
-                    }
-                    Err(e) => report.errors.push(e),
-                }
+        let planned = match target {
+            RemoteTarget::Url(url) => url_job(url, cfg).map(|job| (vec![job], Vec::new())),
+            RemoteTarget::Release { name, version } => plan_release(
+                name,
+                version.as_deref(),
+                cfg,
+                index,
+                store,
+                &mut report.warnings,
+            ),
+            RemoteTarget::Locked {
+                name,
+                version,
+                files,
+            } => {
+                let page = ProjectPage {
+                    name: name.clone(),
+                    files: files.clone(),
+                };
+                plan_page(name, Some(version), cfg, &page)
             }
+        };
+        match planned {
+            Ok((wheel_jobs, reports)) => {
+                wheel_jobs.into_iter().for_each(|j| merge_job(&mut jobs, j));
+                report.wheels.extend(reports);
+            }
+            Err(e) => report.errors.push(e),
         }
     }
     let jobs: Vec<Job> = jobs.into_values().collect();

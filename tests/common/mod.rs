@@ -141,6 +141,17 @@ pub fn gilfree(cwd: &Path, args: &[&str]) -> Run {
 /// Runs `gilfree ARGS...` against an index on 127.0.0.1: no proxy from the environment may
 /// take the loopback requests elsewhere.
 pub fn gilfree_on_loopback(args: &[&str]) -> Run {
+    finish(loopback_command(), args)
+}
+
+/// [`gilfree_on_loopback`] run in `cwd`.
+pub fn gilfree_on_loopback_in(cwd: &Path, args: &[&str]) -> Run {
+    let mut cmd = loopback_command();
+    cmd.current_dir(cwd);
+    finish(cmd, args)
+}
+
+fn loopback_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gilfree"));
     cmd.env("NO_PROXY", "127.0.0.1,localhost");
     for var in [
@@ -153,7 +164,7 @@ pub fn gilfree_on_loopback(args: &[&str]) -> Run {
     ] {
         cmd.env_remove(var);
     }
-    finish(cmd, args)
+    cmd
 }
 
 /// Runs the command and checks that it exited (0, 1 or 2) rather than crashed.
