@@ -167,19 +167,7 @@ pub fn audit(
             continue;
         };
         let fix = p.suggestion.take();
-        p.suggestion = Some(match upgrade {
-            Upgrade::To(v) => format!("upgrade to {v}, whose wheels keep the GIL off"),
-            // Nothing newer helps: what the maintainers can do, or that no wheel exists yet.
-            Upgrade::None { latest } if p.readiness == Readiness::GilFallback => {
-                let head = format!("no newer release keeps the GIL off (latest: {latest})");
-                fix.map_or(head.clone(), |f| format!("{head}; {f}"))
-            }
-            Upgrade::None { latest } => {
-                format!(
-                    "no release has a free-threaded wheel for this target yet (latest: {latest})"
-                )
-            }
-        });
+        p.suggestion = Some(upgrade.suggestion(p.readiness, fix));
     }
     report.packages.sort_by(|a, b| {
         a.readiness
@@ -349,8 +337,59 @@ fn blocks(r: Readiness) -> bool {
 enum Upgrade {
     /// The earliest newer release whose wheels keep the GIL off on every target.
     To(String),
-    /// No newer release does; `latest` is the newest (maybe the one audited).
-    None { latest: String },
+    /// No newer release does on every target; `version` is the earliest that does on the
+    /// targets where the latest does (`ready_on`); `others` are the rest, with the latest's
+    /// readiness there.
+    Partly {
+        version: String,
+        ready_on: Vec<String>,
+        others: Vec<(String, Readiness)>,
+    },
+    /// No newer release does on every target; `latest` is the newest (maybe the one audited),
+    /// with its readiness per target.
+    None {
+        latest: String,
+        targets: Vec<(String, Readiness)>,
+    },
+}
+
+impl Upgrade {
+    /// The suggestion to show; `fix` is what the maintainers can do about a GIL fallback.
+    fn suggestion(self, readiness: Readiness, fix: Option<String>) -> String {
+        let (latest, targets) = match self {
+            Upgrade::To(v) => return format!("upgrade to {v}, whose wheels keep the GIL off"),
+            Upgrade::Partly {
+                version,
+                ready_on,
+                others,
+            } => {
+                let others: Vec<String> = others
+                    .iter()
+                    .map(|(t, r)| format!("{t} ({})", r.as_str()))
+                    .collect();
+                return format!(
+                    "upgrade to {version}, whose wheels keep the GIL off on {}; no release is ready yet on {}",
+                    ready_on.join(", "),
+                    others.join(", ")
+                );
+            }
+            Upgrade::None { latest, targets } => (latest, targets),
+        };
+        let without_wheel = !targets.is_empty()
+            && targets
+                .iter()
+                .all(|(_, r)| matches!(r, Readiness::NoWheel | Readiness::SourceOnly));
+        if without_wheel || (targets.is_empty() && readiness != Readiness::GilFallback) {
+            return format!(
+                "no release has a free-threaded wheel for this target yet (latest: {latest})"
+            );
+        }
+        let head = format!("no newer release keeps the GIL off (latest: {latest})");
+        match fix {
+            Some(f) if readiness == Readiness::GilFallback => format!("{head}; {f}"),
+            _ => head,
+        }
+    }
 }
 
 /// The earliest release newer than `version` whose wheels keep the GIL off on every target,
@@ -371,12 +410,8 @@ fn upgrade(
         .filter(|(v, r)| **v > current && !v.any_prerelease() && !r.yanked())
         .map(|(_, r)| r.version.as_str())
         .collect();
-    let Some(&latest) = newer.last() else {
-        return Some(Upgrade::None {
-            latest: version?.to_string(),
-        });
-    };
-    let ready = |v: &str| -> bool {
+    // The readiness of a release per target; None when it could not be scanned.
+    let targets = |v: &str| -> Option<Vec<(String, Readiness)>> {
         let target = RemoteTarget::Release {
             name: name.to_string(),
             version: Some(v.to_string()),
@@ -390,30 +425,58 @@ fn upgrade(
             index,
             store,
         );
-        scanned.errors.is_empty()
-            && !scanned.wheels.is_empty()
-            && scanned
-                .wheels
-                .iter()
-                .all(|w| matches!(w.readiness, Readiness::Ready | Readiness::Pure))
+        (scanned.errors.is_empty() && !scanned.wheels.is_empty()).then(|| {
+            let mut out: Vec<(String, Readiness)> = Vec::new();
+            for w in &scanned.wheels {
+                let t = format!("{} {}", w.python, w.platform.as_deref().unwrap_or("any"));
+                match out.iter_mut().find(|(o, _)| *o == t) {
+                    Some((_, r)) => *r = (*r).min(w.readiness),
+                    None => out.push((t, w.readiness)),
+                }
+            }
+            out
+        })
     };
-    if !ready(latest) {
+    let Some(&latest) = newer.last() else {
+        return Some(Upgrade::None {
+            latest: version?.to_string(),
+            targets: Vec::new(),
+        });
+    };
+    let latest_targets = targets(latest).unwrap_or_default();
+    let good = |r: &Readiness| matches!(r, Readiness::Ready | Readiness::Pure);
+    let (ready_on, others): (Vec<_>, Vec<_>) =
+        latest_targets.iter().cloned().partition(|(_, r)| good(r));
+    if ready_on.is_empty() {
         return Some(Upgrade::None {
             latest: latest.to_string(),
+            targets: latest_targets,
         });
     }
     // Readiness rarely goes back once a project ships free-threaded wheels: bisect for the
-    // first ready release (a few scans, each answered from the store when known).
+    // first release ready where the latest is (a few scans, answered from the store when
+    // known).
+    let wanted: Vec<&str> = ready_on.iter().map(|(t, _)| t.as_str()).collect();
     let (mut lo, mut hi) = (0, newer.len() - 1);
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if ready(newer[mid]) {
-            hi = mid
-        } else {
-            lo = mid + 1
-        }
+        let fine = targets(newer[mid]).is_some_and(|t| {
+            wanted
+                .iter()
+                .all(|w| t.iter().any(|(name, r)| name == w && good(r)))
+        });
+        if fine { hi = mid } else { lo = mid + 1 }
     }
-    Some(Upgrade::To(newer[lo].to_string()))
+    let version = newer[lo].to_string();
+    Some(if others.is_empty() {
+        Upgrade::To(version)
+    } else {
+        Upgrade::Partly {
+            version,
+            ready_on: wanted.iter().map(|w| w.to_string()).collect(),
+            others,
+        }
+    })
 }
 
 fn applies_somewhere(req: &Requirement, cfg: &ScanConfig) -> bool {
@@ -460,15 +523,23 @@ fn package(
         notes.push(format!("not pinned: audited the newest release, {v}"));
     }
     let plain = |r: &WheelReport| matches!(r.readiness, Readiness::Ready | Readiness::Pure);
-    notes.extend(reports.iter().filter(|r| !plain(r)).filter_map(|r| {
-        r.note.as_ref().map(|n| {
-            format!(
-                "{} {}: {n}",
-                r.python,
-                r.platform.as_deref().unwrap_or("any")
-            )
-        })
-    }));
+    // One line per distinct note, naming every target it holds for.
+    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in reports.iter().filter(|r| !plain(r)) {
+        let Some(note) = r.note.as_deref() else {
+            continue;
+        };
+        let target = format!("{} {}", r.python, r.platform.as_deref().unwrap_or("any"));
+        match grouped.iter_mut().find(|(n, _)| *n == note) {
+            Some((_, targets)) => targets.push(target),
+            None => grouped.push((note, vec![target])),
+        }
+    }
+    notes.extend(
+        grouped
+            .into_iter()
+            .map(|(note, targets)| format!("{}: {note}", targets.join(", "))),
+    );
     notes.dedup();
     let suggestion = match readiness {
         Readiness::GilFallback => Some(fix_summary(&modules)),
@@ -502,5 +573,62 @@ fn fix_summary(modules: &[ModuleVerdict]) -> String {
         "ask the maintainers to declare free-threading support".into()
     } else {
         format!("the maintainers can {}", fixes.join("; or "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(list: &[(&str, Readiness)]) -> Vec<(String, Readiness)> {
+        list.iter().map(|(t, r)| (t.to_string(), *r)).collect()
+    }
+
+    #[test]
+    fn suggestions_say_what_a_newer_release_does_and_does_not_fix() {
+        let fix = || Some("the maintainers can rebuild".to_string());
+        let cases = [
+            (
+                Upgrade::To("2.0".into()),
+                Readiness::NoWheel,
+                "upgrade to 2.0, whose wheels keep the GIL off",
+            ),
+            (
+                Upgrade::Partly {
+                    version: "2.0".into(),
+                    ready_on: vec!["3.14t linux-x86_64".into()],
+                    others: targets(&[("3.14t linux-s390x", Readiness::Unknown)]),
+                },
+                Readiness::NoWheel,
+                "upgrade to 2.0, whose wheels keep the GIL off on 3.14t linux-x86_64; no release is ready yet on 3.14t linux-s390x (unknown)",
+            ),
+            (
+                Upgrade::None {
+                    latest: "1.4".into(),
+                    targets: targets(&[("3.14t linux-x86_64", Readiness::NoWheel)]),
+                },
+                Readiness::NoWheel,
+                "no release has a free-threaded wheel for this target yet (latest: 1.4)",
+            ),
+            (
+                Upgrade::None {
+                    latest: "1.4".into(),
+                    targets: targets(&[("3.14t linux-x86_64", Readiness::GilFallback)]),
+                },
+                Readiness::GilFallback,
+                "no newer release keeps the GIL off (latest: 1.4); the maintainers can rebuild",
+            ),
+            (
+                Upgrade::None {
+                    latest: "1.4".into(),
+                    targets: Vec::new(),
+                },
+                Readiness::GilFallback,
+                "no newer release keeps the GIL off (latest: 1.4); the maintainers can rebuild",
+            ),
+        ];
+        for (upgrade, readiness, want) in cases {
+            assert_eq!(upgrade.suggestion(readiness, fix()), want);
+        }
     }
 }

@@ -9,8 +9,8 @@ use pep440_rs::{Version, VersionSpecifiers};
 
 use super::{DistFile, ProjectPage};
 use crate::wheel::{
-    Compatibility, MatchKind, Platform, PlatformTag, PythonTarget, WheelFilename, check_wheel,
-    normalize_name,
+    AbiMismatch, Compatibility, MatchKind, Platform, PlatformTag, PythonTarget, WheelFilename,
+    check_wheel, normalize_name,
 };
 
 /// The files of one release.
@@ -143,7 +143,7 @@ pub fn pick(
         };
     };
     let mut best: Option<(MatchKind, &(WheelFilename, DistFile))> = None;
-    let mut mismatches: Vec<String> = Vec::new();
+    let mut mismatches: Vec<AbiMismatch> = Vec::new();
     for w in &wheels {
         match check_wheel(&w.0, python, platform) {
             Compatibility::Compatible { kind, .. } => {
@@ -155,12 +155,7 @@ pub fn pick(
                     best = Some((kind, w));
                 }
             }
-            Compatibility::WrongAbi(why) => {
-                let why = why.to_string();
-                if !mismatches.contains(&why) {
-                    mismatches.push(why);
-                }
-            }
+            Compatibility::WrongAbi(why) => mismatches.push(why),
             Compatibility::OtherPlatform => {}
         }
     }
@@ -175,10 +170,67 @@ pub fn pick(
             ))
         }
         None => Pick::NoWheel(format!(
-            "wheels for {platform} exist, but {}",
-            mismatches.join("; ")
+            "wheels for this platform exist, but {}",
+            describe(&mismatches)
         )),
     }
+}
+
+/// Why no wheel of a platform fits, with like reasons merged: "built for other Python
+/// versions (cp39, cp310, cp311)" rather than one clause per wheel.
+fn describe(mismatches: &[AbiMismatch]) -> String {
+    let mut versions: Vec<&str> = Vec::new();
+    let mut interpreters: Vec<&str> = Vec::new();
+    let mut gil: Vec<&str> = Vec::new();
+    let mut other: Vec<String> = Vec::new();
+    for m in mismatches {
+        match m {
+            AbiMismatch::OtherVersion { abi } => versions.push(abi),
+            // `pp310-pypy310_pp73-manylinux_2_17_x86_64`: the platform part is the target's.
+            AbiMismatch::OtherInterpreter { tag } => {
+                interpreters.push(tag.rsplitn(2, '-').last().unwrap_or(tag))
+            }
+            AbiMismatch::GilBuild { abi } => gil.push(abi),
+            m => other.push(m.to_string()),
+        }
+    }
+    // cp39 before cp310: shorter tags of one family first.
+    let list = |mut items: Vec<&str>| {
+        items.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+        items.dedup();
+        items.join(", ")
+    };
+    let mut parts = Vec::new();
+    if !gil.is_empty() {
+        parts.push(format!(
+            "built for the GIL-enabled interpreter ({})",
+            list(gil)
+        ));
+    }
+    parts.extend(other.into_iter().fold(Vec::new(), |mut seen, m| {
+        if !seen.contains(&m) {
+            seen.push(m);
+        }
+        seen
+    }));
+    match versions.len() {
+        0 => {}
+        1 => parts.push(format!(
+            "built for another Python version ({})",
+            versions[0]
+        )),
+        _ => parts.push(format!(
+            "built for other Python versions ({})",
+            list(versions)
+        )),
+    }
+    if !interpreters.is_empty() {
+        parts.push(format!(
+            "built for other interpreters ({})",
+            list(interpreters)
+        ));
+    }
+    parts.join("; ")
 }
 
 /// How specific a wheel's best tag for `platform` is: installers on a current system try the
@@ -277,6 +329,34 @@ mod tests {
             pick(r, PythonTarget::Py313t, Some(Platform::LinuxX86_64), false),
             Pick::NoWheel(_)
         ));
+    }
+
+    #[test]
+    fn like_reasons_are_merged() {
+        let page = page(&[
+            "x-1.0-cp39-cp39-manylinux_2_17_x86_64.whl",
+            "x-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "x-1.0-cp310-cp310-manylinux_2_17_x86_64.whl",
+            "x-1.0-cp310-cp310-manylinux_2_28_x86_64.whl",
+            "x-1.0-pp310-pypy310_pp73-manylinux_2_17_x86_64.whl",
+            "x-1.0-cp314-cp314-manylinux_2_17_x86_64.whl",
+        ]);
+        let releases = releases(&page);
+        let release = latest(&releases).unwrap();
+        let Pick::NoWheel(why) = pick(
+            release,
+            PythonTarget::Py314t,
+            Some(Platform::LinuxX86_64),
+            false,
+        ) else {
+            panic!("no wheel fits")
+        };
+        assert_eq!(
+            why,
+            "wheels for this platform exist, but built for the GIL-enabled interpreter (cp314); \
+             built for other Python versions (cp39, cp310, cp312); built for other interpreters \
+             (pp310-pypy310_pp73)"
+        );
     }
 
     #[test]
