@@ -88,7 +88,12 @@ fn entry_requirement(
     };
     let mut req = Requirement::new(name, Source::new("", 0));
     if let Some(v) = text("version")? {
-        (req.version, req.specifier) = split_pin(v)?;
+        // pipenv 2026.10.3 writes `"==" + the Pipfile's specifier` for a package its own platform's
+        // resolution skipped (`"==>=311"` for `pywin32 = {version = ">=311", markers = ...}`).
+        let skipped = v
+            .strip_prefix("==")
+            .filter(|rest| rest.starts_with(['<', '>', '=', '!', '~']));
+        (req.version, req.specifier) = split_pin(skipped.unwrap_or(v))?;
     }
     if let Some(m) = text("markers")? {
         req.marker = check_marker(m)?;
@@ -143,6 +148,20 @@ fn entry_requirement(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_pipenv_did_not_resolve_keeps_its_specifier() {
+        // As pipenv 2026.0.3 wrote it on Linux for a Windows-only dependency.
+        let text = r#"{"_meta": {"sources": [{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": true}]},
+            "default": {"pywin32": {"hashes": ["sha256:0502d1facf1fed4839a9a51ccbcc63d952cf318f78ffc00a7e78528ac27d7a2b"],
+                                    "markers": "sys_platform == 'win32'", "version": "==>=311"}},
+            "develop": {}}"#;
+        let parsed = parse_str(Path::new("Pipfile.lock"), text).unwrap();
+        let req = &parsed.requirements[0];
+        assert_eq!(req.version, None);
+        assert_eq!(req.specifier.as_deref(), Some(">=311"));
+        assert_eq!(req.marker.as_deref(), Some("sys_platform == 'win32'"));
+    }
 
     const LOCK: &str = r#"{
     "_meta": {
