@@ -43,8 +43,8 @@ PEER_READINESS = {
     "pure": "pure",
     "source-only": "source-only",
     "unavailable": "no-wheel",
-    "mistagged": "gil-fallback",
-    "needs-rebuild": "gil-fallback",
+    "mistagged": "no-wheel",
+    "needs-rebuild": "no-wheel",
     "unknown": "unknown",
 }
 
@@ -104,7 +104,11 @@ def run_peer(binary, lockfile, scratch):
         doc = {"distributions": []}
     got = {}
     for d in doc.get("distributions", []):
-        got[norm(d["name"])] = (d.get("version"), PEER_READINESS.get(d["verdict"], d["verdict"]))
+        readiness = PEER_READINESS.get(d["verdict"], d["verdict"])
+        # "source-only" after rejecting wheels: wheels exist, none for the target.
+        if d["verdict"] == "source-only" and d.get("rejected_wheels"):
+            readiness = "no-wheel"
+        got[norm(d["name"])] = (d.get("version"), readiness)
     return got, p.returncode, seconds, p.stderr
 
 

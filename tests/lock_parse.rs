@@ -496,3 +496,84 @@ fn windows_line_endings_and_rye_names() {
     assert_eq!(p.requirements[0].hashes, ["sha256:aa"]);
     assert_eq!(p.requirements[1].kind, Kind::Editable("file:.".into()));
 }
+
+/// The lockfiles the real tools wrote for four projects (`tests/fixtures/audit/README.md`
+/// says which tool and command made each): every file parses, and the tools agree on what
+/// gets installed on Linux for 3.14t wherever they resolved alike.
+#[test]
+fn lockfiles_written_by_the_real_tools_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
+    // (project, files that must list exactly the same pins, how many)
+    let groups: &[(&str, &[&str], usize)] = &[
+        (
+            "datasci-old",
+            &[
+                "uv.lock",
+                "pylock.toml",
+                "poetry/poetry.lock",
+                "Pipfile.lock",
+                "pdm.lock",
+            ],
+            18,
+        ),
+        ("datasci-old", &["requirements.txt"], 18),
+        (
+            "ml-new",
+            &[
+                "requirements.txt",
+                "uv.lock",
+                "pylock.toml",
+                "pylock.pip.toml",
+                "poetry/poetry.lock",
+                "Pipfile.lock",
+                "pdm.lock",
+            ],
+            21,
+        ),
+        (
+            "scraping",
+            &[
+                "requirements.txt",
+                "uv.lock",
+                "pylock.toml",
+                "poetry/poetry.lock",
+                "Pipfile.lock",
+                "pdm.lock",
+            ],
+            21,
+        ),
+        // pip-compile and pip lock pinned orjson==3.10.7 from requirements.in; uv and pdm
+        // resolved the pyproject's range; uv's pylock export and poetry leave the extra out.
+        (
+            "web-api",
+            &["requirements.txt", "pylock.pip.toml", "Pipfile.lock"],
+            41,
+        ),
+        ("web-api", &["uv.lock", "pdm.lock"], 41),
+        ("web-api", &["pylock.toml", "poetry/poetry.lock"], 40),
+    ];
+    for (project, files, count) in groups {
+        let mut first: Option<(String, Vec<(String, String)>)> = None;
+        for file in *files {
+            let path = root.join(project).join(file);
+            let parsed = parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mut pins = pins_for(&parsed, &linux());
+            pins.dedup();
+            assert_eq!(pins.len(), *count, "{project}/{file}: {pins:?}");
+            assert!(
+                pins.iter().all(|(_, v)| !v.is_empty()),
+                "{project}/{file}: every package is pinned: {pins:?}"
+            );
+            match &first {
+                None => first = Some((file.to_string(), pins)),
+                Some((other, want)) => assert_eq!(&pins, want, "{project}: {file} vs {other}"),
+            }
+        }
+    }
+    // Spot checks of what the tools chose.
+    let old = parse_file(root.join("datasci-old/uv.lock")).unwrap();
+    assert!(pins_for(&old, &linux()).contains(&("numpy".into(), "1.26.4".into())));
+    let ml = parse_file(root.join("ml-new/Pipfile.lock")).unwrap();
+    assert!(!names_for(&ml, &linux()).contains(&"pywin32".to_string()));
+    assert!(names_for(&ml, &windows()).contains(&"pywin32".to_string()));
+}
