@@ -112,7 +112,12 @@ pub fn audit(
         .iter()
         .map(|((name, version), req)| target(name, version.as_deref(), req))
         .collect();
-    let scanned = scan_remote(&targets, cfg, index, store);
+    let mut scanned = scan_remote(&targets, cfg, index, store);
+    // A lock is written on one machine: it may list no wheel for the audited interpreter
+    // (`pip lock` keeps the wheel of the interpreter it ran on; uv drops wheels of Python
+    // versions outside requires-python) while the release has one. Those releases are
+    // audited from the index instead, and say so.
+    let relisted = relist_from_index(&targets, &mut scanned, cfg, index, store);
     report.stats = scanned.stats;
     report.warnings.extend(scanned.warnings);
     let mut by_project: BTreeMap<String, Vec<WheelReport>> = BTreeMap::new();
@@ -143,9 +148,15 @@ pub fn audit(
             })
             .cloned()
             .collect();
-        report
-            .packages
-            .push(package(&name, version, req, reports, &errors));
+        let mut p = package(&name, version.clone(), req, reports, &errors);
+        if relisted.contains(&(name.clone(), version.unwrap_or_default())) {
+            let note = "the lock lists no wheel for this target: audited the release's files on the index (re-lock on the target interpreter to pin them)";
+            p.note = Some(match p.note.take() {
+                Some(n) => format!("{note}; {n}"),
+                None => note.to_string(),
+            });
+        }
+        report.packages.push(p);
     }
     // Errors that belong to no package (an unreadable wheel is named by its file).
     for e in scanned.errors {
@@ -175,6 +186,56 @@ pub fn audit(
             .then_with(|| a.name.cmp(&b.name))
     });
     report
+}
+
+/// Re-scans from the index the locked releases whose listed files serve some target with no
+/// wheel, replacing their reports in `scanned`; returns their (name, version).
+fn relist_from_index(
+    targets: &[RemoteTarget],
+    scanned: &mut crate::scan::ScanReport,
+    cfg: &ScanConfig,
+    index: &dyn Index,
+    store: Option<&Mutex<Store>>,
+) -> std::collections::BTreeSet<(String, String)> {
+    let lacking: std::collections::BTreeSet<(String, String)> = targets
+        .iter()
+        .filter_map(|t| match t {
+            RemoteTarget::Locked { name, version, .. } => Some((name, version)),
+            _ => None,
+        })
+        .filter(|(name, version)| {
+            scanned.wheels.iter().any(|w| {
+                w.project.as_deref() == Some(name.as_str())
+                    && same_version(w.version.as_deref(), version)
+                    && matches!(w.readiness, Readiness::NoWheel | Readiness::SourceOnly)
+            })
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    if lacking.is_empty() {
+        return lacking;
+    }
+    let again: Vec<RemoteTarget> = lacking
+        .iter()
+        .map(|(name, version)| RemoteTarget::Release {
+            name: name.clone(),
+            version: Some(version.clone()),
+        })
+        .collect();
+    let fresh = scan_remote(&again, cfg, index, store);
+    scanned.wheels.retain(|w| {
+        !lacking.iter().any(|(n, v)| {
+            w.project.as_deref() == Some(n.as_str()) && same_version(w.version.as_deref(), v)
+        })
+    });
+    scanned.wheels.extend(fresh.wheels);
+    scanned.errors.extend(fresh.errors);
+    scanned.warnings.extend(fresh.warnings);
+    scanned.stats.files += fresh.stats.files;
+    scanned.stats.seconds += fresh.stats.seconds;
+    scanned.stats.requests = fresh.stats.requests;
+    scanned.stats.bytes_downloaded = fresh.stats.bytes_downloaded;
+    lacking
 }
 
 /// Reports read from the installed binaries of every environment input built for all the

@@ -441,3 +441,44 @@ fn an_environment_for_another_interpreter_is_audited_by_its_versions() {
         [("lru-dict", "gil-fallback"), ("time-machine", "ready")]
     );
 }
+
+#[test]
+fn a_lock_without_a_wheel_for_the_target_is_audited_from_the_index() {
+    // `pip lock` on a GIL interpreter keeps only that interpreter's wheel; uv drops wheels
+    // outside requires-python. The release may still have one for the target.
+    let index = served();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pylock.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"lock-version = "1.0"
+created-by = "pip"
+
+[[packages]]
+name = "time-machine"
+version = "3.6.0"
+
+[[packages.wheels]]
+name = "time_machine-3.6.0-cp314-cp314-manylinux_2_17_x86_64.whl"
+url = "{}"
+hashes = {{ sha256 = "{}" }}
+"#,
+            index.url("/files/time_machine-3.6.0-cp314-cp314-manylinux_2_17_x86_64.whl"),
+            "1".repeat(64)
+        ),
+    )
+    .unwrap();
+    let run = audit(&index, &["--format", "json", file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let p = &doc["packages"][0];
+    assert_eq!(p["readiness"], "ready", "{doc}");
+    assert!(
+        p["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("the lock lists no wheel for this target"),
+        "{doc}"
+    );
+}
