@@ -67,6 +67,7 @@ pub fn audit(
     index: &dyn Index,
     store: Option<&Mutex<Store>>,
 ) -> AuditReport {
+    let started = std::time::Instant::now();
     let mut report = AuditReport::default();
     let installed = installed_reports(inputs, cfg, &mut report.warnings);
     // One entry per (name, version), first source wins.
@@ -180,6 +181,11 @@ pub fn audit(
         let fix = p.suggestion.take();
         p.suggestion = Some(upgrade.suggestion(p.readiness, fix));
     }
+    // Totals of the whole audit, upgrade searches included.
+    let net = index.stats();
+    report.stats.requests = net.requests;
+    report.stats.bytes_downloaded = net.bytes;
+    report.stats.seconds = started.elapsed().as_secs_f64();
     report.packages.sort_by(|a, b| {
         a.readiness
             .cmp(&b.readiness)
@@ -466,11 +472,12 @@ fn upgrade(
     let page = index.project(name).ok()?;
     let releases = crate::index::select::releases(&page);
     let current = pep440_rs::Version::from_str(version?).ok()?;
-    let newer: Vec<&str> = releases
+    let newer_releases: Vec<&crate::index::select::Release> = releases
         .iter()
         .filter(|(v, r)| **v > current && !v.any_prerelease() && !r.yanked())
-        .map(|(_, r)| r.version.as_str())
+        .map(|(_, r)| r)
         .collect();
+    let newer: Vec<&str> = newer_releases.iter().map(|r| r.version.as_str()).collect();
     // The readiness of a release per target; None when it could not be scanned.
     let targets = |v: &str| -> Option<Vec<(String, Readiness)>> {
         let target = RemoteTarget::Release {
@@ -518,15 +525,55 @@ fn upgrade(
     // first release ready where the latest is (a few scans, answered from the store when
     // known).
     let wanted: Vec<&str> = ready_on.iter().map(|(t, _)| t.as_str()).collect();
-    let (mut lo, mut hi) = (0, newer.len() - 1);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        let fine = targets(newer[mid]).is_some_and(|t| {
+    // Releases without a fitting wheel for those targets cannot be ready: skip them by their
+    // file names alone, without reading a byte.
+    let fits = |release: &crate::index::select::Release| {
+        use crate::index::select::{Pick, pick};
+        let places: Vec<Option<crate::wheel::Platform>> = crate::wheel::Platform::ALL
+            .iter()
+            .copied()
+            .map(Some)
+            .chain([None])
+            .collect();
+        wanted.iter().all(|label| {
+            cfg.pythons.iter().any(|&python| {
+                places.iter().any(|&place| {
+                    let name = place.map_or("any".to_string(), |p| p.to_string());
+                    *label == format!("{python} {name}")
+                        && matches!(
+                            pick(release, python, place, false),
+                            Pick::Wheel(..) | Pick::Pure(..)
+                        )
+                })
+            })
+        })
+    };
+    let first_fitting = newer_releases
+        .iter()
+        .position(|r| fits(r))
+        .unwrap_or(newer.len() - 1);
+    let fine = |v: &str| {
+        targets(v).is_some_and(|t| {
             wanted
                 .iter()
                 .all(|w| t.iter().any(|(name, r)| name == w && good(r)))
-        });
-        if fine { hi = mid } else { lo = mid + 1 }
+        })
+    };
+    // Most projects are ready from the first release with free-threaded wheels: try it
+    // before bisecting the rest.
+    let (mut lo, mut hi) = (first_fitting, newer.len() - 1);
+    if lo < hi && !fine(newer[lo]) {
+        lo += 1;
+    } else {
+        hi = lo;
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fine(newer[mid]) {
+            hi = mid
+        } else {
+            lo = mid + 1
+        }
     }
     let version = newer[lo].to_string();
     Some(if others.is_empty() {
