@@ -170,14 +170,22 @@ pub fn audit(
         }
     }
     // For what blocks: the earliest newer release that does not.
-    for p in report
+    // The searches wait on the network: several at once.
+    let searching: Vec<(usize, String, Option<String>)> = report
         .packages
-        .iter_mut()
-        .filter(|p| blocks(p.readiness) && p.reports.iter().any(|r| r.project.is_some()))
-    {
-        let Some(upgrade) = upgrade(&p.name, p.version.as_deref(), cfg, index, store) else {
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| blocks(p.readiness) && p.reports.iter().any(|r| r.project.is_some()))
+        .map(|(i, p)| (i, p.name.clone(), p.version.clone()))
+        .collect();
+    let found = crate::scan::run_parallel(&searching, cfg.jobs.max(4), |(_, name, version)| {
+        upgrade(name, version.as_deref(), cfg, index, store)
+    });
+    for ((i, _, _), upgrade) in searching.iter().zip(found) {
+        let Some(upgrade) = upgrade else {
             continue;
         };
+        let p = &mut report.packages[*i];
         let fix = p.suggestion.take();
         p.suggestion = Some(upgrade.suggestion(p.readiness, fix));
     }

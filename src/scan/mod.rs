@@ -139,7 +139,7 @@ pub struct ScanReport {
 }
 
 /// Run `f` over `items` on `jobs` threads, keeping the input order in the output.
-pub(super) fn run_parallel<T: Sync, R: Send>(
+pub(crate) fn run_parallel<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     f: impl Fn(&T) -> R + Sync,
