@@ -109,9 +109,14 @@ pub fn audit(
                 .or_insert(req);
         }
     }
+    // Unpinned requirements with a specifier: the newest release it admits.
+    let chosen = choose_versions(&wanted, index, &mut report.warnings);
     let targets: Vec<RemoteTarget> = wanted
         .iter()
-        .map(|((name, version), req)| target(name, version.as_deref(), req))
+        .map(|((name, version), req)| {
+            let version = version.as_deref().or(chosen.get(name).map(String::as_str));
+            target(name, version, req)
+        })
         .collect();
     let mut scanned = scan_remote(&targets, cfg, index, store);
     // A lock is written on one machine: it may list no wheel for the audited interpreter
@@ -139,6 +144,7 @@ pub fn audit(
         let all = by_project.get(&name).map(Vec::as_slice).unwrap_or_default();
         let want = match &version {
             Some(v) => Some(v.clone()),
+            None if chosen.contains_key(&name) => chosen.get(&name).cloned(),
             None => newest(all),
         };
         let reports: Vec<WheelReport> = all
@@ -343,6 +349,46 @@ fn installed_reports(
         }
     }
     out
+}
+
+/// For every unpinned requirement with a version specifier, the newest final, unyanked
+/// release the specifier admits (pre-releases only when it names one, as installers do).
+fn choose_versions(
+    wanted: &BTreeMap<(String, Option<String>), &Requirement>,
+    index: &dyn Index,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    use std::str::FromStr;
+    let mut chosen = BTreeMap::new();
+    for ((name, version), req) in wanted {
+        let (None, Some(spec)) = (version, &req.specifier) else {
+            continue;
+        };
+        let Ok(specifiers) = pep440_rs::VersionSpecifiers::from_str(spec) else {
+            continue;
+        };
+        let Ok(page) = index.project(name) else {
+            continue;
+        };
+        let wants_pre = specifiers.iter().any(|s| s.version().any_prerelease());
+        let releases = crate::index::select::releases(&page);
+        let best = releases
+            .iter()
+            .rev()
+            .find(|(v, r)| {
+                specifiers.contains(v) && !r.yanked() && (wants_pre || !v.any_prerelease())
+            })
+            .map(|(_, r)| r.version.clone());
+        match best {
+            Some(v) => {
+                chosen.insert(name.clone(), v);
+            }
+            None => warnings.push(format!(
+                "{name}: no release on the index matches {spec}; auditing the newest"
+            )),
+        }
+    }
+    chosen
 }
 
 /// What to scan for a requirement: the files its lock lists when the lock gives every one
@@ -636,7 +682,10 @@ fn package(
     if version.is_none()
         && let Some(v) = &chosen
     {
-        notes.push(format!("not pinned: audited the newest release, {v}"));
+        notes.push(match &req.specifier {
+            Some(spec) => format!("not pinned: audited the newest release matching {spec}, {v}"),
+            None => format!("not pinned: audited the newest release, {v}"),
+        });
     }
     let plain = |r: &WheelReport| matches!(r.readiness, Readiness::Ready | Readiness::Pure);
     // One line per distinct note, naming every target it holds for.

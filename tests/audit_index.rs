@@ -482,3 +482,26 @@ hashes = {{ sha256 = "{}" }}
         "{doc}"
     );
 }
+
+#[test]
+fn an_unpinned_requirement_is_audited_at_the_newest_release_its_specifier_admits() {
+    let index = served_with_blockers();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.txt");
+    std::fs::write(&file, "time-machine>=3.0,<3.6\n").unwrap();
+    let run = audit(&index, &["--format", "json", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let p = &doc["packages"][0];
+    assert_eq!(p["version"], "3.5.0", "{doc}");
+    assert_eq!(p["readiness"], "no-wheel", "{doc}");
+    let note = p["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("not pinned: audited the newest release matching"),
+        "{note}"
+    );
+    assert_eq!(
+        p["suggestion"], "upgrade to 3.6.0, whose wheels keep the GIL off",
+        "{doc}"
+    );
+}
