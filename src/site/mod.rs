@@ -91,6 +91,10 @@ pub fn build(store: &Store, out: &Path) -> Result<SiteSummary, SiteError> {
         include_str!("../../web/assets/site.css").as_bytes(),
     )?;
     output.write(
+        "assets/favicon.svg",
+        include_str!("../../web/assets/favicon.svg").as_bytes(),
+    )?;
+    output.write(
         "assets/site.js",
         include_str!("../../web/assets/site.js").as_bytes(),
     )?;
