@@ -29,6 +29,18 @@ pub enum Command {
     Scan(ScanArgs),
     /// Is this project ready? Audit its requirements or lockfile, for CI.
     Audit(AuditArgs),
+    /// Render the store's crawl data into a static readiness website.
+    Site(SiteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The SQLite store a crawl filled (default: in the user cache directory, or $GILFREE_DB).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+    /// The folder to write the site into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

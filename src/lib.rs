@@ -11,5 +11,6 @@ pub mod inspect;
 pub mod lock;
 pub mod report;
 pub mod scan;
+pub mod site;
 pub mod store;
 pub mod wheel;

@@ -78,6 +78,7 @@ mod files;
 mod metadata;
 mod pages;
 mod schema;
+mod site;
 #[cfg(test)]
 mod testutil;
 
@@ -95,6 +96,7 @@ pub use filenames::FileKind;
 pub use files::{RecordSummary, ReleaseSummary, SkippedFile, StoredFile};
 pub use pages::{CachedPage, Page};
 pub use schema::SCHEMA_VERSION;
+pub use site::{SiteAnalysis, SiteProjectRow, SiteReadinessRow};
 
 use error::Context;
 

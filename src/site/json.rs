@@ -1,0 +1,107 @@
+//! JSON for machines: `api/projects.json` (every project of the shown run with its
+//! readiness per interpreter and platform) and `api/projects/NAME.json` (one project with
+//! its releases and modules). Schema 1; readiness and verdict use the CLI's vocabulary.
+
+use serde_json::{Map, Value, json};
+
+use super::data::{PlatformCells, ProjectData, SiteData, serde_name};
+use super::{Output, SiteError, badge_path, slug};
+
+/// The JSON schema version of these files.
+pub const SCHEMA: u32 = 1;
+
+fn cells(pythons: &[String], platforms: &[PlatformCells]) -> Value {
+    let mut out = Map::new();
+    for pc in platforms {
+        let mut per = Map::new();
+        for (py, r) in pythons.iter().zip(&pc.cells) {
+            if let Some(r) = r {
+                per.insert(py.clone(), Value::String(r.as_str().into()));
+            }
+        }
+        out.insert(pc.platform.clone(), Value::Object(per));
+    }
+    Value::Object(out)
+}
+
+/// The summary of one project, as listed in `projects.json`.
+fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
+    let by_python = |values: &[Option<String>]| -> Value {
+        Value::Object(
+            site.pythons
+                .iter()
+                .zip(values)
+                .map(|(py, v)| (py.clone(), v.clone().map_or(Value::Null, Value::String)))
+                .collect(),
+        )
+    };
+    let readiness: Vec<Option<String>> = p
+        .summary
+        .iter()
+        .map(|r| r.map(|r| r.as_str().to_string()))
+        .collect();
+    let name = slug(&p.name);
+    json!({
+        "name": p.name,
+        "rank": p.rank,
+        "latest": p.latest,
+        "error": p.error,
+        "readiness": by_python(&readiness),
+        "platforms": cells(&site.pythons, &p.platforms),
+        "first_ready": by_python(&p.first_ready),
+        "classifiers": p.classifiers,
+        "disagreement": p.disagreement,
+        "page": format!("projects/{name}.html"),
+        "json": format!("api/projects/{name}.json"),
+        "badges": Value::Object(site.pythons.iter().map(|py| (py.clone(), Value::String(badge_path(&p.name, py)))).collect()),
+    })
+}
+
+/// Writes both kinds of file.
+pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteError> {
+    let all = json!({
+        "schema": SCHEMA,
+        "generated_at": site.generated_at,
+        "run": site.run,
+        "pythons": site.pythons,
+        "platforms": site.platforms,
+        "projects": site.projects.iter().map(|p| project_summary(site, p)).collect::<Vec<_>>(),
+    });
+    out.write("api/projects.json", pretty(&all).as_bytes())?;
+    for p in &site.projects {
+        let mut one = project_summary(site, p);
+        if let Value::Object(map) = &mut one {
+            map.insert("schema".into(), json!(SCHEMA));
+            map.insert("generated_at".into(), json!(site.generated_at));
+            let releases: Vec<Value> = p
+                .releases
+                .iter()
+                .map(|r| {
+                    json!({"version": r.version, "uploaded": r.uploaded,
+                           "platforms": cells(&site.pythons, &r.platforms)})
+                })
+                .collect();
+            map.insert("releases".into(), Value::Array(releases));
+            let modules: Vec<Value> = p
+                .modules
+                .iter()
+                .map(|m| {
+                    json!({"python": m.python, "platform": m.platform, "filename": m.filename,
+                           "module": m.module, "member": m.member,
+                           "verdict": serde_name(&m.verdict), "reason": m.reason,
+                           "binder": m.binder, "evidence": m.evidence, "fix": m.fix})
+                })
+                .collect();
+            map.insert("modules".into(), Value::Array(modules));
+        }
+        let path = format!("api/projects/{}.json", slug(&p.name));
+        out.write(&path, pretty(&one).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}

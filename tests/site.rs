@@ -1,0 +1,314 @@
+//! `gilfree site` over a synthetic store: every page is written, every internal link and
+//! asset resolves to a written file (and fragment), JSON parses, badges and the Atom feed
+//! are well-formed XML, markup from the store is escaped, and a small page is snapshotted.
+
+mod site_fixture;
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+/// Every file under `dir`, relative, with `/` separators.
+fn files(dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap();
+                out.insert(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out
+}
+
+/// The values of `attr="…"` in `html`.
+fn attr_values(html: &str, attr: &str) -> Vec<String> {
+    let needle = format!(" {attr}=\"");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&needle) {
+        rest = &rest[i + needle.len()..];
+        let end = rest.find('"').unwrap();
+        out.push(rest[..end].replace("&amp;", "&"));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// `base`'s folder joined with a relative `link`, `..` resolved; `None` if it leaves the root.
+fn resolve(base: &str, link: &str) -> Option<String> {
+    let mut parts: Vec<String> = base.split('/').map(String::from).collect();
+    parts.pop();
+    for c in Path::new(link).components() {
+        match c {
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Replaces RFC 3339 times (which change with every build) by `[time]`.
+fn redact_times(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < text.len() {
+        let candidate = bytes.get(i..i + 20);
+        let is_time = candidate.is_some_and(|c| {
+            c.iter().enumerate().all(|(k, b)| match k {
+                4 | 7 => *b == b'-',
+                10 => *b == b'T',
+                13 | 16 => *b == b':',
+                19 => *b == b'Z',
+                _ => b.is_ascii_digit(),
+            })
+        });
+        if is_time {
+            out.push_str("[time]");
+            i += 20;
+        } else {
+            let ch = text[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+fn site() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = site_fixture::build_site(dir.path());
+    (dir, out)
+}
+
+#[test]
+fn every_page_and_file_is_written() {
+    let (_dir, out) = site();
+    let written = files(&out);
+    for f in [
+        "index.html",
+        "projects.html",
+        "blockers.html",
+        "newly-ready.html",
+        "feed.xml",
+        "assets/site.css",
+        "assets/site.js",
+        "api/projects.json",
+    ] {
+        assert!(written.contains(f), "{f} missing from {written:?}");
+    }
+    for p in ["fastlib", "slowext", "purepkg", "broken"] {
+        assert!(written.contains(&format!("projects/{p}.html")), "{p}");
+        assert!(written.contains(&format!("api/projects/{p}.json")), "{p}");
+        assert!(written.contains(&format!("badges/{p}-3.14t.svg")), "{p}");
+    }
+}
+
+#[test]
+fn every_internal_link_and_asset_resolves() {
+    let (_dir, out) = site();
+    let written = files(&out);
+    let mut checked = 0;
+    for page in written
+        .iter()
+        .filter(|f| f.ends_with(".html") || f.ends_with(".xml"))
+    {
+        let text = std::fs::read_to_string(out.join(page)).unwrap();
+        let ids: BTreeSet<String> = attr_values(&text, "id").into_iter().collect();
+        for link in attr_values(&text, "href")
+            .into_iter()
+            .chain(attr_values(&text, "src"))
+        {
+            assert!(
+                !link.starts_with("http:")
+                    && !link.starts_with("https:")
+                    && !link.starts_with("//"),
+                "{page}: external reference {link}"
+            );
+            let (path, fragment) = link.split_once('#').unwrap_or((&link, ""));
+            if path.is_empty() {
+                assert!(ids.contains(fragment), "{page}: no id {fragment}");
+            } else {
+                let target =
+                    resolve(page, path).unwrap_or_else(|| panic!("{page}: {link} leaves the site"));
+                assert!(
+                    written.contains(&target),
+                    "{page}: {link} → {target} not written"
+                );
+                if !fragment.is_empty() {
+                    let other = std::fs::read_to_string(out.join(&target)).unwrap();
+                    assert!(
+                        attr_values(&other, "id").iter().any(|i| i == fragment),
+                        "{page}: {link}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} links checked");
+}
+
+#[test]
+fn json_parses_and_tells_readiness() {
+    let (_dir, out) = site();
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("api/projects.json")).unwrap())
+            .unwrap();
+    assert_eq!(all["schema"], 1);
+    let projects = all["projects"].as_array().unwrap();
+    let names: Vec<&str> = projects
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fastlib", "slowext", "purepkg", "broken"]);
+    assert_eq!(projects[0]["readiness"]["3.14t"], "ready");
+    assert_eq!(projects[0]["readiness"]["3.15t"], "no-wheel");
+    assert_eq!(projects[0]["first_ready"]["3.14t"], "2.0");
+    assert_eq!(projects[1]["readiness"]["3.14t"], "gil-fallback");
+    assert_eq!(projects[2]["readiness"]["3.14t"], "pure");
+    assert_eq!(projects[3]["error"], "HTTP 404");
+    for f in files(&out)
+        .iter()
+        .filter(|f| f.starts_with("api/projects/"))
+    {
+        let one: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(f)).unwrap()).unwrap();
+        assert_eq!(one["schema"], 1, "{f}");
+    }
+    let slow: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("api/projects/slowext.json")).unwrap(),
+    )
+    .unwrap();
+    let modules = slow["modules"].as_array().unwrap();
+    assert!(
+        modules
+            .iter()
+            .any(|m| m["verdict"] == "gil-used" && m["binder"] == "pybind11")
+    );
+    assert!(slow["disagreement"].as_str().unwrap().contains("claim"));
+}
+
+#[test]
+fn badges_and_the_feed_are_well_formed_xml() {
+    let (_dir, out) = site();
+    for f in files(&out).iter().filter(|f| f.starts_with("badges/")) {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg", "{f}");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg"),
+            "{f}"
+        );
+        assert!(root.descendants().any(|n| n.has_tag_name("title")), "{f}");
+    }
+    let fast = std::fs::read_to_string(out.join("badges/fastlib-3.14t.svg")).unwrap();
+    assert!(fast.contains("ready"), "{fast}");
+    let feed = std::fs::read_to_string(out.join("feed.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&feed).unwrap();
+    let atom = "http://www.w3.org/2005/Atom";
+    assert_eq!(doc.root_element().tag_name().namespace(), Some(atom));
+    let entries: Vec<_> = doc
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name((atom, "entry")))
+        .collect();
+    assert_eq!(entries.len(), 1, "{feed}");
+    for child in ["id", "title", "updated", "link"] {
+        assert!(
+            entries[0].children().any(|n| n.has_tag_name((atom, child))),
+            "{child}"
+        );
+    }
+    // The charts inlined in the overview are well-formed SVG too.
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let charts: Vec<&str> = index
+        .split("<svg")
+        .skip(1)
+        .map(|s| s.split("</svg>").next().unwrap())
+        .collect();
+    assert_eq!(charts.len(), 4, "summary, trend, one per interpreter");
+    for c in charts {
+        roxmltree::Document::parse(&format!("<svg{c}</svg>")).unwrap();
+    }
+}
+
+#[test]
+fn pages_say_what_the_store_holds_and_escape_it() {
+    let (_dir, out) = site();
+    let slow = std::fs::read_to_string(out.join("projects/slowext.html")).unwrap();
+    assert!(!slow.contains("<script>alert"), "evidence must be escaped");
+    assert!(slow.contains("slowext._ext") && slow.contains("no-gil-slot"));
+    assert!(slow.contains("Classifier and wheels disagree"));
+    let fast = std::fs::read_to_string(out.join("projects/fastlib.html")).unwrap();
+    assert!(
+        fast.contains("no free-threading classifier"),
+        "ready without a claim"
+    );
+    let blockers = std::fs::read_to_string(out.join("blockers.html")).unwrap();
+    assert!(
+        blockers.contains("pybind11: 1 modules in 1 projects"),
+        "{blockers}"
+    );
+    assert!(blockers.contains("py::mod_gil_not_used()"));
+    assert!(
+        !blockers.contains("fastlib._core"),
+        "fastlib 2.0 no longer blocks"
+    );
+    let projects = std::fs::read_to_string(out.join("projects.html")).unwrap();
+    for landmark in [
+        "<header>",
+        "<nav aria-label=\"Site\">",
+        "<main id=\"main\"",
+        "<footer>",
+        "<label for=\"q\">",
+    ] {
+        assert!(projects.contains(landmark), "{landmark}");
+    }
+    assert!(projects.contains("<html lang=\"en\">"));
+}
+
+#[test]
+fn the_newly_ready_page_matches_its_snapshot() {
+    let (_dir, out) = site();
+    let page = std::fs::read_to_string(out.join("newly-ready.html")).unwrap();
+    insta::assert_snapshot!(redact_times(&page));
+}
+
+#[test]
+fn a_missing_store_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_gilfree"))
+        .args(["site", "--db"])
+        .arg(dir.path().join("none.sqlite3"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("no such store"));
+}
+
+#[test]
+fn an_empty_store_still_builds_a_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.sqlite3");
+    drop(gilfree::store::Store::open(&db).unwrap());
+    let out = dir.path().join("out");
+    let store = gilfree::store::Store::open(&db).unwrap();
+    let summary = gilfree::site::build(&store, &out).unwrap();
+    assert_eq!(summary.projects, 0);
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("No crawl has been recorded yet."));
+}
