@@ -3,6 +3,7 @@
 
 pub mod binder;
 pub mod code;
+mod eh_frame;
 pub mod elf;
 pub mod macho;
 pub mod model;
