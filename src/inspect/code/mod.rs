@@ -4,12 +4,17 @@
 //! scanners look for the few encodings that matter and decode only short windows.
 
 mod aarch64;
+mod flow;
 mod x86;
 mod x86_64;
 
 use std::collections::HashMap;
 
 use super::model::{Arch, Binary, Format, Pointer};
+
+/// Largest function the argument readers decode whole (a few hundred thousand instructions);
+/// a larger one is read the way code without a described function is, or not at all.
+const MAX_FUNCTION_BYTES: usize = 4 << 20;
 
 /// A constant that code writes to memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
