@@ -5,6 +5,7 @@
 
 mod aarch64;
 mod flow;
+mod ppc64;
 mod x86;
 mod x86_64;
 
@@ -64,6 +65,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86_64 => x86_64::find_stubs(bin, &mut stubs),
             Arch::Aarch64 => aarch64::find_stubs(bin, &mut stubs),
             Arch::X86 => x86::find_stubs(bin, &mut stubs),
+            Arch::Ppc64 => ppc64::find_stubs(bin, &mut stubs),
             _ => {}
         }
         Code { bin, stubs }
@@ -75,9 +77,14 @@ impl<'b, 'a> Code<'b, 'a> {
         matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64)
     }
 
-    /// True when call sites and their constant arguments can be read (also 32-bit x86).
+    /// True when call sites and their constant arguments can be read (also 32-bit x86 and
+    /// little-endian 64-bit PowerPC).
     pub fn reads_calls(&self) -> bool {
-        matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64 | Arch::X86)
+        match self.bin.arch {
+            Arch::X86_64 | Arch::Aarch64 | Arch::X86 => true,
+            Arch::Ppc64 => self.bin.little_endian && self.bin.format == Format::Elf,
+            Arch::S390x | Arch::Riscv64 | Arch::Arm | Arch::Other => false,
+        }
     }
 
     /// The import a call to `addr` reaches, when `addr` is a stub.
@@ -109,6 +116,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86_64 => x86_64::call_sites(self, imports),
             Arch::Aarch64 => aarch64::call_sites(self, imports),
             Arch::X86 => x86::call_sites(self, imports),
+            Arch::Ppc64 => ppc64::call_sites(self, imports),
             _ => Vec::new(),
         }
     }
@@ -122,6 +130,7 @@ impl<'b, 'a> Code<'b, 'a> {
             }
             Arch::Aarch64 => aarch64::arg_at_call(self, site, n),
             Arch::X86 => x86::arg_at_call(self, site, n),
+            Arch::Ppc64 => ppc64::arg_at_call(self, site, n),
             a => ArgValue::Unknown(format!("call arguments are not decoded on {}", a.name())),
         }
     }
