@@ -116,8 +116,8 @@ EXPORT void *PyInit_edge(void) {{
 
 /// Compile `src` into a shared object with extra gcc flags; None when gcc is missing.
 /// The C compilers to build with: the host gcc (x86-64) and, when installed (CI installs
-/// them), cross compilers for AArch64, i686 and ppc64le (whose code is read) and for armhf
-/// (REL relocations) and s390x (big-endian; code not read).
+/// them), cross compilers for AArch64, i686, s390x (big-endian) and ppc64le (whose code is
+/// read) and for armhf (REL relocations; code not read).
 const CROSS: [&str; 5] = [
     "aarch64-linux-gnu-gcc",
     "i686-linux-gnu-gcc",
@@ -152,7 +152,7 @@ fn reads(cc: &str) -> (bool, bool, bool) {
     match cc {
         "gcc" | "aarch64-linux-gnu-gcc" => (true, true, true),
         "i686-linux-gnu-gcc" => (true, true, false),
-        "powerpc64le-linux-gnu-gcc" => (true, false, false),
+        "s390x-linux-gnu-gcc" | "powerpc64le-linux-gnu-gcc" => (true, false, false),
         _ => (false, false, false),
     }
 }
