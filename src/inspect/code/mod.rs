@@ -6,6 +6,7 @@
 mod aarch64;
 mod flow;
 mod ppc64;
+mod riscv64;
 mod s390x;
 mod x86;
 mod x86_64;
@@ -68,6 +69,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86 => x86::find_stubs(bin, &mut stubs),
             Arch::Ppc64 => ppc64::find_stubs(bin, &mut stubs),
             Arch::S390x => s390x::find_stubs(bin, &mut stubs),
+            Arch::Riscv64 => riscv64::find_stubs(bin, &mut stubs),
             _ => {}
         }
         Code { bin, stubs }
@@ -80,12 +82,12 @@ impl<'b, 'a> Code<'b, 'a> {
     }
 
     /// True when call sites and their constant arguments can be read (also 32-bit x86,
-    /// little-endian 64-bit PowerPC and s390x).
+    /// little-endian 64-bit PowerPC, s390x and RISC-V).
     pub fn reads_calls(&self) -> bool {
         match self.bin.arch {
-            Arch::X86_64 | Arch::Aarch64 | Arch::X86 | Arch::S390x => true,
+            Arch::X86_64 | Arch::Aarch64 | Arch::X86 | Arch::S390x | Arch::Riscv64 => true,
             Arch::Ppc64 => self.bin.little_endian && self.bin.format == Format::Elf,
-            Arch::Riscv64 | Arch::Arm | Arch::Other => false,
+            Arch::Arm | Arch::Other => false,
         }
     }
 
@@ -120,6 +122,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86 => x86::call_sites(self, imports),
             Arch::Ppc64 => ppc64::call_sites(self, imports),
             Arch::S390x => s390x::call_sites(self, imports),
+            Arch::Riscv64 => riscv64::call_sites(self, imports),
             _ => Vec::new(),
         }
     }
@@ -135,6 +138,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86 => x86::arg_at_call(self, site, n),
             Arch::Ppc64 => ppc64::arg_at_call(self, site, n),
             Arch::S390x => s390x::arg_at_call(self, site, n),
+            Arch::Riscv64 => riscv64::arg_at_call(self, site, n),
             a => ArgValue::Unknown(format!("call arguments are not decoded on {}", a.name())),
         }
     }
