@@ -7,8 +7,8 @@
 //! (`pld r12,slot@pcrel; mtctr r12; bctr`). The TOC pointer is read from a function's global
 //! entry (`addis r2,r12,hi; addi r2,r2,lo`) or taken as `.got + 0x8000`; a slot is only
 //! believed when the pointer map says it holds an import. Instructions are 4 bytes, Power10
-//! prefixed ones 8; the argument is read over the function the `.eh_frame` entry around the
-//! call describes, decoded from its start.
+//! prefixed ones 8; the argument is read over the function the file describes around the
+//! call (its `.eh_frame` entry or symbol), decoded from its start.
 
 use std::collections::HashMap;
 
@@ -322,10 +322,11 @@ fn x_form(w: u32, r: u8) -> Option<Effect<u8>> {
     }
 }
 
-/// The function the `.eh_frame` entry around `site` describes, decoded from its start.
+/// The function the file describes around `site` (an `.eh_frame` entry or a function
+/// symbol), decoded from its start.
 fn function(bin: &Binary, site: u64) -> Result<Function<Insn>, String> {
     let (start, end) = bin.function_at(site).ok_or_else(|| {
-        format!("no unwind entry describes the function around the call at {site:#x}")
+        format!("no unwind entry or symbol describes the function around the call at {site:#x}")
     })?;
     let bytes = bin
         .code_from(start)

@@ -5,8 +5,9 @@
 //! `larl %r1,slot; lg %r1,0(%r1); br %r1`. Code built with `-fno-plt` calls
 //! `basr %r14,%r1` after `lgrl %r1,slot`. Instructions are 2, 4 or 6 bytes long, the length
 //! given by the first byte, so boundaries are only certain when decoding forward from a
-//! known start: arguments are read over the function the `.eh_frame` entry around the call
-//! describes, and call sites that are not instruction boundaries there are dropped.
+//! known start: arguments are read over the function the file describes around the call (its
+//! `.eh_frame` entry or symbol), and call sites that are not instruction boundaries there are
+//! dropped.
 
 use std::collections::HashMap;
 
@@ -384,10 +385,11 @@ impl Isa for S390x {
     }
 }
 
-/// The function the `.eh_frame` entry around `site` describes, decoded from its start.
+/// The function the file describes around `site` (an `.eh_frame` entry or a function
+/// symbol), decoded from its start.
 fn function(bin: &Binary, site: u64) -> Result<Function<Insn>, String> {
     let (start, end) = bin.function_at(site).ok_or_else(|| {
-        format!("no unwind entry describes the function around the call at {site:#x}")
+        format!("no unwind entry or symbol describes the function around the call at {site:#x}")
     })?;
     let bytes = bin
         .code_from(start)
