@@ -80,6 +80,7 @@ pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
         imports: Vec::new(),
         exports: HashMap::new(),
         stubs: Vec::new(),
+        functions: Vec::new(),
         needed: elf
             .libraries
             .iter()
@@ -148,7 +149,34 @@ pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
     relr(&elf, &bin, &mut pointers)?;
     pointers.finish();
     bin.pointers = pointers;
+    bin.functions = function_ranges(&elf, &bin);
+    bin.normalize_functions();
     Ok(bin)
+}
+
+/// Function ranges: the FDEs of `.eh_frame` (found by section name or, in files without
+/// section headers, through the `PT_GNU_EH_FRAME` header), and function symbols with a size
+/// (`.symtab` when the file keeps it, else the exported ones; some compilers, such as
+/// RISC-V gcc before 13, emit no unwind tables for C).
+fn function_ranges(elf: &Elf, bin: &Binary) -> Vec<(u64, u64)> {
+    let mut out = if let Some(s) = bin.segments.iter().find(|s| s.name == ".eh_frame") {
+        super::eh_frame::functions(bin, s.vaddr, s.vsize)
+    } else {
+        elf.program_headers
+            .iter()
+            .find(|p| p.p_type == program_header::PT_GNU_EH_FRAME)
+            .and_then(|p| super::eh_frame::table_from_hdr(bin, p.p_vaddr))
+            .map(|table| super::eh_frame::functions(bin, table, u64::MAX))
+            .unwrap_or_default()
+    };
+    let funcs = elf
+        .syms
+        .iter()
+        .chain(elf.dynsyms.iter())
+        .filter(|s| s.st_type() == sym::STT_FUNC && s.st_size > 0 && s.st_value != 0)
+        .filter_map(|s| Some((s.st_value, s.st_value.checked_add(s.st_size)?)));
+    out.extend(funcs);
+    out
 }
 
 /// Caps the bytes of names (sections, symbols, needed libraries) the loader copies out of the

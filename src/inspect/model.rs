@@ -114,6 +114,10 @@ pub struct Binary<'a> {
     pub stubs: Vec<(u64, u32)>,
     /// Libraries this module links against (`DT_NEEDED`, PE DLL names, Mach-O dylibs).
     pub needed: Vec<String>,
+    /// Function ranges `[start, end)` the file describes (ELF `.eh_frame` FDEs, PE `.pdata`),
+    /// sorted by start. Each start is an instruction boundary, so code readers of
+    /// variable-length instruction sets decode forward from one instead of guessing.
+    pub functions: Vec<(u64, u64)>,
     /// The bytes of this module (for a fat Mach-O: the chosen slice).
     pub data: &'a [u8],
 }
@@ -449,6 +453,33 @@ impl<'a> Binary<'a> {
     pub fn section_name(&self, addr: u64) -> &str {
         self.segment(addr).map(|s| s.name.as_str()).unwrap_or("?")
     }
+
+    /// The described function range holding `addr` (the one starting last when ranges
+    /// overlap).
+    pub fn function_at(&self, addr: u64) -> Option<(u64, u64)> {
+        let i = self.functions.partition_point(|&(start, _)| start <= addr);
+        self.functions[..i]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|&&(start, end)| addr >= start && addr < end)
+            .copied()
+    }
+
+    /// Sort [`Binary::functions`] and drop empty ranges, duplicates and ranges outside
+    /// executable memory. Loaders call this once they are done.
+    pub fn normalize_functions(&mut self) {
+        let mut f = std::mem::take(&mut self.functions);
+        f.retain(|&(start, end)| {
+            start < end
+                && self
+                    .segment(start)
+                    .is_some_and(|s| s.exec && end - s.vaddr <= s.vsize)
+        });
+        f.sort_unstable();
+        f.dedup();
+        self.functions = f;
+    }
 }
 
 /// File offset → address, with the answers of [`Binary::addr_of_offset`] (the first segment
@@ -526,6 +557,7 @@ impl<'a> Binary<'a> {
             exports: HashMap::new(),
             stubs: Vec::new(),
             needed: Vec::new(),
+            functions: Vec::new(),
             data,
         }
     }
@@ -557,6 +589,43 @@ mod tests {
             exec: true,
             write: false,
         }
+    }
+
+    /// Ranges outside executable memory, empty or repeated are dropped; an address inside
+    /// nested ranges belongs to the one starting last.
+    #[test]
+    fn function_ranges_are_normalized_and_looked_up() {
+        let data = [0u8; 0x100];
+        let mut bin = Binary::bare(
+            Arch::X86_64,
+            &data,
+            vec![
+                segment(0x1000, 0x100),
+                Segment {
+                    exec: false,
+                    ..segment(0x2000, 0x100)
+                },
+            ],
+        );
+        bin.functions = vec![
+            (0x1040, 0x1080),
+            (0x1000, 0x1040),
+            (0x1000, 0x1040),
+            (0x1050, 0x1060),
+            (0x1090, 0x1090),
+            (0x10f0, 0x1200),
+            (0x2000, 0x2010),
+        ];
+        bin.normalize_functions();
+        assert_eq!(
+            bin.functions,
+            [(0x1000, 0x1040), (0x1040, 0x1080), (0x1050, 0x1060)]
+        );
+        assert_eq!(bin.function_at(0x1000), Some((0x1000, 0x1040)));
+        assert_eq!(bin.function_at(0x1040), Some((0x1040, 0x1080)));
+        assert_eq!(bin.function_at(0x1055), Some((0x1050, 0x1060)));
+        assert_eq!(bin.function_at(0x1070), Some((0x1040, 0x1080)));
+        assert_eq!(bin.function_at(0x1080), None);
     }
 
     #[test]

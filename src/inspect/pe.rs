@@ -52,6 +52,7 @@ pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
         exports: HashMap::new(),
         stubs: Vec::new(),
         needed: Vec::new(),
+        functions: Vec::new(),
         data,
     };
     bin.normalize_segments();
@@ -75,7 +76,57 @@ pub fn load(data: &[u8]) -> Result<Binary<'_>, ModelError> {
     )?;
     bin.imports = imports.list;
     bin.needed = imports.needed;
+    if bin.arch == Arch::X86_64
+        && let Some(dir) = present(dirs.get_exception_table())
+    {
+        bin.functions = runtime_functions(&bin, dir);
+        bin.normalize_functions();
+    }
     Ok(bin)
+}
+
+/// x64 `.pdata`: `RUNTIME_FUNCTION { BeginAddress, EndAddress, UnwindInfo }` RVAs, one per
+/// function or per separately described part of one. A part whose unwind info is chained
+/// (`UNW_FLAG_CHAININFO`) to an entry of the range right before it continues that function
+/// (MSVC describes the code after a register save separately) and is merged into it, so that
+/// its start is not taken for a function entry. A table that runs past the file is read as
+/// far as the file goes: it only ever helps code reading, which works without it.
+fn runtime_functions(bin: &Binary<'_>, dir: &DataDirectory) -> Vec<(u64, u64)> {
+    const UNW_FLAG_CHAININFO: u8 = 4;
+    let Some(bytes) = file_bytes_from(bin, dir.virtual_address) else {
+        return Vec::new();
+    };
+    let bytes = &bytes[..bytes.len().min(dir.size as usize)];
+    // (begin, end, begin of the entry it is chained to)
+    let mut entries: Vec<(u64, u64, Option<u64>)> = bytes
+        .chunks_exact(12)
+        .filter_map(|e| {
+            let (begin, end) = (va(bin, le32(e, 0))?, va(bin, le32(e, 4))?);
+            let unwind = le32(e, 8);
+            let parent = table(bin, unwind, 4).and_then(|head| {
+                if (head[0] >> 3) & UNW_FLAG_CHAININFO == 0 {
+                    return None;
+                }
+                let codes = (u32::from(head[2]) + 1) & !1;
+                let chained = table(bin, unwind.checked_add(4 + 2 * codes)?, 12)?;
+                va(bin, le32(chained, 0))
+            });
+            Some((begin, end, parent))
+        })
+        .collect();
+    entries.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(entries.len());
+    for (begin, end, parent) in entries {
+        if let (Some(p), Some(last)) = (parent, out.last_mut())
+            && last.1 == begin
+            && (last.0..last.1).contains(&p)
+        {
+            last.1 = end;
+            continue;
+        }
+        out.push((begin, end));
+    }
+    out
 }
 
 /// What the headers say about the image as a whole.
@@ -679,9 +730,43 @@ mod tests {
             imports: Vec::new(),
             exports: HashMap::new(),
             stubs: Vec::new(),
+            functions: Vec::new(),
             needed: Vec::new(),
             data,
         }
+    }
+
+    /// `.pdata` entries: a function, the part of it after a register save (unwind info
+    /// chained to the function, placed right after it: merged), a separate cold part
+    /// chained to it (kept apart), and an unrelated function.
+    #[test]
+    fn runtime_functions_merge_adjacent_chained_parts() {
+        let mut data = vec![0u8; 0x100];
+        let entry = |d: &mut Vec<u8>, at: usize, begin: u32, end: u32, unwind: u32| {
+            d[at..at + 4].copy_from_slice(&begin.to_le_bytes());
+            d[at + 4..at + 8].copy_from_slice(&end.to_le_bytes());
+            d[at + 8..at + 12].copy_from_slice(&unwind.to_le_bytes());
+        };
+        entry(&mut data, 0x00, 0x5000, 0x5040, 0x1080);
+        entry(&mut data, 0x0c, 0x5040, 0x5060, 0x1090);
+        entry(&mut data, 0x18, 0x7000, 0x7010, 0x1090);
+        entry(&mut data, 0x24, 0x5060, 0x5070, 0x1080);
+        // 0x1080: plain unwind info (version 1, no flags, no codes).
+        data[0x80] = 1;
+        // 0x1090: version 1 with UNW_FLAG_CHAININFO, one unwind code (padded to two), then
+        // the RUNTIME_FUNCTION it continues.
+        data[0x90] = 1 | (4 << 3);
+        data[0x92] = 1;
+        entry(&mut data, 0x98, 0x5000, 0x5040, 0x1080);
+        let bin = flat(&data);
+        let dir = DataDirectory {
+            virtual_address: 0x1000,
+            size: 4 * 12,
+        };
+        assert_eq!(
+            runtime_functions(&bin, &dir),
+            [(0x5000, 0x5060), (0x5060, 0x5070), (0x7000, 0x7010)]
+        );
     }
 
     /// Resource check regression: an export directory whose 20,000 names all point at one

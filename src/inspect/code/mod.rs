@@ -4,12 +4,20 @@
 //! scanners look for the few encodings that matter and decode only short windows.
 
 mod aarch64;
+mod flow;
+mod ppc64;
+mod riscv64;
+mod s390x;
 mod x86;
 mod x86_64;
 
 use std::collections::HashMap;
 
 use super::model::{Arch, Binary, Format, Pointer};
+
+/// Largest function the argument readers decode whole (a few hundred thousand instructions);
+/// a larger one is read the way code without a described function is, or not at all.
+const MAX_FUNCTION_BYTES: usize = 4 << 20;
 
 /// A constant that code writes to memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,9 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86_64 => x86_64::find_stubs(bin, &mut stubs),
             Arch::Aarch64 => aarch64::find_stubs(bin, &mut stubs),
             Arch::X86 => x86::find_stubs(bin, &mut stubs),
+            Arch::Ppc64 => ppc64::find_stubs(bin, &mut stubs),
+            Arch::S390x => s390x::find_stubs(bin, &mut stubs),
+            Arch::Riscv64 => riscv64::find_stubs(bin, &mut stubs),
             _ => {}
         }
         Code { bin, stubs }
@@ -70,9 +81,14 @@ impl<'b, 'a> Code<'b, 'a> {
         matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64)
     }
 
-    /// True when call sites and their constant arguments can be read (also 32-bit x86).
+    /// True when call sites and their constant arguments can be read (also 32-bit x86,
+    /// little-endian 64-bit PowerPC, s390x and RISC-V).
     pub fn reads_calls(&self) -> bool {
-        matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64 | Arch::X86)
+        match self.bin.arch {
+            Arch::X86_64 | Arch::Aarch64 | Arch::X86 | Arch::S390x | Arch::Riscv64 => true,
+            Arch::Ppc64 => self.bin.little_endian && self.bin.format == Format::Elf,
+            Arch::Arm | Arch::Other => false,
+        }
     }
 
     /// The import a call to `addr` reaches, when `addr` is a stub.
@@ -104,6 +120,9 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86_64 => x86_64::call_sites(self, imports),
             Arch::Aarch64 => aarch64::call_sites(self, imports),
             Arch::X86 => x86::call_sites(self, imports),
+            Arch::Ppc64 => ppc64::call_sites(self, imports),
+            Arch::S390x => s390x::call_sites(self, imports),
+            Arch::Riscv64 => riscv64::call_sites(self, imports),
             _ => Vec::new(),
         }
     }
@@ -117,6 +136,9 @@ impl<'b, 'a> Code<'b, 'a> {
             }
             Arch::Aarch64 => aarch64::arg_at_call(self, site, n),
             Arch::X86 => x86::arg_at_call(self, site, n),
+            Arch::Ppc64 => ppc64::arg_at_call(self, site, n),
+            Arch::S390x => s390x::arg_at_call(self, site, n),
+            Arch::Riscv64 => riscv64::arg_at_call(self, site, n),
             a => ArgValue::Unknown(format!("call arguments are not decoded on {}", a.name())),
         }
     }

@@ -1,6 +1,7 @@
 //! x86-64 code reading (ELF, Mach-O and PE): stubs, call sites, call arguments and constant
 //! stores, by byte-pattern search plus iced-x86 decoding of short windows.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use iced_x86::{
@@ -9,6 +10,7 @@ use iced_x86::{
 };
 use memchr::memchr_iter;
 
+use super::flow::{self, Effect, Flow, Function, Isa};
 use super::{ArgValue, Code, FuncRefs, Store, code_at};
 use crate::inspect::model::{Binary, Pointer};
 
@@ -202,12 +204,157 @@ pub(super) fn decode_before(
     best
 }
 
-/// Walk back from the call at `site` to the instruction that last set the argument register.
+/// The constant in argument `n` at the call at `site`. When the file describes the function
+/// around the call (`.pdata`, `.eh_frame`), it is decoded forward from its start and every
+/// path to the call is read; otherwise the code just before the call is decoded backwards
+/// and read as straight-line code.
 pub(super) fn arg_at_call(code: &Code, site: u64, n: usize, windows: bool) -> ArgValue {
     let regs: &[Register] = if windows { &WIN64_ARGS } else { &SYSV_ARGS };
     let Some(&reg) = regs.get(n) else {
         return ArgValue::Unknown(format!("argument {n} is passed on the stack"));
     };
+    if let Some(func) = function(code.bin, site) {
+        let isa = X64 {
+            windows,
+            factory: RefCell::new(InstructionInfoFactory::new()),
+        };
+        return flow::value_before(&isa, &func, site, reg);
+    }
+    arg_before_call(code, site, reg)
+}
+
+/// The function the file describes around `site`, decoded from its start, when the decode
+/// lands on `site` with no undecodable bytes before it. Undecodable bytes after the call end
+/// the function there (data after the code).
+fn function(bin: &Binary, site: u64) -> Option<Function<Instruction>> {
+    let (start, end) = bin.function_at(site)?;
+    let bytes = code_at(bin, start)?;
+    let len = usize::try_from(end - start)
+        .ok()
+        .filter(|&n| n <= bytes.len() && n <= super::MAX_FUNCTION_BYTES)?;
+    let mut dec = decoder(&bytes[..len], start);
+    let mut insns = Vec::new();
+    let mut ins = Instruction::default();
+    let mut end = end;
+    while dec.can_decode() {
+        dec.decode_out(&mut ins);
+        if ins.is_invalid() {
+            if ins.ip() <= site {
+                return None;
+            }
+            end = ins.ip();
+            break;
+        }
+        insns.push((ins.ip(), ins));
+    }
+    let func = Function { start, end, insns };
+    func.index(site).map(|_| func)
+}
+
+/// x86-64 as [`flow`] sees it.
+struct X64 {
+    windows: bool,
+    factory: RefCell<InstructionInfoFactory>,
+}
+
+impl Isa for X64 {
+    type Reg = Register;
+    type Insn = Instruction;
+
+    fn flow(&self, ins: &Instruction) -> Flow {
+        match ins.flow_control() {
+            FlowControl::Next | FlowControl::XbeginXabortXend => Flow::Next,
+            FlowControl::Call | FlowControl::IndirectCall => Flow::Call,
+            FlowControl::UnconditionalBranch => Flow::Jump(ins.near_branch_target()),
+            FlowControl::ConditionalBranch => Flow::Branch(ins.near_branch_target()),
+            // `jmp [rip+slot]` goes where a fixed pointer says: a tail call, not a switch.
+            FlowControl::IndirectBranch if ins.is_ip_rel_memory_operand() => Flow::Stop,
+            FlowControl::IndirectBranch => Flow::JumpIndirect,
+            FlowControl::Return | FlowControl::Interrupt | FlowControl::Exception => Flow::Stop,
+        }
+    }
+
+    fn effect(&self, ins: &Instruction, reg: Register) -> Option<Effect<Register>> {
+        let writes = self
+            .factory
+            .borrow_mut()
+            .info(ins)
+            .used_registers()
+            .iter()
+            .any(|u| {
+                u.register().full_register() == reg
+                    && matches!(
+                        u.access(),
+                        OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite
+                    )
+            });
+        if !writes {
+            return None;
+        }
+        let to_reg = ins.op0_kind() == OpKind::Register;
+        let from_reg = ins.op_count() > 1 && ins.op1_kind() == OpKind::Register;
+        let same =
+            from_reg && ins.op0_register().full_register() == ins.op1_register().full_register();
+        Some(match ins.code() {
+            Op::Mov_r32_imm32 | Op::Mov_rm32_imm32 if to_reg => {
+                Effect::Const(ins.immediate(1) & 0xffff_ffff)
+            }
+            Op::Mov_r64_imm64 | Op::Mov_rm64_imm32 if to_reg => Effect::Const(ins.immediate(1)),
+            Op::Xor_r32_rm32
+            | Op::Xor_rm32_r32
+            | Op::Xor_r64_rm64
+            | Op::Xor_rm64_r64
+            | Op::Sub_r32_rm32
+            | Op::Sub_rm32_r32
+            | Op::Sub_r64_rm64
+            | Op::Sub_rm64_r64
+                if same =>
+            {
+                Effect::Const(0)
+            }
+            Op::Mov_r32_rm32 | Op::Mov_rm32_r32 if to_reg && from_reg => Effect::Derived {
+                src: ins.op1_register().full_register(),
+                add: 0,
+                mask: 0xffff_ffff,
+            },
+            Op::Mov_r64_rm64 | Op::Mov_rm64_r64 if to_reg && from_reg => Effect::Derived {
+                src: ins.op1_register().full_register(),
+                add: 0,
+                mask: u64::MAX,
+            },
+            // `lea edx, [rcx+1]`: base plus displacement, no index, not RIP-relative.
+            Op::Lea_r32_m | Op::Lea_r64_m
+                if !ins.is_ip_rel_memory_operand()
+                    && ins.memory_index() == Register::None
+                    && ins.memory_base() != Register::None =>
+            {
+                Effect::Derived {
+                    src: ins.memory_base().full_register(),
+                    add: ins.memory_displacement64(),
+                    mask: if ins.code() == Op::Lea_r32_m {
+                        0xffff_ffff
+                    } else {
+                        u64::MAX
+                    },
+                }
+            }
+            _ => Effect::Opaque,
+        })
+    }
+
+    fn clobbered_by_call(&self, reg: Register) -> bool {
+        use Register::*;
+        match reg {
+            RAX | RCX | RDX | R8 | R9 | R10 | R11 => true,
+            RSI | RDI => !self.windows,
+            _ => false,
+        }
+    }
+}
+
+/// Walk back from the call at `site` to the instruction that last set `reg`, over the code
+/// decoded backwards from the call (no function start known).
+fn arg_before_call(code: &Code, site: u64, reg: Register) -> ArgValue {
     let run = instructions_before(code.bin, site, 64, 12);
     if run.is_empty() {
         return ArgValue::Unknown(format!("no decodable code before the call at {site:#x}"));
@@ -711,4 +858,108 @@ fn jumps_to(bin: &Binary, addr: u64) -> Vec<Instruction> {
         out.push(jcc);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::model::{Arch, Format, Segment};
+
+    /// regex 2026.11.19's win_amd64 `PyInit__regex` around its SetGIL call: `mov edx, 1`
+    /// is followed by six register saves and `mov rcx, rax`. Decoded backwards from the
+    /// call, a start inside `test rax, rax; je` gives a longer run that swallows the `mov`
+    /// (`add [rdx+1], bh`), and the longest run wins; decoded from the function's start the
+    /// constant is there.
+    const PYINIT_TAIL: [&[u8]; 13] = [
+        &[0x48, 0x89, 0x44, 0x24, 0x20],       // mov [rsp+20h], rax
+        &[0x4c, 0x8b, 0xe8],                   // mov r13, rax
+        &[0x48, 0x85, 0xc0],                   // test rax, rax
+        &[0x0f, 0x84, 0x00, 0x01, 0x00, 0x00], // je (out)
+        &[0x48, 0x89, 0x9c, 0x24, 0x70, 0x01, 0x00, 0x00], // mov [rsp+170h], rbx
+        &[0xba, 0x01, 0x00, 0x00, 0x00],       // mov edx, 1
+        &[0x48, 0x89, 0xbc, 0x24, 0x80, 0x01, 0x00, 0x00], // mov [rsp+180h], rdi
+        &[0x48, 0x8b, 0xc8],                   // mov rcx, rax
+        &[0x48, 0x89, 0xac, 0x24, 0x78, 0x01, 0x00, 0x00], // mov [rsp+178h], rbp
+        &[0x4c, 0x89, 0xa4, 0x24, 0x50, 0x01, 0x00, 0x00], // mov [rsp+150h], r12
+        &[0x4c, 0x89, 0xb4, 0x24, 0x48, 0x01, 0x00, 0x00], // mov [rsp+148h], r14
+        &[0x4c, 0x89, 0xbc, 0x24, 0x40, 0x01, 0x00, 0x00], // mov [rsp+140h], r15
+        &[0xff, 0x15, 0x00, 0x10, 0x00, 0x00], // call [rip+...]
+    ];
+
+    fn pe(data: &[u8], functions: Vec<(u64, u64)>) -> Binary<'_> {
+        let len = data.len() as u64;
+        Binary {
+            format: Format::Pe,
+            functions,
+            ..Binary::bare(
+                Arch::X86_64,
+                data,
+                vec![Segment {
+                    name: ".text".into(),
+                    vaddr: 0x1_8000_1000,
+                    vsize: len,
+                    offset: 0,
+                    filesize: len,
+                    exec: true,
+                    write: false,
+                }],
+            )
+        }
+    }
+
+    #[test]
+    fn a_constant_before_register_saves_is_read_from_the_function_start() {
+        // The function starts with `push rdi; sub rsp, 20h` (and there are 60 bytes of
+        // it before the part above, so the backwards window starts inside it).
+        let mut data = vec![0x40, 0x57, 0x48, 0x83, 0xec, 0x20];
+        data.extend(std::iter::repeat_n(0x90, 54));
+        for b in PYINIT_TAIL {
+            data.extend_from_slice(b);
+        }
+        let site = 0x1_8000_1000 + data.len() as u64 - 6;
+        data.push(0xc3);
+        let end = 0x1_8000_1000 + data.len() as u64;
+
+        let described = pe(&data, vec![(0x1_8000_1000, end)]);
+        assert_eq!(
+            Code::new(&described).arg_at_call(site, 1),
+            ArgValue::Const(1)
+        );
+        // Without the function's start the backwards decode misses the constant.
+        let bare = pe(&data, Vec::new());
+        assert!(matches!(
+            Code::new(&bare).arg_at_call(site, 1),
+            ArgValue::Unknown(_)
+        ));
+        // `mov rcx, rax` is argument 0 copied from a call result: unknown.
+        assert!(matches!(
+            Code::new(&described).arg_at_call(site, 0),
+            ArgValue::Unknown(_)
+        ));
+    }
+
+    /// MSVC-style copies: `lea edx, [rbx+1]` after `xor ebx, ebx`, and a value kept in a
+    /// callee-saved register across a call.
+    #[test]
+    fn copies_and_lea_are_followed_to_a_constant() {
+        let code: &[&[u8]] = &[
+            &[0x31, 0xdb],                         // xor ebx, ebx
+            &[0xff, 0x15, 0x00, 0x10, 0x00, 0x00], // call [rip+...] (keeps rbx)
+            &[0x8d, 0x53, 0x01],                   // lea edx, [rbx+1]
+            &[0x48, 0x8b, 0xc8],                   // mov rcx, rax
+            &[0xff, 0x15, 0x00, 0x10, 0x00, 0x00], // call [rip+...]
+        ];
+        let mut data: Vec<u8> = code.concat();
+        let site = 0x1_8000_1000 + data.len() as u64 - 6;
+        data.push(0xc3);
+        let end = 0x1_8000_1000 + data.len() as u64;
+        let bin = pe(&data, vec![(0x1_8000_1000, end)]);
+        assert_eq!(Code::new(&bin).arg_at_call(site, 1), ArgValue::Const(1));
+        // rdx itself does not survive a call.
+        let first_call = 0x1_8000_1002;
+        assert!(matches!(
+            Code::new(&bin).arg_at_call(first_call, 1),
+            ArgValue::Unknown(why) if why.contains("passed in")
+        ));
+    }
 }

@@ -108,6 +108,7 @@ pub fn load(data: &[u8], prefer: Option<Arch>) -> Result<Binary<'_>, ModelError>
         imports: imports.list,
         exports,
         stubs: slots.stubs,
+        functions: Vec::new(),
         needed: cmds.needed,
         data,
     };
