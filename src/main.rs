@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Scan(args) => run_scan(&args, cli.verbose, cli.quiet),
         Command::Audit(args) => run_audit(&args, cli.quiet),
+        Command::Crawl(args) => gilfree::crawl::command::run(&args, cli.quiet),
     }
 }
 
