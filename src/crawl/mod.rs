@@ -41,6 +41,9 @@ pub struct CrawlConfig {
     pub workers: usize,
     /// Wheels of one project read at once.
     pub wheel_workers: usize,
+    /// Bytes of wheels (by their listed sizes) read at once over all workers: what bounds
+    /// the crawl's memory. A wheel larger than this is read alone.
+    pub wheel_budget: u64,
     /// Record every listing even when the index's serial says nothing changed.
     pub refresh: bool,
     /// Start a new run even when the list has an unfinished one.
@@ -61,6 +64,7 @@ impl Default for CrawlConfig {
             history: 0,
             workers: 4,
             wheel_workers: 2,
+            wheel_budget: 512 << 20,
             refresh: false,
             restart: false,
             progress: false,

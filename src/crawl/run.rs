@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, mpsc};
+use std::sync::{Condvar, Mutex, MutexGuard, mpsc};
 use std::time::Instant;
 
 use super::metadata;
@@ -17,7 +17,7 @@ use super::summary::{
 use super::{CrawlConfig, CrawlError, CrawlIndex, ProjectList};
 use crate::index::{Listing, NetStats};
 use crate::inspect::ANALYZER_VERSION;
-use crate::scan::{Readiness, WheelReport, scan_listed};
+use crate::scan::{ListedScan, ListedWheel, Readiness, WheelReport, scan_listed};
 use crate::store::{
     CrawlProject, CrawlRunId, CrawlTotals, Page, ReleaseReadiness, Store, StoreError,
 };
@@ -134,17 +134,18 @@ pub fn crawl(
     };
     let stop = AtomicBool::new(false);
     let next = AtomicUsize::new(0);
+    let budget = Budget::new(cfg.wheel_budget);
     let (tx, rx) = mpsc::sync_channel::<Outcome>(cfg.workers.max(1));
     std::thread::scope(|s| {
         for _ in 0..cfg.workers.clamp(1, 64).min(todo.len().max(1)) {
-            let (tx, stop, next, todo) = (tx.clone(), &stop, &next, &todo);
+            let (tx, stop, next, todo, budget) = (tx.clone(), &stop, &next, &todo, &budget);
             s.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(&(rank, project)) = todo.get(next.fetch_add(1, Ordering::Relaxed))
                     else {
                         break;
                     };
-                    let result = crawl_project(project, cfg, index, store);
+                    let result = crawl_project(project, cfg, index, store, budget);
                     let outcome = Outcome {
                         rank,
                         project: project.to_string(),
@@ -402,6 +403,7 @@ fn crawl_project(
     cfg: &CrawlConfig,
     index: &dyn CrawlIndex,
     store: &Mutex<Store>,
+    budget: &Budget,
 ) -> Result<Crawled, Failure> {
     let listing = index.listing(name).map_err(|e| Failure {
         error: e.message,
@@ -429,7 +431,7 @@ fn crawl_project(
             .map(String::from),
         ..Crawled::default()
     };
-    let scans = scan_listed(&plan.wheels, cfg.wheel_workers, index.fetch(), Some(store));
+    let scans = scan_within_budget(&plan.wheels, cfg, index, store, budget);
     let mut reports: HashMap<(&str, &str, &str), &WheelReport> = HashMap::new();
     let mut unreadable: BTreeSet<String> = BTreeSet::new();
     for scan in &scans {
@@ -470,6 +472,90 @@ fn crawl_project(
         read_metadata(project, release, &listing, index, store, &mut crawled)?;
     }
     Ok(crawled)
+}
+
+/// Scans the project's wheels, `cfg.wheel_workers` at a time, each once its size fits in
+/// the budget shared by all workers; results in the order of `wheels`.
+fn scan_within_budget(
+    wheels: &[ListedWheel],
+    cfg: &CrawlConfig,
+    index: &dyn CrawlIndex,
+    store: &Mutex<Store>,
+    budget: &Budget,
+) -> Vec<ListedScan> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ListedScan>>> = Mutex::new(vec![None; wheels.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..cfg.wheel_workers.clamp(1, 16).min(wheels.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(wheel) = wheels.get(i) else { break };
+                    let _taken = budget.take(wheel.file.size.unwrap_or(UNKNOWN_SIZE));
+                    let scanned =
+                        scan_listed(std::slice::from_ref(wheel), 1, index.fetch(), Some(store));
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] =
+                        scanned.into_iter().next();
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The size a wheel is assumed to have when the index gives none.
+const UNKNOWN_SIZE: u64 = 64 << 20;
+
+/// Wheel bytes read at once over all workers. Memory follows what is read: a few wheels of
+/// half a gigabyte (torch, CUDA libraries) side by side would take gigabytes, so a wheel
+/// waits until its size fits (one larger than the whole budget runs alone).
+struct Budget {
+    total: u64,
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+/// A share of the budget, given back when dropped.
+struct Taken<'b> {
+    budget: &'b Budget,
+    amount: u64,
+}
+
+impl Budget {
+    fn new(total: u64) -> Budget {
+        Budget {
+            total: total.max(1),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `want` bytes (at most the whole budget) are free, and takes them.
+    fn take(&self, want: u64) -> Taken<'_> {
+        let amount = want.clamp(1, self.total);
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used + amount > self.total {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += amount;
+        Taken {
+            budget: self,
+            amount,
+        }
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= self.amount;
+        self.budget.freed.notify_all();
+    }
 }
 
 /// Records the listing unless the index's serial says the store has it already; whether
@@ -533,4 +619,32 @@ fn read_metadata(
         )),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_lets_wheels_through_as_their_sizes_fit() {
+        let budget = Budget::new(100);
+        let a = budget.take(60);
+        let b = budget.take(40);
+        assert_eq!(*budget.used.lock().unwrap(), 100);
+        // A third wheel waits until one of the others is done.
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| {
+                let c = budget.take(30);
+                c.amount
+            });
+            drop(a);
+            assert_eq!(waiting.join().unwrap(), 30);
+        });
+        drop(b);
+        // One larger than the whole budget takes all of it, alone.
+        let huge = budget.take(10_000);
+        assert_eq!(huge.amount, 100);
+        drop(huge);
+        assert_eq!(*budget.used.lock().unwrap(), 0);
+    }
 }
