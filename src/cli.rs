@@ -182,7 +182,7 @@ pub struct CrawlArgs {
     /// Only these platforms; default: every platform a release has wheels for.
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<Platform>,
-    /// Projects crawled at once (default 4; -j N says the same).
+    /// Projects crawled at once (default 4, whatever the default of -j; -j N sets it too).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Begin a new run even when the list has an unfinished one (default: resume it).

@@ -507,6 +507,32 @@ fn an_index_that_stops_answering_stops_the_run_which_resumes_later() {
 }
 
 #[test]
+fn j_bounds_the_projects_crawled_at_once() {
+    let index = TestIndex::start();
+    let names: Vec<String> = (1..=6).map(|i| format!("pure{i}")).collect();
+    for name in &names {
+        index.add_project(ProjectSpec::new(name).file(pure_wheel(name, "1.0", &[])));
+    }
+    // Slow answers, so that requests of parallel projects would overlap.
+    index.inject(
+        Scope::All,
+        Fault::Delay(std::time::Duration::from_millis(50)),
+        Times::Always,
+    );
+    let setup = Setup::new();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("l.txt", &names);
+    let run = crawl(&index, &setup.db(), &list, &["-j", "1"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["projects"]["crawled"], 6);
+    assert_eq!(
+        index.peak_concurrency(),
+        1,
+        "one project, one request at a time"
+    );
+}
+
+#[test]
 fn usage_and_store_errors_exit_2() {
     let index = clean_index();
     let setup = Setup::new();
