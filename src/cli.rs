@@ -29,6 +29,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Is this project ready? Audit its requirements or lockfile, for CI.
     Audit(AuditArgs),
+    /// Crawl the most-downloaded projects of the index into the store (the nightly job).
+    Crawl(CrawlArgs),
     /// Render the store's crawl data into a static readiness website.
     Site(SiteArgs),
 }
@@ -168,4 +170,40 @@ pub enum AuditFormat {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CrawlArgs {
+    /// The projects to crawl, most important first: one name per line, a JSON array of
+    /// names, or the top-pypi-packages JSON (default: the bundled top-pypi-packages list).
+    #[arg(long, value_name = "FILE")]
+    pub list: Option<std::path::PathBuf>,
+    /// Only the first N projects of the list.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Also evaluate the K releases before each project's latest (to tell which version
+    /// first became ready).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub history: usize,
+    /// Free-threaded interpreter to judge for; repeat for several.
+    #[arg(
+        long = "python",
+        value_name = "VERSION",
+        default_values = ["3.13t", "3.14t", "3.15t"]
+    )]
+    pub pythons: Vec<PythonTarget>,
+    /// Only these platforms; default: every platform a release has wheels for.
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<Platform>,
+    /// Projects crawled at once (default 4, whatever the default of -j; -j N sets it too).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Begin a new run even when the list has an unfinished one (default: resume it).
+    #[arg(long)]
+    pub restart: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub index: IndexArgs,
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod crawl;
 pub mod index;
 pub mod inspect;
 pub mod lock;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use gilfree::audit::{self, AuditReport};
-use gilfree::cli::{AuditArgs, AuditFormat, Cli, Command, Format, IndexArgs, ScanArgs, SiteArgs};
+use gilfree::cli::{AuditArgs, AuditFormat, Cli, Command, Format, IndexArgs, ScanArgs};
 use gilfree::index::{IndexClient, IndexConfig};
 use gilfree::inspect::verdict::Verdict;
 use gilfree::report;
@@ -30,51 +30,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Scan(args) => run_scan(&args, cli.verbose, cli.quiet),
         Command::Audit(args) => run_audit(&args, cli.quiet),
-        Command::Site(args) => run_site(&args, cli.quiet),
-    }
-}
-
-/// `gilfree site`: the store (which must exist) into a folder of static files.
-fn run_site(args: &SiteArgs, quiet: bool) -> ExitCode {
-    let path = match &args.db {
-        Some(path) => path.clone(),
-        None => match Store::default_path() {
-            Ok(path) => path,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    if !path.exists() {
-        eprintln!(
-            "error: {}: no such store (run `gilfree crawl` first, or pass --db)",
-            path.display()
-        );
-        return ExitCode::from(2);
-    }
-    let built = Store::open(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|store| gilfree::site::build(&store, &args.out).map_err(|e| e.to_string()));
-    match built {
-        Ok(s) => {
-            if !quiet {
-                eprintln!(
-                    "wrote {} pages ({} files, {} bytes) for {} projects into {} in {:.2}s",
-                    s.pages,
-                    s.files,
-                    s.bytes,
-                    s.projects,
-                    args.out.display(),
-                    s.seconds
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+        Command::Site(args) => gilfree::site::command::run(&args, cli.quiet),
+        Command::Crawl(args) => gilfree::crawl::command::run(&args, cli.quiet),
     }
 }
 

@@ -25,8 +25,8 @@ use super::limiter::Limiter;
 use super::retry::RetryPolicy;
 use super::transport::{Counters, Failure, Reply, Transport};
 use super::{
-    Fetch, FetchError, NetStats, ProjectJson, ProjectPage, RangeBody, normalize_name, project_json,
-    simple_html, simple_json,
+    Fetch, FetchError, Listing, NetStats, ProjectJson, ProjectPage, RangeBody, normalize_name,
+    project_json, simple_html, simple_json,
 };
 
 /// How gilfree introduces itself to index servers.
@@ -41,6 +41,9 @@ pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple/";
 
 /// What the client asks for project pages: PEP 691 JSON, else PEP 503 HTML.
 const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
+
+/// The header in which PyPI (and some mirrors) send a project's change serial.
+const SERIAL_HEADER: &str = "x-pypi-last-serial";
 
 const JSON_PAGE_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 const HTML_PAGE_TYPES: [&str; 3] = [
@@ -146,6 +149,8 @@ struct Page {
     url: Url,
     content_type: Option<String>,
     text: String,
+    /// `X-PyPI-Last-Serial`, when the server sent it.
+    serial: Option<u64>,
 }
 
 /// How a project page is written.
@@ -201,23 +206,38 @@ impl IndexClient {
     /// The files of project `name` (any spelling; it is normalized). Asks for PEP 691 JSON
     /// and reads whatever the server answers, JSON or HTML, by its `Content-Type`.
     pub fn project(&self, name: &str) -> Result<ProjectPage, IndexError> {
+        self.listing(name).map(|listing| listing.page)
+    }
+
+    /// The project page of `name` with the index's change serial (the `X-PyPI-Last-Serial`
+    /// header, else what the page itself says) and which files have PEP 658 metadata.
+    pub fn listing(&self, name: &str) -> Result<Listing, IndexError> {
         let normalized =
             normalize_name(name).ok_or_else(|| IndexError::InvalidName(name.into()))?;
         let url = self.project_url(&normalized)?;
         let page = self
             .page(&url, SIMPLE_ACCEPT)
             .map_err(|err| self.page_error(err, name))?;
-        let files = match page_kind(&page)? {
-            PageKind::Json => simple_json::parse(&page.text, &page.url),
-            PageKind::Html => Ok(simple_html::parse(&page.text, &page.url)),
+        let (files, serial, core_metadata) = match page_kind(&page)? {
+            PageKind::Json => simple_json::parse_listing(&page.text, &page.url)
+                .map(|l| (l.files, l.serial, l.core_metadata)),
+            PageKind::Html => {
+                let l = simple_html::parse_listing(&page.text, &page.url);
+                Ok((l.files, l.serial, l.core_metadata))
+            }
         }
         .map_err(|reason| IndexError::BadPage {
             url: page.url.to_string(),
             reason,
         })?;
-        Ok(ProjectPage {
-            name: normalized,
-            files,
+        Ok(Listing {
+            page: ProjectPage {
+                name: normalized,
+                files,
+            },
+            url: page.url.to_string(),
+            serial: page.serial.or(serial),
+            core_metadata,
         })
     }
 
@@ -273,12 +293,16 @@ impl IndexClient {
                 .map(str::to_ascii_lowercase);
             let url = reply.final_url().clone();
             let content_type = reply.header(CONTENT_TYPE.as_str()).map(str::to_string);
+            let serial = reply
+                .header(SERIAL_HEADER)
+                .and_then(|value| value.trim().parse().ok());
             let raw = reply.read_body(None)?;
             let text = decode_page(&url, encoding.as_deref(), raw)?;
             Ok(Page {
                 url,
                 content_type,
                 text,
+                serial,
             })
         })
     }
@@ -554,6 +578,7 @@ mod tests {
             url: Url::parse("https://i.example/simple/p/").unwrap(),
             content_type: content_type.map(str::to_string),
             text: String::new(),
+            serial: None,
         };
         let cases = [
             (Some("application/vnd.pypi.simple.v1+json"), Some(true)),

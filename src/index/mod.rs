@@ -8,6 +8,7 @@
 mod client;
 mod content_range;
 mod limiter;
+mod listing;
 mod project_json;
 mod retry;
 mod simple_html;
@@ -19,6 +20,7 @@ use std::fmt;
 pub mod remote;
 pub mod select;
 pub use client::{DEFAULT_INDEX_URL, IndexClient, IndexConfig, IndexError, USER_AGENT};
+pub use listing::Listing;
 pub use project_json::ProjectJson;
 
 /// One distribution file a project page lists.

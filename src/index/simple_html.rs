@@ -6,32 +6,56 @@
 //! their attributes (quoted, unquoted or bare) and the text of anchors, honours `<base href>`,
 //! skips comments, scripts and styles, and ignores every other kind of markup.
 
+use std::collections::BTreeSet;
+
 use url::Url;
 
-use super::DistFile;
+use super::{DistFile, listing};
 
 /// The files an HTML project page lists, with URLs resolved against `page_url` (or the
 /// page's `<base href>`). Links to folders (`../`), links other than http(s) and links
 /// without `href` are skipped.
+#[cfg(test)]
 pub(crate) fn parse(html: &str, page_url: &Url) -> Vec<DistFile> {
+    parse_listing(html, page_url).files
+}
+
+/// What an HTML page says besides its files.
+pub(crate) struct Listed {
+    pub files: Vec<DistFile>,
+    /// PyPI's `<!--SERIAL n-->` comment.
+    pub serial: Option<u64>,
+    /// The files whose anchors carry `data-core-metadata` (or `data-dist-info-metadata`).
+    pub core_metadata: BTreeSet<String>,
+}
+
+/// Like [`parse`], with the page's serial and which files have PEP 658 metadata.
+pub(crate) fn parse_listing(html: &str, page_url: &Url) -> Listed {
     let mut base = page_url.clone();
-    let mut files = Vec::new();
+    let mut listed = Listed {
+        files: Vec::new(),
+        serial: None,
+        core_metadata: BTreeSet::new(),
+    };
     let mut pos = 0;
     while let Some(offset) = html[pos..].find('<') {
         let at = pos + offset;
         let rest = &html[at..];
         pos = if rest.starts_with("<!--") {
-            skip_past(html, at + 4, "-->")
+            let end = skip_past(html, at + 4, "-->");
+            let comment = html[at + 4..end].trim_end_matches("-->");
+            listed.serial = listed.serial.or(listing::html_comment_serial(comment));
+            end
         } else if rest.starts_with("<!") || rest.starts_with("<?") || rest.starts_with("</") {
             skip_past(html, at + 2, ">")
         } else {
             match read_tag(html, at + 1) {
-                Some(tag) => handle_tag(html, tag, &mut base, &mut files),
+                Some(tag) => handle_tag(html, tag, &mut base, &mut listed),
                 None => at + 1,
             }
         };
     }
-    files
+    listed
 }
 
 /// Attribute names (lower-cased) and their values as written (`None` when bare).
@@ -55,7 +79,7 @@ impl Tag {
 }
 
 /// Acts on one start tag and tells where reading goes on.
-fn handle_tag(html: &str, tag: Tag, base: &mut Url, files: &mut Vec<DistFile>) -> usize {
+fn handle_tag(html: &str, tag: Tag, base: &mut Url, listed: &mut Listed) -> usize {
     match tag.name.as_str() {
         "base" => {
             if let Some(url) = tag
@@ -68,7 +92,16 @@ fn handle_tag(html: &str, tag: Tag, base: &mut Url, files: &mut Vec<DistFile>) -
         }
         "a" => {
             let (text, next) = anchor_text(html, tag.end);
-            files.extend(dist_file(&tag, &text, base));
+            if let Some(file) = dist_file(&tag, &text, base) {
+                let metadata = ["data-core-metadata", "data-dist-info-metadata"]
+                    .iter()
+                    .filter_map(|name| tag.attribute(name))
+                    .any(|value| listing::html_says_metadata(&value));
+                if metadata {
+                    listed.core_metadata.insert(file.filename.clone());
+                }
+                listed.files.push(file);
+            }
             next
         }
         "script" | "style" => skip_past_ignoring_case(html, tag.end, &format!("</{}", tag.name)),
@@ -354,6 +387,26 @@ mod tests {
             rp.map(Into::into),
             yanked.map(Into::into),
         )
+    }
+
+    #[test]
+    fn a_listing_has_the_serial_and_the_files_with_metadata() {
+        let html = r#"<html><body><!-- a comment -->
+<a href="a-1-py3-none-any.whl" data-core-metadata="sha256=00">a-1-py3-none-any.whl</a>
+<a href="a-2-py3-none-any.whl" data-dist-info-metadata>a-2-py3-none-any.whl</a>
+<a href="a-3-py3-none-any.whl" data-core-metadata="false">a-3-py3-none-any.whl</a>
+<a href="a-3.tar.gz">a-3.tar.gz</a>
+</body></html>
+<!--SERIAL 12345-->"#;
+        let listed = parse_listing(html, &page("https://pypi.example.org/simple/a/"));
+        assert_eq!(listed.files.len(), 4);
+        assert_eq!(listed.serial, Some(12345));
+        assert_eq!(
+            listed.core_metadata.into_iter().collect::<Vec<_>>(),
+            ["a-1-py3-none-any.whl", "a-2-py3-none-any.whl"]
+        );
+        let bare = parse_listing("<a href='x-1.tar.gz'>x-1.tar.gz</a>", &page("https://p/"));
+        assert_eq!((bare.files.len(), bare.serial), (1, None));
     }
 
     #[test]

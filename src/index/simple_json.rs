@@ -1,12 +1,12 @@
 //! PEP 691 project pages in JSON (`application/vnd.pypi.simple.v1+json`), with the PEP 700
 //! additions (`size`, `upload-time`) and PEP 592 `yanked` as a flag or a reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use url::Url;
 
-use super::DistFile;
+use super::{DistFile, listing};
 
 #[derive(Deserialize)]
 struct Page {
@@ -20,6 +20,9 @@ struct Page {
 struct Meta {
     #[serde(rename = "api-version")]
     api_version: Option<String>,
+    /// PyPI's change serial of the project (a number, or a number in a string).
+    #[serde(rename = "_last-serial", default)]
+    last_serial: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +39,11 @@ struct File {
     size: Option<u64>,
     #[serde(rename = "upload-time", default)]
     upload_time: Option<String>,
+    /// PEP 714 (and PEP 658's older spelling): a metadata file exists at `URL.metadata`.
+    #[serde(rename = "core-metadata", default)]
+    core_metadata: Option<serde_json::Value>,
+    #[serde(rename = "data-dist-info-metadata", default)]
+    dist_info_metadata: Option<serde_json::Value>,
 }
 
 /// PEP 592 in JSON: `false`, `true`, or the reason (which means yanked).
@@ -60,14 +68,43 @@ impl Yanked {
 /// The files a JSON project page lists, with URLs resolved against `page_url`. `Err` says
 /// what is wrong with the page: not JSON of this shape, an API version other than 1.x, or a
 /// file URL that cannot be resolved.
+#[cfg(test)]
 pub(crate) fn parse(json: &str, page_url: &Url) -> Result<Vec<DistFile>, String> {
+    parse_listing(json, page_url).map(|listed| listed.files)
+}
+
+/// What a JSON page says besides its files.
+pub(crate) struct Listed {
+    pub files: Vec<DistFile>,
+    /// `meta._last-serial`.
+    pub serial: Option<u64>,
+    /// The files with a PEP 658 metadata file.
+    pub core_metadata: BTreeSet<String>,
+}
+
+/// Like [`parse`], with the page's serial and which files have PEP 658 metadata.
+pub(crate) fn parse_listing(json: &str, page_url: &Url) -> Result<Listed, String> {
     let page: Page =
         serde_json::from_str(json).map_err(|err| format!("not PEP 691 JSON: {err}"))?;
     check_api_version(page.meta.api_version.as_deref())?;
-    page.files
-        .into_iter()
-        .map(|file| dist_file(file, page_url))
-        .collect()
+    let serial = page.meta.last_serial.as_ref().and_then(listing::serial_of);
+    let mut core_metadata = BTreeSet::new();
+    let mut files = Vec::with_capacity(page.files.len());
+    for file in page.files {
+        let has_metadata = [&file.core_metadata, &file.dist_info_metadata]
+            .into_iter()
+            .flatten()
+            .any(listing::json_says_metadata);
+        if has_metadata {
+            core_metadata.insert(file.filename.clone());
+        }
+        files.push(dist_file(file, page_url)?);
+    }
+    Ok(Listed {
+        files,
+        serial,
+        core_metadata,
+    })
 }
 
 /// PEP 691: clients must refuse a major version they do not know.
@@ -161,6 +198,31 @@ mod tests {
         assert_eq!(files[2].yanked.as_deref(), Some(""));
         assert_eq!(files[2].sha256, None);
         assert_eq!(files[2].requires_python, None);
+    }
+
+    #[test]
+    fn a_listing_has_the_serial_and_the_files_with_metadata() {
+        let json = format!(
+            r#"{{"meta": {{"_last-serial": "41753165", "api-version": "1.1"}},
+            "files": [
+              {{"filename": "a-1-py3-none-any.whl", "url": "a-1-py3-none-any.whl",
+                "hashes": {{"sha256": "{SHA}"}}, "core-metadata": {{"sha256": "{SHA}"}}}},
+              {{"filename": "a-2-py3-none-any.whl", "url": "a-2-py3-none-any.whl",
+                "hashes": {{}}, "data-dist-info-metadata": true}},
+              {{"filename": "a-3-py3-none-any.whl", "url": "a-3-py3-none-any.whl",
+                "hashes": {{}}, "core-metadata": false}},
+              {{"filename": "a-3.tar.gz", "url": "a-3.tar.gz", "hashes": {{}}}}
+            ]}}"#
+        );
+        let listed = parse_listing(&json, &page()).unwrap();
+        assert_eq!(listed.files.len(), 4);
+        assert_eq!(listed.serial, Some(41753165));
+        assert_eq!(
+            listed.core_metadata.into_iter().collect::<Vec<_>>(),
+            ["a-1-py3-none-any.whl", "a-2-py3-none-any.whl"]
+        );
+        let bare = parse_listing(r#"{"files": []}"#, &page()).unwrap();
+        assert_eq!(bare.serial, None);
     }
 
     #[test]

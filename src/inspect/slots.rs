@@ -3,7 +3,7 @@
 //! `PyUnstable_Module_SetGIL` call sites, slot arrays built by code at run time, and hooks
 //! that delegate to another library.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use memchr::memmem;
 
@@ -558,7 +558,8 @@ fn decide_stores(bin: &Binary, stores: &[Store], base: u64, what: &str) -> Findi
         let Some(list) = at.get(&addr) else {
             return Ok(None);
         };
-        let vals: HashSet<u64> = list.iter().map(|s| s.value).collect();
+        // Sorted, so the evidence reads the same on every run.
+        let vals: BTreeSet<u64> = list.iter().map(|s| s.value).collect();
         if vals.len() > 1 {
             return Err(format!(
                 "{addr:#x} is written with different values {vals:?}"

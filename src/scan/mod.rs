@@ -18,7 +18,9 @@ use crate::inspect::{self, Arch, Libraries, ModuleRequest};
 use crate::wheel::{Platform, PythonTarget, hook_names};
 
 pub use local::scan_paths;
-pub use remote::{Index, OfflineIndex, RemoteTarget, scan_remote};
+pub use remote::{
+    Index, ListedScan, ListedWheel, OfflineIndex, RemoteTarget, scan_listed, scan_remote,
+};
 pub use wheel::scan_wheel;
 
 /// What to check every target against.

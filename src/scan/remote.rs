@@ -356,29 +356,7 @@ fn scan_job_stored(
     let (Some(store), Some(sha)) = (store, job.file.sha256.as_deref()) else {
         return (scan_job(job, fetch), None);
     };
-    let keys = job_keys(job);
-    let stored: Option<Vec<WheelReport>> = {
-        let store = store.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter()
-            .map(|(py, plat)| {
-                let key = AnalysisKey::new(sha, ANALYZER_VERSION, py, plat);
-                let a = store.analysis(&key).ok().flatten()?;
-                Some(WheelReport {
-                    filename: job.wheel.to_string(),
-                    project: Some(job.wheel.normalized_name()),
-                    version: Some(job.wheel.version.clone()),
-                    sha256: Some(sha.to_string()),
-                    python: py.clone(),
-                    platform: Some(plat.clone()),
-                    readiness: a.readiness,
-                    note: a.note,
-                    error: a.error,
-                    modules: a.modules,
-                })
-            })
-            .collect()
-    };
-    if let Some(reports) = stored.filter(|r| !r.is_empty()) {
+    if let Some(reports) = stored_reports(job, store) {
         return (reports, None);
     }
     let reports = scan_job(job, fetch);
@@ -397,6 +375,91 @@ fn scan_job_stored(
         }
     }
     (reports, warning)
+}
+
+/// The job's reports from the store, when every one of its targets was analyzed before by
+/// this analyzer; `None` otherwise (or when the file has no sha256 to key them by).
+fn stored_reports(job: &Job, store: &Mutex<Store>) -> Option<Vec<WheelReport>> {
+    let sha = job.file.sha256.as_deref()?;
+    let keys = job_keys(job);
+    let store = store.lock().unwrap_or_else(|e| e.into_inner());
+    let reports: Vec<WheelReport> = keys
+        .iter()
+        .map(|(py, plat)| {
+            let key = AnalysisKey::new(sha, ANALYZER_VERSION, py, plat);
+            let a = store.analysis(&key).ok().flatten()?;
+            Some(WheelReport {
+                filename: job.wheel.to_string(),
+                project: Some(job.wheel.normalized_name()),
+                version: Some(job.wheel.version.clone()),
+                sha256: Some(sha.to_string()),
+                python: py.clone(),
+                platform: Some(plat.clone()),
+                readiness: a.readiness,
+                note: a.note,
+                error: a.error,
+                modules: a.modules,
+            })
+        })
+        .collect::<Option<_>>()?;
+    (!reports.is_empty()).then_some(reports)
+}
+
+/// A wheel a caller chose from a project page (the crawl: every wheel a free-threaded
+/// interpreter could load), to be scanned for these interpreters and platforms.
+#[derive(Debug, Clone)]
+pub struct ListedWheel {
+    pub wheel: WheelFilename,
+    pub file: DistFile,
+    pub pythons: Vec<PythonTarget>,
+    /// Not empty: the platforms to report on.
+    pub platforms: Vec<Platform>,
+}
+
+/// What scanning one [`ListedWheel`] gave.
+#[derive(Debug, Clone)]
+pub struct ListedScan {
+    /// One report per (python, platform) of the wheel.
+    pub reports: Vec<WheelReport>,
+    /// Answered from the store's analyses without fetching a byte of the wheel.
+    pub from_store: bool,
+    /// The store did not take an analysis.
+    pub warning: Option<String>,
+}
+
+/// Scans wheels a caller chose, `workers` at a time, in the order given: each is answered
+/// from the store when this analyzer analyzed its bytes for every target before, else read
+/// by range requests and its new analyses saved (as `scan NAME` does).
+pub fn scan_listed(
+    wheels: &[ListedWheel],
+    workers: usize,
+    fetch: &dyn Fetch,
+    store: Option<&Mutex<Store>>,
+) -> Vec<ListedScan> {
+    let jobs: Vec<Job> = wheels
+        .iter()
+        .map(|w| Job {
+            wheel: w.wheel.clone(),
+            file: w.file.clone(),
+            pythons: w.pythons.clone(),
+            platforms: w.platforms.clone(),
+        })
+        .collect();
+    run_parallel(&jobs, workers, |job| {
+        if let Some(reports) = store.and_then(|s| stored_reports(job, s)) {
+            return ListedScan {
+                reports,
+                from_store: true,
+                warning: None,
+            };
+        }
+        let (reports, warning) = scan_job_stored(job, fetch, store);
+        ListedScan {
+            reports,
+            from_store: false,
+            warning,
+        }
+    })
 }
 
 /// The index as the store last saw it: `--offline` answers from pages and analyses saved by

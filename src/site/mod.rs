@@ -8,6 +8,7 @@
 
 pub mod badges;
 pub mod charts;
+pub mod command;
 pub mod data;
 pub mod json;
 pub mod pages;

@@ -108,6 +108,16 @@ impl CoreMetadata {
     }
 }
 
+/// Every `Classifier` of a core metadata file (`METADATA`, `PKG-INFO`), in file order;
+/// the description after the headers is not read.
+pub fn classifiers(text: &str) -> Vec<String> {
+    headers(text)
+        .filter(|(key, _)| key.eq_ignore_ascii_case("classifier"))
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
 /// `Key: Value` lines up to the first blank line, with RFC 822 continuation lines folded in.
 /// One header is held at a time (callers keep the few they use), so a hostile file of
 /// millions of header lines costs no memory here.
@@ -315,6 +325,24 @@ fn urlsafe_b64_nopad(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classifiers_come_from_the_headers_only() {
+        let text = "Metadata-Version: 2.4\r\nName: x\r\nVersion: 1\r\n\
+                    Classifier: Programming Language :: Python :: 3\r\n\
+                    classifier: Programming Language :: Python :: Free Threading :: 3 - Stable\r\n\
+                    Classifier:\r\n\
+                    \r\n\
+                    Classifier: in the description\n";
+        assert_eq!(
+            classifiers(text),
+            [
+                "Programming Language :: Python :: 3",
+                "Programming Language :: Python :: Free Threading :: 3 - Stable"
+            ]
+        );
+        assert!(classifiers("").is_empty());
+    }
 
     #[test]
     fn wheel_file() {

@@ -7,6 +7,9 @@
 //! - `/simple/NAME/` — a project page as PEP 691 JSON, PEP 503 HTML, or whichever the
 //!   `Accept` header prefers ([`PageFormat`]); links relative or absolute ([`Links`]); a
 //!   non-normalized `NAME` is redirected (301) to its normalized spelling, as PyPI does.
+//!   Pages carry the project's serial (`meta._last-serial`, `<!--SERIAL n-->`), which
+//!   moves each time the project is (re-)added, and advertise PEP 658 metadata files
+//!   (`core-metadata`, `data-core-metadata`) for files given some.
 //! - `/pypi/NAME/json` — the project JSON API, unless a project opts out.
 //! - `/files/FILENAME` (and any path given to [`TestIndex::add_file`]) — bytes from memory
 //!   with single-range `Range` support: `a-b`, `a-` and `-n` get a 206 with
@@ -30,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -67,6 +70,9 @@ pub struct FileSpec {
     /// `Some(reason)` when yanked; an empty reason is written as a bare flag.
     pub yanked: Option<String>,
     pub upload_time: Option<String>,
+    /// Core metadata served as a PEP 658 file at the file's URL + `.metadata`, and
+    /// advertised on the project page; `None`: neither.
+    pub metadata: Option<Arc<Vec<u8>>>,
 }
 
 impl FileSpec {
@@ -77,7 +83,14 @@ impl FileSpec {
             requires_python: None,
             yanked: None,
             upload_time: Some("2025-01-02T03:04:05.000000Z".to_string()),
+            metadata: None,
         }
+    }
+
+    /// Serves `metadata` as the file's PEP 658 metadata, and says so on the project page.
+    pub fn with_metadata(mut self, metadata: &str) -> FileSpec {
+        self.metadata = Some(Arc::new(metadata.as_bytes().to_vec()));
+        self
     }
 
     pub fn requires_python(mut self, spec: &str) -> FileSpec {
@@ -112,6 +125,9 @@ pub struct ProjectSpec {
     /// Whether `/pypi/NAME/json` answers for it.
     pub json_api: bool,
     pub files: Vec<FileSpec>,
+    /// The project's `_last-serial`: set by `add_project`, from a counter that every
+    /// `add_project` moves on (so re-adding a project changes its serial, as PyPI's does).
+    pub serial: u64,
 }
 
 impl ProjectSpec {
@@ -123,6 +139,7 @@ impl ProjectSpec {
             links: Links::Relative,
             json_api: true,
             files: Vec::new(),
+            serial: 0,
         }
     }
 
@@ -316,11 +333,17 @@ impl TestIndex {
         self.url(&file_path(filename))
     }
 
-    /// Lists a project and serves its files under `/files/`.
-    pub fn add_project(&self, project: ProjectSpec) {
+    /// Lists a project (replacing one of the same name, with a new serial) and serves its
+    /// files under `/files/`, with their PEP 658 metadata files when they have some.
+    pub fn add_project(&self, mut project: ProjectSpec) {
         for file in &project.files {
-            lock(&self.state.files).insert(file_path(&file.filename), file.bytes.clone());
+            let path = file_path(&file.filename);
+            if let Some(metadata) = &file.metadata {
+                lock(&self.state.files).insert(format!("{path}.metadata"), metadata.clone());
+            }
+            lock(&self.state.files).insert(path, file.bytes.clone());
         }
+        project.serial = self.state.serial.fetch_add(1, Ordering::SeqCst) + 1;
         lock(&self.state.projects).insert(normalize(&project.name), project);
     }
 
@@ -439,6 +462,8 @@ struct State {
     log: Mutex<Vec<Request>>,
     active: AtomicUsize,
     peak: AtomicUsize,
+    /// The last serial `add_project` gave.
+    serial: AtomicU64,
 }
 
 impl State {
@@ -452,6 +477,7 @@ impl State {
             log: Mutex::default(),
             active: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            serial: AtomicU64::new(0),
         }
     }
 }
@@ -798,7 +824,7 @@ fn simple_json(state: &State, project: &ProjectSpec, wrong_sha: bool) -> Value {
                 Some("") => json!(true),
                 Some(reason) => json!(reason),
             };
-            json!({
+            let mut entry = json!({
                 "filename": file.filename,
                 "url": link(state, project, file),
                 "hashes": {"sha256": listed_sha256(file, wrong_sha)},
@@ -806,11 +832,15 @@ fn simple_json(state: &State, project: &ProjectSpec, wrong_sha: bool) -> Value {
                 "yanked": yanked,
                 "size": file.bytes.len(),
                 "upload-time": file.upload_time,
-            })
+            });
+            if let Some(metadata) = &file.metadata {
+                entry["core-metadata"] = json!({"sha256": hex_sha256(metadata)});
+            }
+            entry
         })
         .collect();
     json!({
-        "meta": {"api-version": "1.1", "_last-serial": 1},
+        "meta": {"api-version": "1.1", "_last-serial": project.serial},
         "name": normalize(&project.name),
         "versions": [],
         "files": files,
@@ -838,9 +868,16 @@ fn simple_html(state: &State, project: &ProjectSpec, wrong_sha: bool) -> String 
             Some(reason) => html.push_str(&format!(" data-yanked=\"{}\"", escape(reason))),
             None => {}
         }
+        if let Some(metadata) = &file.metadata {
+            let hash = hex_sha256(metadata);
+            html.push_str(&format!(" data-core-metadata=\"sha256={hash}\""));
+        }
         html.push_str(&format!(">{}</a><br />\n", escape(&file.filename)));
     }
-    html.push_str("  </body>\n</html>\n<!--SERIAL 1-->\n");
+    html.push_str(&format!(
+        "  </body>\n</html>\n<!--SERIAL {}-->\n",
+        project.serial
+    ));
     html
 }
 

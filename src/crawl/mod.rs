@@ -1,0 +1,131 @@
+//! `gilfree crawl`: the nightly crawl of the most-downloaded projects into the store.
+//!
+//! For each project of a list ([`list`]): its index page is read and recorded (every file
+//! with its tags), the latest release (and, with `history`, earlier ones) is planned
+//! ([`plan`]) — per interpreter and platform, the wheel an installer would pick or why there
+//! is none — every wheel a free-threaded interpreter could load is analyzed (or answered
+//! from the store, by sha256), the free-threading classifiers are read from the release's
+//! metadata once ([`metadata`]), and the project's outcome is committed in one transaction
+//! ([`run`]). [`summary`] renders what a run did.
+//!
+//! Cost follows change: a project whose page lists what the store already has costs that
+//! one page request and no wheel bytes. A run interrupted at any point (Ctrl-C, `kill -9`)
+//! keeps every project it committed, and the next crawl of the same list resumes it.
+
+pub mod command;
+pub mod list;
+pub mod metadata;
+pub mod plan;
+pub mod run;
+pub mod summary;
+
+use crate::index::{IndexClient, IndexError, Listing};
+use crate::scan::{Index, OfflineIndex};
+use crate::store::StoreError;
+use crate::wheel::{Platform, PythonTarget};
+
+pub use list::{ListError, ProjectList};
+pub use run::crawl;
+pub use summary::CrawlSummary;
+
+/// How to crawl.
+#[derive(Debug, Clone)]
+pub struct CrawlConfig {
+    /// The interpreters to judge every release for.
+    pub pythons: Vec<PythonTarget>,
+    /// Only these platforms; empty: every platform a release has wheels for.
+    pub platforms: Vec<Platform>,
+    /// Releases before the latest to evaluate too.
+    pub history: usize,
+    /// Projects crawled at once.
+    pub workers: usize,
+    /// Wheels of one project read at once.
+    pub wheel_workers: usize,
+    /// Bytes of wheels (by their listed sizes) read at once over all workers: what bounds
+    /// the crawl's memory. A wheel larger than this is read alone.
+    pub wheel_budget: u64,
+    /// Record every listing even when the index's serial says nothing changed.
+    pub refresh: bool,
+    /// Start a new run even when the list has an unfinished one.
+    pub restart: bool,
+    /// A progress bar on stderr (drawn only on a terminal).
+    pub progress: bool,
+    /// After this many projects in a row for which the index could not be reached or
+    /// answered 5xx/429, the run stops (unfinished, to be resumed) instead of recording
+    /// every remaining project as failed.
+    pub give_up_after: usize,
+}
+
+impl Default for CrawlConfig {
+    fn default() -> Self {
+        CrawlConfig {
+            pythons: PythonTarget::ALL.to_vec(),
+            platforms: Vec::new(),
+            history: 0,
+            workers: 4,
+            wheel_workers: 2,
+            wheel_budget: 512 << 20,
+            refresh: false,
+            restart: false,
+            progress: false,
+            give_up_after: 10,
+        }
+    }
+}
+
+/// Why a crawl stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why a project page could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingError {
+    /// One line, naming the project.
+    pub message: String,
+    /// The index itself is in trouble (unreachable, 5xx or 429 after retries), rather than
+    /// this project (404, a malformed page).
+    pub index_trouble: bool,
+}
+
+/// An index the crawl can read: project pages with their serials, and files.
+pub trait CrawlIndex: Index {
+    /// The project's page, its serial and which files have PEP 658 metadata.
+    fn listing(&self, name: &str) -> Result<Listing, ListingError>;
+}
+
+impl CrawlIndex for IndexClient {
+    fn listing(&self, name: &str) -> Result<Listing, ListingError> {
+        IndexClient::listing(self, name).map_err(|e| {
+            let index_trouble = match &e {
+                IndexError::Unreachable { .. } => true,
+                IndexError::Fetch(crate::index::FetchError::Status { status, .. }) => {
+                    *status == 429 || *status >= 500
+                }
+                IndexError::Fetch(crate::index::FetchError::Network { .. }) => true,
+                _ => false,
+            };
+            ListingError {
+                message: e.to_string(),
+                index_trouble,
+            }
+        })
+    }
+}
+
+impl CrawlIndex for OfflineIndex<'_> {
+    fn listing(&self, name: &str) -> Result<Listing, ListingError> {
+        let page = self.project(name).map_err(|message| ListingError {
+            message,
+            index_trouble: false,
+        })?;
+        Ok(Listing {
+            url: format!("store:{}", page.name),
+            page,
+            serial: None,
+            core_metadata: Default::default(),
+        })
+    }
+}

@@ -1,0 +1,650 @@
+//! The crawl loop: find the list's unfinished run or begin one, hand the projects it has
+//! not recorded yet to a few workers, and commit each project's outcome in one transaction
+//! as it comes back. Workers read pages and wheels; one thread (the caller's) records,
+//! counts, draws the progress bar and decides when to give up on an index that stopped
+//! answering.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, mpsc};
+use std::time::Instant;
+
+use super::metadata;
+use super::plan::{self, Offer};
+use super::summary::{
+    CrawlSummary, FailedProject, NetSummary, ProjectCounts, ReadinessRow, WheelCounts,
+};
+use super::{CrawlConfig, CrawlError, CrawlIndex, ProjectList};
+use crate::index::{Listing, NetStats};
+use crate::inspect::ANALYZER_VERSION;
+use crate::scan::{ListedScan, ListedWheel, Readiness, WheelReport, scan_listed};
+use crate::store::{
+    CrawlProject, CrawlRunId, CrawlTotals, Page, ReleaseReadiness, Store, StoreError,
+};
+
+/// The content type of the page-cache rows that keep a project page's serial.
+const SERIAL_TYPE: &str = "text/x-gilfree-last-serial";
+
+/// What crawling one project gave.
+struct Outcome {
+    rank: u32,
+    project: String,
+    result: Result<Crawled, Failure>,
+}
+
+/// A project crawled (possibly with unreadable wheels).
+#[derive(Default)]
+struct Crawled {
+    latest: Option<String>,
+    rows: Vec<Row>,
+    /// `FILENAME: why` for each wheel that could not be read.
+    wheel_errors: Vec<String>,
+    changed: bool,
+    analyzed: u64,
+    from_store: u64,
+    metadata_read: u64,
+    warnings: Vec<String>,
+}
+
+/// One readiness the project's releases got.
+struct Row {
+    version: String,
+    python: String,
+    platform: String,
+    readiness: Readiness,
+}
+
+/// A project that could not be crawled.
+struct Failure {
+    error: String,
+    kind: FailureKind,
+}
+
+enum FailureKind {
+    /// Something about this project: recorded, and the run goes on.
+    Project,
+    /// The index did not answer: recorded unless too many in a row, which stops the run.
+    IndexTrouble,
+    /// The store failed: the run stops.
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure {
+            error: e.to_string(),
+            kind: FailureKind::Store(Box::new(e)),
+        }
+    }
+}
+
+/// The store, even if a thread panicked while holding it (every write is one transaction:
+/// what it holds is consistent).
+fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Crawls `list` into `store` through `index`, resuming the list's unfinished run unless
+/// `cfg.restart`. `Ok` with `finished: false` when the run was stopped because the index
+/// stopped answering (the next crawl resumes it); `Err` when the store failed.
+pub fn crawl(
+    list: &ProjectList,
+    cfg: &CrawlConfig,
+    index: &dyn CrawlIndex,
+    store: &Mutex<Store>,
+) -> Result<CrawlSummary, CrawlError> {
+    let started = Instant::now();
+    let net_before = index.stats();
+    let (run, resumed) = {
+        let mut store = lock(store);
+        let unfinished = match cfg.restart {
+            true => None,
+            false => store.unfinished_crawl_run(&list.name)?,
+        };
+        match unfinished {
+            Some(run) => (run, true),
+            None => {
+                let planned = list.projects.len() as u64;
+                (
+                    store.begin_crawl_run(&list.name, planned, ANALYZER_VERSION)?,
+                    false,
+                )
+            }
+        }
+    };
+    let done: HashSet<String> = lock(store).crawled_projects(run)?.into_iter().collect();
+    let todo: Vec<(u32, &str)> = list
+        .projects
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u32 + 1, p.as_str()))
+        .filter(|(_, p)| !done.contains(*p))
+        .collect();
+    let done_before = (list.projects.len() - todo.len()) as u64;
+
+    let bar = progress_bar(cfg.progress, list.projects.len() as u64, done_before);
+    let mut recorder = Recorder {
+        run,
+        cfg,
+        store,
+        held: Vec::new(),
+        tally: Tally::default(),
+        stopped: None,
+        fatal: None,
+    };
+    let stop = AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let budget = Budget::new(cfg.wheel_budget);
+    let (tx, rx) = mpsc::sync_channel::<Outcome>(cfg.workers.max(1));
+    std::thread::scope(|s| {
+        for _ in 0..cfg.workers.clamp(1, 64).min(todo.len().max(1)) {
+            let (tx, stop, next, todo, budget) = (tx.clone(), &stop, &next, &todo, &budget);
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(&(rank, project)) = todo.get(next.fetch_add(1, Ordering::Relaxed))
+                    else {
+                        break;
+                    };
+                    let result = crawl_project(project, cfg, index, store, budget);
+                    let outcome = Outcome {
+                        rank,
+                        project: project.to_string(),
+                        result,
+                    };
+                    if tx.send(outcome).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for outcome in rx {
+            bar.set_message(outcome.project.clone());
+            recorder.take(outcome);
+            bar.inc(1);
+            if recorder.fatal.is_some() || recorder.stopped.is_some() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = recorder.fatal.take() {
+        return Err(e);
+    }
+    let finished = recorder.stopped.is_none();
+    let net = since(index.stats(), net_before);
+    if finished {
+        recorder.flush()?;
+        let totals = CrawlTotals {
+            bytes_downloaded: net.bytes,
+            requests: net.requests,
+        };
+        lock(store).finish_crawl_run(run, &totals)?;
+    }
+    let Recorder { tally, stopped, .. } = recorder;
+    let recorded = lock(store).crawl_run(run)?;
+    let mut warnings = tally.warnings;
+    warnings.extend(stopped);
+    let mut failures = tally.failures;
+    failures.sort_by_key(|f| f.rank);
+    Ok(CrawlSummary {
+        schema: 1,
+        run: run.get(),
+        list: list.name.clone(),
+        planned: recorded.planned,
+        finished,
+        resumed,
+        projects: ProjectCounts {
+            done_before,
+            crawled: tally.crawled,
+            failed: recorded.projects_failed,
+            changed: tally.changed,
+            unchanged: tally.unchanged,
+        },
+        wheels: WheelCounts {
+            analyzed: tally.analyzed,
+            from_store: tally.from_store,
+        },
+        metadata_read: tally.metadata_read,
+        failures,
+        readiness: recorded
+            .readiness
+            .into_iter()
+            .map(|c| ReadinessRow {
+                python: c.python,
+                platform: c.platform,
+                readiness: c.readiness,
+                projects: c.projects,
+            })
+            .collect(),
+        warnings,
+        stats: NetSummary {
+            bytes_downloaded: net.bytes,
+            requests: net.requests,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+/// What the network carried between two snapshots of the counters.
+fn since(now: NetStats, before: NetStats) -> NetStats {
+    NetStats {
+        requests: now.requests.saturating_sub(before.requests),
+        bytes: now.bytes.saturating_sub(before.bytes),
+    }
+}
+
+/// A bar on stderr counting projects (indicatif draws it only on a terminal).
+fn progress_bar(show: bool, len: u64, done: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len).with_position(done);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos}/{len} projects {elapsed_precise} (eta {eta}) {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Counts of this invocation.
+#[derive(Default)]
+struct Tally {
+    crawled: u64,
+    changed: u64,
+    unchanged: u64,
+    analyzed: u64,
+    from_store: u64,
+    metadata_read: u64,
+    failures: Vec<FailedProject>,
+    warnings: Vec<String>,
+}
+
+/// The one thread that writes outcomes into the run.
+struct Recorder<'a> {
+    run: CrawlRunId,
+    cfg: &'a CrawlConfig,
+    store: &'a Mutex<Store>,
+    /// Failures for which the index did not answer, not recorded yet: one more success
+    /// and they are; `cfg.give_up_after` of them in a row and the run stops.
+    held: Vec<Outcome>,
+    tally: Tally,
+    /// Why the run stopped early (it stays unfinished).
+    stopped: Option<String>,
+    /// The store failed: nothing more is recorded.
+    fatal: Option<CrawlError>,
+}
+
+impl Recorder<'_> {
+    /// Deals with one outcome.
+    fn take(&mut self, outcome: Outcome) {
+        if self.fatal.is_some() || self.stopped.is_some() {
+            return;
+        }
+        let trouble = match &outcome.result {
+            Err(Failure {
+                kind: FailureKind::Store(_),
+                ..
+            }) => {
+                if let Err(Failure {
+                    kind: FailureKind::Store(e),
+                    ..
+                }) = outcome.result
+                {
+                    self.fatal = Some((*e).into());
+                }
+                return;
+            }
+            Err(Failure {
+                kind: FailureKind::IndexTrouble,
+                error,
+            }) => Some(error.clone()),
+            _ => None,
+        };
+        if let Some(last) = trouble {
+            self.held.push(outcome);
+            if self.held.len() >= self.cfg.give_up_after.max(1) {
+                self.stopped = Some(format!(
+                    "stopped after {} projects in a row for which the index did not answer \
+                     (the last: {last}); they are not recorded, and the next crawl of this \
+                     list resumes the run",
+                    self.held.len()
+                ));
+            }
+            return;
+        }
+        if let Err(e) = self.flush().and_then(|()| self.record(outcome)) {
+            self.fatal = Some(e.into());
+        }
+    }
+
+    /// Records the held failures: the index answers again, so they were the projects'.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        for outcome in std::mem::take(&mut self.held) {
+            self.record(outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Commits one project's outcome and counts it.
+    fn record(&mut self, outcome: Outcome) -> Result<(), StoreError> {
+        let t = &mut self.tally;
+        t.crawled += 1;
+        let mut store = lock(self.store);
+        match outcome.result {
+            Err(failure) => {
+                let failed = CrawlProject {
+                    project: &outcome.project,
+                    rank: outcome.rank,
+                    latest: None,
+                    error: Some(&failure.error),
+                    readiness: &[],
+                };
+                store.record_crawl_project(self.run, &failed)?;
+                t.failures.push(FailedProject {
+                    project: outcome.project,
+                    rank: outcome.rank,
+                    error: failure.error,
+                });
+            }
+            Ok(crawled) => {
+                let error = (!crawled.wheel_errors.is_empty()).then(|| {
+                    let mut e = crawled.wheel_errors.join("; ");
+                    if e.len() > 2000 {
+                        e.truncate(e.floor_char_boundary(2000));
+                        e.push('…');
+                    }
+                    e
+                });
+                let readiness: Vec<ReleaseReadiness> = crawled
+                    .rows
+                    .iter()
+                    .map(|r| ReleaseReadiness {
+                        version: &r.version,
+                        python: &r.python,
+                        platform: &r.platform,
+                        readiness: r.readiness,
+                    })
+                    .collect();
+                let project = CrawlProject {
+                    project: &outcome.project,
+                    rank: outcome.rank,
+                    latest: crawled.latest.as_deref(),
+                    error: error.as_deref(),
+                    readiness: &readiness,
+                };
+                store.record_crawl_project(self.run, &project)?;
+                if let Some(error) = error {
+                    t.failures.push(FailedProject {
+                        project: outcome.project,
+                        rank: outcome.rank,
+                        error,
+                    });
+                }
+                if crawled.changed {
+                    t.changed += 1;
+                } else {
+                    t.unchanged += 1;
+                }
+                t.analyzed += crawled.analyzed;
+                t.from_store += crawled.from_store;
+                t.metadata_read += crawled.metadata_read;
+                t.warnings.extend(crawled.warnings);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything about one project but recording its outcome.
+fn crawl_project(
+    name: &str,
+    cfg: &CrawlConfig,
+    index: &dyn CrawlIndex,
+    store: &Mutex<Store>,
+    budget: &Budget,
+) -> Result<Crawled, Failure> {
+    let listing = index.listing(name).map_err(|e| Failure {
+        error: e.message,
+        kind: if e.index_trouble {
+            FailureKind::IndexTrouble
+        } else {
+            FailureKind::Project
+        },
+    })?;
+    let changed = record_listing(&listing, cfg.refresh, store)?;
+    let project = listing.page.name.as_str();
+    let plan = plan::plan(&listing.page, &cfg.pythons, &cfg.platforms, cfg.history);
+    // Versions as the store spells them: a release whose files it could not place (a
+    // malformed name or hash) is left out of what is recorded.
+    let known: HashSet<String> = lock(store)
+        .releases(project)?
+        .into_iter()
+        .map(|r| r.version)
+        .collect();
+    let mut crawled = Crawled {
+        changed,
+        latest: plan
+            .latest()
+            .filter(|v| known.contains(*v))
+            .map(String::from),
+        ..Crawled::default()
+    };
+    let scans = scan_within_budget(&plan.wheels, cfg, index, store, budget);
+    let mut reports: HashMap<(&str, &str, &str), &WheelReport> = HashMap::new();
+    let mut unreadable: BTreeSet<String> = BTreeSet::new();
+    for scan in &scans {
+        if scan.from_store {
+            crawled.from_store += 1;
+        } else {
+            crawled.analyzed += 1;
+        }
+        crawled.warnings.extend(scan.warning.clone());
+        for r in &scan.reports {
+            if let Some(e) = &r.error {
+                unreadable.insert(format!("{}: {e}", r.filename));
+            }
+            if let Some(platform) = &r.platform {
+                reports.insert((&r.filename, &r.python, platform), r);
+            }
+        }
+    }
+    crawled.wheel_errors = unreadable.into_iter().collect();
+    for release in plan.releases.iter().filter(|r| known.contains(&r.version)) {
+        for target in &release.targets {
+            let python = target.python.to_string();
+            let platform = target.platform_name();
+            let readiness = match &target.offer {
+                Offer::Settled(r) => *r,
+                Offer::Wheel(file) => reports
+                    .get(&(file.as_str(), python.as_str(), platform.as_str()))
+                    .filter(|r| r.error.is_none())
+                    .map_or(Readiness::Unknown, |r| r.readiness),
+            };
+            crawled.rows.push(Row {
+                version: release.version.clone(),
+                python,
+                platform,
+                readiness,
+            });
+        }
+        read_metadata(project, release, &listing, index, store, &mut crawled)?;
+    }
+    Ok(crawled)
+}
+
+/// Scans the project's wheels, `cfg.wheel_workers` at a time, each once its size fits in
+/// the budget shared by all workers; results in the order of `wheels`.
+fn scan_within_budget(
+    wheels: &[ListedWheel],
+    cfg: &CrawlConfig,
+    index: &dyn CrawlIndex,
+    store: &Mutex<Store>,
+    budget: &Budget,
+) -> Vec<ListedScan> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ListedScan>>> = Mutex::new(vec![None; wheels.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..cfg.wheel_workers.clamp(1, 16).min(wheels.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(wheel) = wheels.get(i) else { break };
+                    let _taken = budget.take(wheel.file.size.unwrap_or(UNKNOWN_SIZE));
+                    let scanned =
+                        scan_listed(std::slice::from_ref(wheel), 1, index.fetch(), Some(store));
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] =
+                        scanned.into_iter().next();
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The size a wheel is assumed to have when the index gives none.
+const UNKNOWN_SIZE: u64 = 64 << 20;
+
+/// Wheel bytes read at once over all workers. Memory follows what is read: a few wheels of
+/// half a gigabyte (torch, CUDA libraries) side by side would take gigabytes, so a wheel
+/// waits until its size fits (one larger than the whole budget runs alone).
+struct Budget {
+    total: u64,
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+/// A share of the budget, given back when dropped.
+struct Taken<'b> {
+    budget: &'b Budget,
+    amount: u64,
+}
+
+impl Budget {
+    fn new(total: u64) -> Budget {
+        Budget {
+            total: total.max(1),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `want` bytes (at most the whole budget) are free, and takes them.
+    fn take(&self, want: u64) -> Taken<'_> {
+        let amount = want.clamp(1, self.total);
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used + amount > self.total {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += amount;
+        Taken {
+            budget: self,
+            amount,
+        }
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= self.amount;
+        self.budget.freed.notify_all();
+    }
+}
+
+/// Records the listing unless the index's serial says the store has it already; whether
+/// the file list changed.
+fn record_listing(
+    listing: &Listing,
+    refresh: bool,
+    store: &Mutex<Store>,
+) -> Result<bool, StoreError> {
+    let key = format!("{}#last-serial", listing.url);
+    let name = &listing.page.name;
+    let mut store = lock(store);
+    if let (Some(serial), false) = (listing.serial, refresh) {
+        let known = store.stored_page(&key)?.and_then(|cached| {
+            std::str::from_utf8(&cached.page.body)
+                .ok()?
+                .parse::<u64>()
+                .ok()
+        });
+        if known == Some(serial) && store.listed_at(name)?.is_some() {
+            return Ok(false);
+        }
+    }
+    let summary = store.record_project_files(name, &listing.page.files)?;
+    if let Some(serial) = listing.serial {
+        let page = Page {
+            content_type: SERIAL_TYPE.to_string(),
+            body: serial.to_string().into_bytes(),
+            etag: None,
+            last_modified: None,
+        };
+        store.save_page(&key, &page)?;
+    }
+    Ok(summary.changed())
+}
+
+/// Reads and records the release's free-threading classifiers, unless the store has them.
+fn read_metadata(
+    project: &str,
+    release: &plan::ReleasePlan,
+    listing: &Listing,
+    index: &dyn CrawlIndex,
+    store: &Mutex<Store>,
+    crawled: &mut Crawled,
+) -> Result<(), StoreError> {
+    if lock(store)
+        .classifiers(project, &release.version)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    match metadata::read_classifiers(index.fetch(), &release.release, &listing.core_metadata) {
+        Ok(Some(classifiers)) => {
+            lock(store).record_classifiers(project, &release.version, &classifiers)?;
+            crawled.metadata_read += 1;
+        }
+        Ok(None) => {}
+        Err(e) => crawled.warnings.push(format!(
+            "{project} {}: metadata not read: {e}",
+            release.version
+        )),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_lets_wheels_through_as_their_sizes_fit() {
+        let budget = Budget::new(100);
+        let a = budget.take(60);
+        let b = budget.take(40);
+        assert_eq!(*budget.used.lock().unwrap(), 100);
+        // A third wheel waits until one of the others is done.
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| {
+                let c = budget.take(30);
+                c.amount
+            });
+            drop(a);
+            assert_eq!(waiting.join().unwrap(), 30);
+        });
+        drop(b);
+        // One larger than the whole budget takes all of it, alone.
+        let huge = budget.take(10_000);
+        assert_eq!(huge.amount, 100);
+        drop(huge);
+        assert_eq!(*budget.used.lock().unwrap(), 0);
+    }
+}

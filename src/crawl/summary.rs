@@ -1,0 +1,346 @@
+//! The summary a crawl prints at the end: what this invocation did (and what a resumed run
+//! had done before), what it cost on the network, the run's readiness counts per
+//! interpreter and platform, and the projects that failed — as text for people or JSON
+//! (`--format json`, schema 1) for machines.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::plan::ANY_PLATFORM;
+use crate::scan::Readiness;
+use crate::wheel::Platform;
+
+/// Everything the summary says.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CrawlSummary {
+    pub schema: u32,
+    /// The run's id in the store.
+    pub run: i64,
+    pub list: String,
+    /// Projects on the list.
+    pub planned: u64,
+    /// Every project of the list has been recorded; `false` when the run was stopped and
+    /// is left for the next crawl of the list to resume.
+    pub finished: bool,
+    /// This invocation continued a run an earlier one left unfinished.
+    pub resumed: bool,
+    pub projects: ProjectCounts,
+    pub wheels: WheelCounts,
+    /// Releases whose core metadata was read (once per release, ever).
+    pub metadata_read: u64,
+    /// Projects that failed in this invocation, in list order.
+    pub failures: Vec<FailedProject>,
+    /// Per interpreter and platform, how many projects' latest releases have each readiness
+    /// (the whole run, earlier invocations included).
+    pub readiness: Vec<ReadinessRow>,
+    pub warnings: Vec<String>,
+    /// This invocation's network use.
+    pub stats: NetSummary,
+}
+
+/// Projects, by what happened to them.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ProjectCounts {
+    /// Recorded by an earlier invocation of the same run (skipped now).
+    pub done_before: u64,
+    /// Recorded by this invocation, failed ones included.
+    pub crawled: u64,
+    /// Recorded with an error over the whole run.
+    pub failed: u64,
+    /// Crawled now, and their file lists had changed since the store last saw them (or
+    /// were new to it).
+    pub changed: u64,
+    /// Crawled now, with the file list the store already had.
+    pub unchanged: u64,
+}
+
+/// Wheels of the releases crawled now.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct WheelCounts {
+    /// Read over the network and analyzed.
+    pub analyzed: u64,
+    /// Answered from analyses in the store, without a byte fetched.
+    pub from_store: u64,
+}
+
+/// A project that failed, with why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FailedProject {
+    pub project: String,
+    pub rank: u32,
+    pub error: String,
+}
+
+/// One count of the run's readiness table.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReadinessRow {
+    pub python: String,
+    pub platform: String,
+    pub readiness: Readiness,
+    pub projects: u64,
+}
+
+/// Network use of this invocation.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct NetSummary {
+    pub bytes_downloaded: u64,
+    pub requests: u64,
+    pub seconds: f64,
+}
+
+/// Readiness columns of the text table, in this order.
+const COLUMNS: [Readiness; 6] = [
+    Readiness::Ready,
+    Readiness::GilFallback,
+    Readiness::Unknown,
+    Readiness::NoWheel,
+    Readiness::SourceOnly,
+    Readiness::Pure,
+];
+
+/// How many failures the text lists before saying how many more there are.
+const SHOWN_FAILURES: usize = 20;
+
+impl CrawlSummary {
+    /// The summary as pretty JSON with a final newline.
+    pub fn json(&self) -> String {
+        let mut out = serde_json::to_string_pretty(self).expect("the summary serializes");
+        out.push('\n');
+        out
+    }
+
+    /// The summary for people.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let state = if self.finished {
+            "finished"
+        } else {
+            "stopped (run the same command again to resume it)"
+        };
+        let _ = writeln!(out, "crawl run {} of {}: {state}", self.run, self.list);
+        let p = &self.projects;
+        let before = if self.resumed {
+            format!(", {} done before this resumed it", p.done_before)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "projects: {} on the list, {} crawled now{before}, {} failed",
+            self.planned, p.crawled, p.failed
+        );
+        let _ = writeln!(
+            out,
+            "changes:  {} file list(s) changed, {} unchanged; {} wheel(s) analyzed, {} answered \
+             from the store; metadata of {} release(s) read",
+            p.changed,
+            p.unchanged,
+            self.wheels.analyzed,
+            self.wheels.from_store,
+            self.metadata_read
+        );
+        let s = &self.stats;
+        let _ = writeln!(
+            out,
+            "network:  {} request(s), {} in {:.1} s",
+            s.requests,
+            human_bytes(s.bytes_downloaded),
+            s.seconds
+        );
+        if !self.readiness.is_empty() {
+            out.push('\n');
+            out.push_str(&self.table());
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out, "\nfailed now ({}):", self.failures.len());
+            for f in self.failures.iter().take(SHOWN_FAILURES) {
+                let _ = writeln!(out, "  #{} {}: {}", f.rank, f.project, f.error);
+            }
+            if self.failures.len() > SHOWN_FAILURES {
+                let more = self.failures.len() - SHOWN_FAILURES;
+                let _ = writeln!(out, "  … and {more} more (--format json lists them all)");
+            }
+        }
+        out
+    }
+
+    /// Projects per readiness of their latest release, a row per interpreter and platform.
+    fn table(&self) -> String {
+        let mut rows: Vec<(&str, &str)> = self
+            .readiness
+            .iter()
+            .map(|r| (r.python.as_str(), r.platform.as_str()))
+            .collect();
+        rows.sort_by_key(|&(py, pl)| (py, platform_rank(pl), pl));
+        rows.dedup();
+        let mut out = String::from("projects by the readiness of their latest release\n");
+        let _ = write!(out, "{:<7}{:<18}", "python", "platform");
+        for c in COLUMNS {
+            let _ = write!(out, "{:>13}", c.as_str());
+        }
+        out.push('\n');
+        for (python, platform) in rows {
+            let _ = write!(out, "{python:<7}{platform:<18}");
+            for c in COLUMNS {
+                let n = self
+                    .readiness
+                    .iter()
+                    .find(|r| r.python == python && r.platform == platform && r.readiness == c)
+                    .map_or(0, |r| r.projects);
+                if n == 0 {
+                    let _ = write!(out, "{:>13}", ".");
+                } else {
+                    let _ = write!(out, "{n:>13}");
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Platforms in the order `--platform` lists them, `any` last, unknown names after that.
+fn platform_rank(name: &str) -> usize {
+    Platform::ALL
+        .iter()
+        .position(|p| p.name() == name)
+        .unwrap_or(if name == ANY_PLATFORM {
+            Platform::ALL.len()
+        } else {
+            Platform::ALL.len() + 1
+        })
+}
+
+/// `1234567` → `1.2 MB` (powers of 1000, as network figures usually are).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(python: &str, platform: &str, readiness: Readiness, projects: u64) -> ReadinessRow {
+        ReadinessRow {
+            python: python.into(),
+            platform: platform.into(),
+            readiness,
+            projects,
+        }
+    }
+
+    fn sample() -> CrawlSummary {
+        CrawlSummary {
+            schema: 1,
+            run: 3,
+            list: "top-pypi-packages[:100]".into(),
+            planned: 100,
+            finished: true,
+            resumed: true,
+            projects: ProjectCounts {
+                done_before: 40,
+                crawled: 60,
+                failed: 2,
+                changed: 7,
+                unchanged: 51,
+            },
+            wheels: WheelCounts {
+                analyzed: 12,
+                from_store: 230,
+            },
+            metadata_read: 7,
+            failures: vec![
+                FailedProject {
+                    project: "gone-project".into(),
+                    rank: 17,
+                    error: "no project named \"gone-project\" on the package index".into(),
+                },
+                FailedProject {
+                    project: "broken".into(),
+                    rank: 58,
+                    error: "broken-1.0-cp314-cp314t-win_amd64.whl: unreadable wheel: bad zip"
+                        .into(),
+                },
+            ],
+            readiness: vec![
+                row("3.14t", "any", Readiness::Pure, 55),
+                row("3.14t", "any", Readiness::SourceOnly, 2),
+                row("3.14t", "windows-amd64", Readiness::Ready, 20),
+                row("3.14t", "linux-x86_64", Readiness::Ready, 25),
+                row("3.14t", "linux-x86_64", Readiness::GilFallback, 9),
+                row("3.14t", "linux-x86_64", Readiness::NoWheel, 6),
+                row("3.13t", "linux-x86_64", Readiness::Ready, 18),
+                row("3.13t", "linux-x86_64", Readiness::NoWheel, 22),
+            ],
+            warnings: vec![],
+            stats: NetSummary {
+                bytes_downloaded: 48_123_456,
+                requests: 131,
+                seconds: 42.25,
+            },
+        }
+    }
+
+    #[test]
+    fn text_summary() {
+        insta::assert_snapshot!(sample().text());
+    }
+
+    #[test]
+    fn text_summary_of_a_stopped_fresh_run() {
+        let summary = CrawlSummary {
+            finished: false,
+            resumed: false,
+            readiness: vec![],
+            failures: vec![],
+            ..sample()
+        };
+        insta::assert_snapshot!(summary.text());
+    }
+
+    #[test]
+    fn json_summary() {
+        insta::assert_snapshot!(sample().json());
+    }
+
+    #[test]
+    fn many_failures_are_cut_in_text_only() {
+        let failures: Vec<FailedProject> = (1..=25)
+            .map(|i| FailedProject {
+                project: format!("p{i}"),
+                rank: i,
+                error: "HTTP 500".into(),
+            })
+            .collect();
+        let summary = CrawlSummary {
+            failures,
+            ..sample()
+        };
+        let text = summary.text();
+        assert!(
+            text.contains("#20 p20") && !text.contains("#21 p21"),
+            "{text}"
+        );
+        assert!(text.contains("and 5 more"), "{text}");
+        assert_eq!(summary.json().matches("HTTP 500").count(), 25);
+    }
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1000), "1.0 kB");
+        assert_eq!(human_bytes(48_123_456), "48.1 MB");
+        assert_eq!(human_bytes(3_400_000_000), "3.4 GB");
+    }
+}

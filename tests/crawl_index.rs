@@ -1,0 +1,660 @@
+//! `gilfree crawl` end to end against the local test index server: what a run records
+//! (readiness, tags, analyses, classifiers), failures recorded without stopping the run, a
+//! second run that costs one page per project and no wheel byte, resuming an interrupted
+//! run (simulated in the store, and by killing the process), `--history`, PEP 658
+//! metadata files, and giving up on an index that stopped answering.
+
+mod common;
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::{LRU, Run, TIME_MACHINE};
+use gilfree::store::{CrawlProject, Store};
+use support::{Fault, FileSpec, ProjectSpec, Scope, TestIndex, Times};
+
+const FT_STABLE: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
+
+/// A temporary folder with the store and the list in it.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("crawl.sqlite3")
+    }
+
+    /// Writes a list named `name` with these projects, one per line.
+    fn list(&self, name: &str, projects: &[&str]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, projects.join("\n") + "\n").unwrap();
+        path
+    }
+}
+
+/// The arguments of a crawl of `list` into `db` from `index`.
+fn crawl_args(index: &TestIndex, db: &Path, list: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "crawl",
+        "--format",
+        "json",
+        "--no-progress",
+        "--timeout",
+        "5",
+        "--index-url",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(index.index_url());
+    if !extra.contains(&"--retries") {
+        args.extend(["--retries".into(), "1".into()]);
+    }
+    args.extend(["--db".into(), db.display().to_string()]);
+    args.extend(["--list".into(), list.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn crawl(index: &TestIndex, db: &Path, list: &Path, extra: &[&str]) -> Run {
+    let args = crawl_args(index, db, list, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    common::gilfree_on_loopback(&args)
+}
+
+/// A zip in memory with these members.
+fn zip(members: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in members {
+        out.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// The METADATA of `name` `version` with these classifiers.
+fn metadata(name: &str, version: &str, classifiers: &[&str]) -> String {
+    let mut text = format!("Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n");
+    for c in classifiers {
+        text.push_str(&format!("Classifier: {c}\n"));
+    }
+    text.push_str("\nA long description.\nClassifier: not a header\n");
+    text
+}
+
+/// A pure-Python wheel of `name` `version` declaring these classifiers.
+fn pure_wheel(name: &str, version: &str, classifiers: &[&str]) -> FileSpec {
+    let dist = format!("{name}-{version}.dist-info");
+    let bytes = zip(&[
+        (&format!("{name}/__init__.py"), "VALUE = 1\n"),
+        (
+            &format!("{dist}/METADATA"),
+            &metadata(name, version, classifiers),
+        ),
+        (
+            &format!("{dist}/WHEEL"),
+            "Wheel-Version: 1.0\nTag: py3-none-any\n",
+        ),
+        (&format!("{dist}/RECORD"), ""),
+    ]);
+    FileSpec::new(&format!("{name}-{version}-py3-none-any.whl"), bytes)
+}
+
+fn fixture(name: &str, wheel: &str) -> ProjectSpec {
+    ProjectSpec::new(name).file(FileSpec::new(wheel, support::fixture_wheel(wheel)))
+}
+
+/// purepkg: 2.0 and 1.0 pure wheels (2.0 says free threading is stable), 0.9 an sdist.
+fn purepkg() -> ProjectSpec {
+    ProjectSpec::new("purepkg")
+        .file(FileSpec::new(
+            "purepkg-0.9.tar.gz",
+            b"not really a tarball".to_vec(),
+        ))
+        .file(pure_wheel("purepkg", "1.0", &[]))
+        .file(pure_wheel("purepkg", "2.0", &[FT_STABLE]))
+}
+
+/// An index with projects that all crawl cleanly.
+fn clean_index() -> TestIndex {
+    let index = TestIndex::start();
+    index.add_project(fixture("lru-dict", LRU));
+    index.add_project(fixture("time-machine", TIME_MACHINE));
+    index.add_project(purepkg());
+    index.add_project(
+        ProjectSpec::new("srconly").file(FileSpec::new("srconly-1.0.tar.gz", b"x".to_vec())),
+    );
+    index
+}
+
+const CLEAN: [&str; 4] = ["lru-dict", "time-machine", "purepkg", "srconly"];
+
+/// `(python, platform, readiness) → projects` of the run's counts in the summary.
+fn count(doc: &Value, python: &str, platform: &str, readiness: &str) -> u64 {
+    doc["readiness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["python"] == python && r["platform"] == platform && r["readiness"] == readiness)
+        .map_or(0, |r| r["projects"].as_u64().unwrap())
+}
+
+fn sqlite(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(db).unwrap()
+}
+
+/// `version python platform readiness` of every readiness row of a project, sorted.
+fn readiness_rows(db: &Path, project: &str) -> Vec<String> {
+    let conn = sqlite(db);
+    let mut stmt = conn
+        .prepare(
+            "SELECT r.version || ' ' || c.python || ' ' || c.platform || ' ' || c.readiness
+             FROM crawl_readiness c JOIN releases r ON r.id = c.release_id
+             JOIN projects p ON p.id = r.project_id WHERE p.name = ?1 ORDER BY 1",
+        )
+        .unwrap();
+    stmt.query_map([project], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn a_run_records_readiness_tags_verdicts_and_classifiers_and_goes_on_past_failures() {
+    let index = clean_index();
+    let broken = "broken-1.0-cp314-cp314t-manylinux_2_17_x86_64.whl";
+    index.add_project(
+        ProjectSpec::new("broken").file(FileSpec::new(broken, b"not a zip at all".to_vec())),
+    );
+    index.add_project(fixture("flaky", BITSTRUCT_AS_FLAKY));
+    index.inject(
+        Scope::path("/simple/flaky/"),
+        Fault::server_error(),
+        Times::Always,
+    );
+    let setup = Setup::new();
+    let mut names = CLEAN.to_vec();
+    names.extend(["no-such-project", "broken", "flaky"]);
+    let list = setup.list("top.txt", &names);
+    let run = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("3 project(s) could not be crawled"),
+        "{}",
+        run.stderr
+    );
+    let doc = run.json();
+    assert_eq!(doc["finished"], true);
+    assert_eq!(doc["list"], "top.txt");
+    assert_eq!(doc["projects"]["crawled"], 7);
+    assert_eq!(doc["projects"]["failed"], 3);
+    let failed: Vec<(&str, u64, &str)> = doc["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["project"].as_str().unwrap(),
+                f["rank"].as_u64().unwrap(),
+                f["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert_eq!(failed[0].0, "no-such-project");
+    assert!(failed[0].2.contains("no project named"), "{failed:?}");
+    assert_eq!((failed[1].0, failed[1].1), ("broken", 6));
+    assert!(failed[1].2.contains(broken), "{failed:?}");
+    assert_eq!(failed[2].0, "flaky");
+    assert!(failed[2].2.contains("500"), "{failed:?}");
+
+    // Counts of the latest releases, per interpreter and platform.
+    assert_eq!(count(&doc, "3.14t", "linux-x86_64", "gil-fallback"), 1);
+    assert_eq!(count(&doc, "3.14t", "linux-x86_64", "ready"), 1);
+    assert_eq!(count(&doc, "3.14t", "linux-x86_64", "unknown"), 1, "broken");
+    assert_eq!(count(&doc, "3.13t", "linux-x86_64", "no-wheel"), 3);
+    assert_eq!(count(&doc, "3.14t", "any", "pure"), 1);
+    assert_eq!(count(&doc, "3.15t", "any", "source-only"), 1);
+    assert_eq!(
+        readiness_rows(&setup.db(), "lru-dict"),
+        [
+            "1.4.1 3.13t linux-x86_64 no-wheel",
+            "1.4.1 3.14t linux-x86_64 gil-fallback",
+            "1.4.1 3.15t linux-x86_64 no-wheel",
+        ]
+    );
+
+    // The store: tags of every file, module verdicts, classifiers, the run.
+    let store = Store::open(setup.db()).unwrap();
+    let files = store.files_of_release("lru-dict", "1.4.1").unwrap();
+    assert_eq!(files[0].abi_tags.as_deref(), Some("cp314t"));
+    let conn = sqlite(&setup.db());
+    let verdict: String = conn
+        .query_row(
+            "SELECT m.module || ' ' || m.verdict FROM modules m JOIN analyses a ON a.id = m.analysis_id
+             WHERE a.sha256 = ?1 AND a.python = '3.14t'",
+            [common::fixture_info(LRU).sha256],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(verdict, "lru._lru gil-used");
+    assert_eq!(
+        store.classifiers("purepkg", "2.0").unwrap(),
+        Some(vec![FT_STABLE.to_string()])
+    );
+    assert_eq!(
+        store.classifiers("lru-dict", "1.4.1").unwrap(),
+        Some(vec![])
+    );
+    assert_eq!(
+        store.classifiers("srconly", "1.0").unwrap(),
+        None,
+        "sdists are not read"
+    );
+    let runs = store.crawl_runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].projects_done, runs[0].projects_failed), (7, 3));
+    assert!(runs[0].finished_at.is_some());
+    assert_eq!(
+        runs[0].totals.unwrap().requests,
+        doc["stats"]["requests"].as_u64().unwrap()
+    );
+}
+
+/// The bitstruct fixture, served under another project's name (its content does not
+/// matter: the page of that project fails).
+const BITSTRUCT_AS_FLAKY: &str = common::BITSTRUCT;
+
+#[test]
+fn a_second_run_costs_one_page_per_project_and_no_wheel_byte() {
+    let index = clean_index();
+    let setup = Setup::new();
+    let list = setup.list("top.txt", &CLEAN);
+    let first = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let first = first.json();
+    assert_eq!(first["projects"]["changed"], 4);
+    assert_eq!(first["wheels"]["analyzed"], 2);
+    assert_eq!(
+        first["metadata_read"], 3,
+        "lru-dict, time-machine, purepkg 2.0"
+    );
+    assert!(
+        index
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/files/"))
+    );
+
+    index.clear_requests();
+    let second = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    let second = second.json();
+    let paths: Vec<String> = index.requests().into_iter().map(|r| r.path).collect();
+    let pages: Vec<String> = CLEAN.iter().map(|p| format!("/simple/{p}/")).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    let mut want = pages.clone();
+    want.sort();
+    assert_eq!(sorted, want, "one page per project, nothing else");
+    assert_eq!(second["projects"]["unchanged"], 4);
+    assert_eq!(second["wheels"]["analyzed"], 0);
+    assert_eq!(second["wheels"]["from_store"], 2);
+    assert_eq!(second["metadata_read"], 0);
+    assert_eq!(second["run"], 2, "a finished run is not resumed");
+    assert_eq!(second["readiness"], first["readiness"]);
+
+    // A new release: only its wheel (and metadata) is read.
+    let new_wheel =
+        "time_machine-3.7.0-cp314-cp314t-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
+    index.add_project(fixture("time-machine", TIME_MACHINE).file(FileSpec::new(
+        new_wheel,
+        support::fixture_wheel(common::BITSTRUCT),
+    )));
+    index.clear_requests();
+    let third = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(third.code, 0, "{third:?}");
+    let third = third.json();
+    assert_eq!(third["projects"]["changed"], 1);
+    assert_eq!(third["projects"]["unchanged"], 3);
+    assert_eq!(third["wheels"]["analyzed"], 1);
+    assert_eq!(third["metadata_read"], 1);
+    let files: Vec<String> = index
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| !p.starts_with("/simple/"))
+        .collect();
+    assert!(!files.is_empty());
+    assert!(
+        files.iter().all(|p| p == &format!("/files/{new_wheel}")),
+        "{files:?}"
+    );
+}
+
+#[test]
+fn a_resumed_run_skips_the_projects_the_interrupted_one_recorded() {
+    let index = clean_index();
+    let setup = Setup::new();
+    let list = setup.list("resume.txt", &CLEAN);
+    let run_id = {
+        let mut store = Store::open(setup.db()).unwrap();
+        let run = store
+            .begin_crawl_run("resume.txt", 4, gilfree::inspect::ANALYZER_VERSION)
+            .unwrap();
+        for (rank, project) in [(1, "lru-dict"), (3, "purepkg")] {
+            let done = CrawlProject {
+                project,
+                rank,
+                latest: None,
+                error: None,
+                readiness: &[],
+            };
+            store.record_crawl_project(run, &done).unwrap();
+        }
+        run.get()
+    };
+    let run = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = run.json();
+    assert_eq!(doc["run"], run_id);
+    assert_eq!(doc["resumed"], true);
+    assert_eq!(doc["projects"]["done_before"], 2);
+    assert_eq!(doc["projects"]["crawled"], 2);
+    assert!(index.requests_to("/simple/lru-dict/").is_empty());
+    assert!(index.requests_to("/simple/purepkg/").is_empty());
+    assert_eq!(index.requests_to("/simple/srconly/").len(), 1);
+    let store = Store::open(setup.db()).unwrap();
+    let runs = store.crawl_runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].projects_done, 4);
+    assert!(runs[0].finished_at.is_some());
+
+    // Finished: the next crawl is a new run; --restart begins one even over an unfinished.
+    let again = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(
+        (again["run"].as_i64(), again["resumed"].as_bool()),
+        (Some(run_id + 1), Some(false))
+    );
+}
+
+#[test]
+fn restart_begins_a_new_run_over_an_unfinished_one() {
+    let index = clean_index();
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &CLEAN);
+    let unfinished = Store::open(setup.db())
+        .unwrap()
+        .begin_crawl_run("l.txt", 4, "x")
+        .unwrap();
+    let doc = crawl(&index, &setup.db(), &list, &["--restart"]).json();
+    assert_eq!(doc["resumed"], false);
+    assert_ne!(doc["run"], unfinished.get());
+    assert_eq!(doc["projects"]["crawled"], 4);
+}
+
+#[test]
+fn history_evaluates_earlier_releases_and_reads_their_metadata() {
+    let index = clean_index();
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &["purepkg"]);
+    let run = crawl(
+        &index,
+        &setup.db(),
+        &list,
+        &["--history", "2", "--python", "3.14t"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        readiness_rows(&setup.db(), "purepkg"),
+        [
+            "0.9 3.14t any source-only",
+            "1.0 3.14t any pure",
+            "2.0 3.14t any pure"
+        ]
+    );
+    let store = Store::open(setup.db()).unwrap();
+    assert_eq!(store.classifiers("purepkg", "1.0").unwrap(), Some(vec![]));
+    assert_eq!(
+        store.classifiers("purepkg", "2.0").unwrap(),
+        Some(vec![FT_STABLE.to_string()])
+    );
+    assert_eq!(store.classifiers("purepkg", "0.9").unwrap(), None);
+    // The site's counts are of the latest release only.
+    let doc = run.json();
+    assert_eq!(count(&doc, "3.14t", "any", "pure"), 1);
+    assert_eq!(doc["readiness"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn metadata_comes_from_the_pep_658_file_when_the_index_has_one() {
+    let index = TestIndex::start();
+    let wheel =
+        pure_wheel("meta", "1.0", &[]).with_metadata(&metadata("meta", "1.0", &[FT_STABLE]));
+    let filename = wheel.filename.clone();
+    index.add_project(ProjectSpec::new("meta").file(wheel));
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &["meta"]);
+    let run = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let store = Store::open(setup.db()).unwrap();
+    assert_eq!(
+        store.classifiers("meta", "1.0").unwrap(),
+        Some(vec![FT_STABLE.to_string()]),
+        "the .metadata file's word, not the wheel's"
+    );
+    assert_eq!(
+        index
+            .requests_to(&format!("/files/{filename}.metadata"))
+            .len(),
+        1
+    );
+    assert!(index.requests_to(&format!("/files/{filename}")).is_empty());
+}
+
+#[test]
+fn an_index_that_stops_answering_stops_the_run_which_resumes_later() {
+    let index = TestIndex::start();
+    let names: Vec<String> = (1..=14).map(|i| format!("p{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &names);
+    let down = index.inject(
+        Scope::All,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        Times::Always,
+    );
+    let run = crawl(&index, &setup.db(), &list, &["--retries", "0"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("stopped before its end"),
+        "{}",
+        run.stderr
+    );
+    let doc = run.json();
+    assert_eq!(doc["finished"], false);
+    assert!(index.fault_hits(down) >= 10);
+    let store = Store::open(setup.db()).unwrap();
+    let runs = store.crawl_runs().unwrap();
+    assert_eq!(runs[0].finished_at, None);
+    let recorded = runs[0].projects_done;
+    assert!(recorded < 14, "{recorded} recorded");
+
+    // Back up: the run resumes and finishes (every project is missing: each one a failure).
+    index.clear_faults();
+    let run = crawl(&index, &setup.db(), &list, &["--retries", "0"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = run.json();
+    assert_eq!(doc["resumed"], true);
+    assert_eq!(doc["projects"]["failed"], 14);
+    let runs = Store::open(setup.db()).unwrap().crawl_runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].finished_at.is_some());
+}
+
+#[test]
+fn j_bounds_the_projects_crawled_at_once() {
+    let index = TestIndex::start();
+    let names: Vec<String> = (1..=6).map(|i| format!("pure{i}")).collect();
+    for name in &names {
+        index.add_project(ProjectSpec::new(name).file(pure_wheel(name, "1.0", &[])));
+    }
+    // Slow answers, so that requests of parallel projects would overlap.
+    index.inject(
+        Scope::All,
+        Fault::Delay(std::time::Duration::from_millis(50)),
+        Times::Always,
+    );
+    let setup = Setup::new();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("l.txt", &names);
+    let run = crawl(&index, &setup.db(), &list, &["-j", "1"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["projects"]["crawled"], 6);
+    assert_eq!(
+        index.peak_concurrency(),
+        1,
+        "one project, one request at a time"
+    );
+}
+
+#[test]
+fn usage_and_store_errors_exit_2() {
+    let index = clean_index();
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &CLEAN);
+    let run = crawl(&index, &setup.db(), &list, &["--no-store"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--no-store"), "{}", run.stderr);
+    let missing = setup.dir.path().join("missing.txt");
+    let run = crawl(&index, &setup.db(), &missing, &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("missing.txt"), "{}", run.stderr);
+    let not_a_db = setup.dir.path().join("not-a-db");
+    std::fs::write(&not_a_db, "hello, this is text").unwrap();
+    let run = crawl(&index, &not_a_db, &list, &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not-a-db"), "{}", run.stderr);
+    assert!(index.requests().is_empty(), "nothing asked of the index");
+}
+
+/// Every row the crawl writes, without ids, times and network totals, sorted: two stores
+/// that crawled the same index the same way dump the same.
+fn dump(db: &Path) -> Vec<String> {
+    let conn = sqlite(db);
+    let queries = [
+        "SELECT 'project', name, last_listed IS NOT NULL FROM projects",
+        "SELECT 'release', p.name, r.version, r.metadata_read_at IS NOT NULL
+         FROM releases r JOIN projects p ON p.id = r.project_id",
+        "SELECT 'file', filename, kind, url, sha256, size, upload_time, yanked, requires_python,
+                python_tags, abi_tags, platform_tags FROM files",
+        "SELECT 'analysis', sha256, analyzer_version, python, platform, readiness, note, error
+         FROM analyses",
+        "SELECT 'module', a.sha256, a.python, a.platform, m.position, m.member, m.module,
+                m.verdict, m.reason, m.binder, m.evidence, m.fix
+         FROM modules m JOIN analyses a ON a.id = m.analysis_id",
+        "SELECT 'classifier', p.name, r.version, c.classifier FROM release_classifiers c
+         JOIN releases r ON r.id = c.release_id JOIN projects p ON p.id = r.project_id",
+        "SELECT 'run', list_name, planned, analyzer_version, finished_at IS NOT NULL FROM crawl_runs",
+        "SELECT 'crawled', r.list_name, p.name, c.rank, v.version, c.error FROM crawl_projects c
+         JOIN crawl_runs r ON r.id = c.run_id JOIN projects p ON p.id = c.project_id
+         LEFT JOIN releases v ON v.id = c.release_id",
+        "SELECT 'readiness', r.list_name, p.name, v.version, c.python, c.platform, c.readiness
+         FROM crawl_readiness c JOIN crawl_runs r ON r.id = c.run_id
+         JOIN releases v ON v.id = c.release_id JOIN projects p ON p.id = v.project_id",
+    ];
+    let mut rows = Vec::new();
+    for sql in queries {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let found = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|cols| cols.join("|"))
+            })
+            .unwrap();
+        rows.extend(found.map(Result::unwrap));
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_crawl_killed_mid_way_and_resumed_stores_what_an_uninterrupted_one_does() {
+    let index = clean_index();
+    index.add_project(fixture("bitstruct", common::BITSTRUCT));
+    let mut names = CLEAN.to_vec();
+    names.push("bitstruct");
+    // Slow answers, so that the kill lands while the crawl is under way.
+    index.inject(
+        Scope::All,
+        Fault::Delay(std::time::Duration::from_millis(150)),
+        Times::Always,
+    );
+    let killed = Setup::new();
+    let list = killed.list("l.txt", &names);
+    let args = crawl_args(&index, &killed.db(), &list, &["-j", "1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gilfree"))
+        .args(&args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has committed a project.
+    loop {
+        let status = child.try_wait().unwrap();
+        assert!(
+            status.is_none(),
+            "the crawl ended before it could be killed: {status:?}"
+        );
+        let recorded: i64 = sqlite(&killed.db())
+            .query_row("SELECT count(*) FROM crawl_projects", [], |r| r.get(0))
+            .unwrap_or(0);
+        if recorded >= 1 {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait().unwrap();
+    let resumed = crawl(&index, &killed.db(), &list, &["-j", "1"]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert_eq!(resumed.json()["resumed"], true);
+    assert!(
+        Store::open(killed.db())
+            .unwrap()
+            .integrity_check()
+            .unwrap()
+            .is_empty()
+    );
+
+    let whole = Setup::new();
+    let list = whole.list("l.txt", &names);
+    let run = crawl(&index, &whole.db(), &list, &["-j", "1"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(dump(&killed.db()), dump(&whole.db()));
+}
