@@ -174,6 +174,14 @@ fn json_parses_and_tells_readiness() {
     assert_eq!(projects[0]["readiness"]["3.14t"], "ready");
     assert_eq!(projects[0]["readiness"]["3.15t"], "no-wheel");
     assert_eq!(projects[0]["first_ready"]["3.14t"], "2.0");
+    assert_eq!(
+        projects[0]["first_ready_proven"]["3.14t"], true,
+        "fastlib 1.0 was crawled and blocked"
+    );
+    assert_eq!(
+        projects[2]["first_ready_proven"]["3.14t"], false,
+        "only one release of purepkg was crawled: its first ready release is not known"
+    );
     assert_eq!(projects[1]["readiness"]["3.14t"], "gil-fallback");
     assert_eq!(projects[2]["readiness"]["3.14t"], "pure");
     assert_eq!(projects[3]["error"], "HTTP 404");

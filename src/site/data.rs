@@ -78,6 +78,9 @@ pub struct ProjectData {
     pub releases: Vec<ReleaseData>,
     /// Per interpreter: the oldest evaluated release that was ready (or pure).
     pub first_ready: Vec<Option<String>>,
+    /// Per interpreter: whether an older evaluated release was not ready, so that
+    /// `first_ready` is the first ready one; otherwise it is only the oldest one crawled.
+    pub first_ready_proven: Vec<bool>,
     /// The latest release's modules, per interpreter and platform.
     pub modules: Vec<ModuleRow>,
 }
@@ -455,19 +458,23 @@ fn project_data(
 
     let mut releases = Vec::new();
     let mut first_ready = vec![None; pythons.len()];
+    // Per interpreter: the oldest evaluated release, and whether it was ready.
+    let mut oldest: Vec<Option<bool>> = vec![None; pythons.len()];
     let known = store.releases(&p.project)?;
     for rel in &known {
         let Some(cells) = release_cells.get(&rel.version) else {
             continue;
         };
         for (i, py) in pythons.iter().enumerate() {
-            if cells
-                .get(py)
-                .is_some_and(|plats| plats.values().any(|r| keeps_gil_off(*r)))
-            {
+            let Some(plats) = cells.get(py) else {
+                continue;
+            };
+            let ready = plats.values().any(|r| keeps_gil_off(*r));
+            if ready {
                 // Releases come newest first: the last one seen is the oldest.
                 first_ready[i] = Some(rel.version.clone());
             }
+            oldest[i] = Some(ready);
         }
         releases.push(ReleaseData {
             version: rel.version.clone(),
@@ -520,6 +527,8 @@ fn project_data(
         disagreement,
         releases,
         first_ready,
+        // The first ready release is known only when an older evaluated one was not ready.
+        first_ready_proven: oldest.iter().map(|o| *o == Some(false)).collect(),
         modules,
     })
 }

@@ -49,6 +49,7 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         "readiness": by_python(&readiness),
         "platforms": cells(&site.pythons, &p.platforms),
         "first_ready": by_python(&p.first_ready),
+        "first_ready_proven": Value::Object(site.pythons.iter().cloned().zip(p.first_ready_proven.iter().map(|b| Value::Bool(*b))).collect()),
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
         "page": format!("projects/{name}.html"),

@@ -500,9 +500,11 @@ fn project(site: &SiteData, p: &ProjectData) -> ProjectPage {
         .map(|(i, py)| ProjectSummaryLine {
             python: py.clone(),
             cell: cell(p.summary[i]),
-            first_ready: p.first_ready[i]
-                .clone()
-                .unwrap_or_else(|| "none evaluated".into()),
+            first_ready: match (&p.first_ready[i], p.first_ready_proven[i]) {
+                (Some(v), true) => v.clone(),
+                (Some(v), false) => format!("{v} or earlier (older releases not crawled)"),
+                (None, _) => "none evaluated".into(),
+            },
             badge: format!("{root}{}", badge_path(&p.name, py)),
         })
         .collect();
