@@ -321,3 +321,58 @@ fn pages_load_cleanly_and_search_filters_and_sorting_work() {
     );
     assert_eq!(visible, 0);
 }
+
+/// Opt-in: the same checks on a site built from a real crawl.
+/// `GILFREE_SITE_DIR=/tmp/site cargo test --test site_browser -- --ignored`
+#[test]
+#[ignore = "needs a site built from a real crawl in GILFREE_SITE_DIR"]
+fn a_site_built_from_a_real_crawl_loads_cleanly_and_searches() {
+    let dir = PathBuf::from(std::env::var_os("GILFREE_SITE_DIR").expect("GILFREE_SITE_DIR"));
+    let binary = find_chromedriver().expect("chromedriver");
+    let mut pages: Vec<String> = [
+        "index.html",
+        "projects.html",
+        "blockers.html",
+        "newly-ready.html",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut projects: Vec<String> = std::fs::read_dir(dir.join("projects"))
+        .unwrap()
+        .map(|e| format!("projects/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    projects.sort();
+    // Every 50th project page, and the first.
+    pages.extend(projects.iter().step_by(50).cloned());
+    let base = serve(dir);
+    let driver = Driver::start(&binary);
+    for page in &pages {
+        driver.go(&format!("{base}{page}"));
+        let errors: Vec<Value> = driver
+            .console()
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .collect();
+        assert!(errors.is_empty(), "{page}: console errors {errors:?}");
+        let broken_images = driver.script(
+            "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);",
+        );
+        assert_eq!(broken_images, json!([]), "{page}");
+    }
+    driver.go(&format!("{base}projects.html"));
+    let all = driver.visible_projects().len();
+    assert!(all >= 100, "{all} projects shown");
+    let search = driver.element("#q");
+    driver.call(
+        "POST",
+        &format!("/element/{search}/value"),
+        Some(json!({"text": "numpy"})),
+    );
+    let shown = driver.visible_projects();
+    assert!(shown.iter().any(|p| p == "numpy"), "{shown:?}");
+    assert!(shown.len() < all, "search filters");
+    eprintln!(
+        "checked {} pages; search 'numpy' shows {shown:?} of {all}",
+        pages.len()
+    );
+}
