@@ -19,6 +19,9 @@ const MIN_READ: u64 = 256 << 10;
 const MAX_READ: u64 = 8 << 20;
 /// Ranges closer than this are fetched as one.
 const COALESCE_GAP: u64 = 32 << 10;
+/// Bytes of fetched ranges kept once reading has moved past them: a member streamed through
+/// (a library searched for its init hook can be hundreds of MB) does not stay in memory.
+const KEEP_BEHIND: usize = 64 << 20;
 
 /// A remote file with a cache of the ranges fetched so far.
 pub struct RemoteFile<'f> {
@@ -135,8 +138,36 @@ impl<'f> RemoteFile<'f> {
         Ok(())
     }
 
-    /// Add a chunk, merging it with the chunks it touches.
+    /// Add a chunk, merging it with the chunks it overlaps (adjacent ones stay apart, so
+    /// a sequential read does not copy what it has read so far again and again), then drop
+    /// the chunks wholly behind the read position beyond [`KEEP_BEHIND`] bytes, oldest
+    /// offsets first; the end of the file (the central directory) is always kept.
     fn insert(&mut self, start: u64, bytes: Vec<u8>) {
+        self.merge(start, bytes);
+        let behind = |s: u64, b: &Vec<u8>| s + (b.len() as u64) <= self.pos.min(start);
+        let mut total: usize = self
+            .chunks
+            .iter()
+            .filter(|(s, b)| behind(*s, b))
+            .map(|(_, b)| b.len())
+            .sum();
+        if total <= KEEP_BEHIND {
+            return;
+        }
+        let len = self.len;
+        let mut kept = Vec::with_capacity(self.chunks.len());
+        for (s, b) in std::mem::take(&mut self.chunks) {
+            let at_end = s + b.len() as u64 >= len;
+            if total > KEEP_BEHIND && !at_end && s + (b.len() as u64) <= self.pos.min(start) {
+                total -= b.len();
+                continue;
+            }
+            kept.push((s, b));
+        }
+        self.chunks = kept;
+    }
+
+    fn merge(&mut self, start: u64, bytes: Vec<u8>) {
         let end = start + bytes.len() as u64;
         let mut new_start = start;
         let mut new_end = end;
@@ -144,13 +175,19 @@ impl<'f> RemoteFile<'f> {
         let mut touching = Vec::new();
         for (s, b) in self.chunks.drain(..) {
             let e = s + b.len() as u64;
-            if e < start || s > end {
+            if e <= start || s >= end {
                 keep.push((s, b));
             } else {
                 new_start = new_start.min(s);
                 new_end = new_end.max(e);
                 touching.push((s, b));
             }
+        }
+        if touching.is_empty() {
+            keep.push((start, bytes));
+            keep.sort_by_key(|&(s, _)| s);
+            self.chunks = keep;
+            return;
         }
         let mut merged = vec![0u8; (new_end - new_start) as usize];
         for (s, b) in touching.iter().chain(std::iter::once(&(start, bytes))) {

@@ -239,11 +239,23 @@ fn may_export_hook<R: Read + Seek>(
     member: &str,
     module: &str,
 ) -> bool {
+    let hooks = crate::wheel::hook_names(module);
+    let needles: Vec<Vec<u8>> = [hooks.init, hooks.export]
+        .iter()
+        .map(|h| {
+            let mut needle = h.clone().into_bytes();
+            needle.push(0);
+            needle
+        })
+        .collect();
     let Ok(prefix) = archive.read_member_prefix(member, PREFIX) else {
         return true;
     };
     let Some(ro_len) = elf_read_only_prefix(&prefix) else {
-        return true;
+        // Code first (older linkers): a name absent from the whole file is not exported.
+        // Searched as it decompresses, never held whole.
+        return !prefix.starts_with(b"\x7fELF")
+            || archive.member_contains(member, &needles).unwrap_or(true);
     };
     let head = if ro_len <= prefix.len() as u64 {
         prefix[..ro_len as usize].to_vec()
@@ -253,12 +265,9 @@ fn may_export_hook<R: Read + Seek>(
             Err(_) => return true,
         }
     };
-    let hooks = crate::wheel::hook_names(module);
-    [hooks.init, hooks.export].iter().any(|h| {
-        let mut needle = h.clone().into_bytes();
-        needle.push(0);
-        memchr::memmem::find(&head, &needle).is_some()
-    })
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(&head, n).is_some())
 }
 
 /// For an ELF file whose first `PT_LOAD` segment is not executable: where that segment ends

@@ -145,7 +145,6 @@ impl<R: Read + Seek> WheelArchive<R> {
         self.read_member_limited(name, self.limit)
     }
 
-    /// Like [`WheelArchive::read_member`] with an explicit limit in bytes.
     /// The first `len` bytes of a member, decompressing no further (no CRC check: the member
     /// is not read to its end).
     pub fn read_member_prefix(&mut self, name: &str, len: u64) -> Result<Vec<u8>, WheelError> {
@@ -169,6 +168,53 @@ impl<R: Read + Seek> WheelArchive<R> {
         Ok(data)
     }
 
+    /// Whether any of `needles` occurs in a member, decompressing it chunk by chunk without
+    /// holding it whole (at most the member limit is read).
+    pub fn member_contains(&mut self, name: &str, needles: &[Vec<u8>]) -> Result<bool, WheelError> {
+        const CHUNK: usize = 1 << 20;
+        let what = format!("{}: member {name:?}", self.label);
+        let limit = self.limit;
+        let zip = self.zip()?;
+        let index = zip
+            .index_for_name(name)
+            .ok_or_else(|| WheelError::MemberNotFound {
+                member: name.to_string(),
+            })?;
+        let file = zip
+            .by_index(index)
+            .map_err(|source| WheelError::Zip { what, source })?;
+        let mut file = file.take(limit);
+        let keep = needles
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        let finders: Vec<memchr::memmem::Finder> =
+            needles.iter().map(memchr::memmem::Finder::new).collect();
+        // The tail of the previous chunk, so a needle split across two chunks is found.
+        let mut window: Vec<u8> = Vec::with_capacity(CHUNK + keep);
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let n = file
+                .read(&mut chunk)
+                .map_err(|source| WheelError::MemberRead {
+                    member: name.to_string(),
+                    source,
+                })?;
+            if n == 0 {
+                return Ok(false);
+            }
+            window.extend_from_slice(&chunk[..n]);
+            if finders.iter().any(|f| f.find(&window).is_some()) {
+                return Ok(true);
+            }
+            let cut = window.len().saturating_sub(keep);
+            window.drain(..cut);
+        }
+    }
+
+    /// Like [`WheelArchive::read_member`] with an explicit limit in bytes.
     pub fn read_member_limited(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, WheelError> {
         let info = self
             .member(name)
@@ -331,6 +377,27 @@ mod tests {
     }
 
     const WHEEL: &[u8] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: cp314-cp314t-manylinux_2_17_x86_64\n";
+
+    #[test]
+    fn a_member_is_searched_as_it_decompresses_across_chunks() {
+        // The needle straddles the first 1 MiB chunk boundary.
+        let mut lib = vec![b'x'; (1 << 20) - 4];
+        lib.extend_from_slice(b"PyInit_foo\0");
+        lib.extend(std::iter::repeat_n(b'y', 3 << 20));
+        let bytes = build_wheel(&[("pkg/libfoo.so", &lib)], zip::CompressionMethod::Deflated);
+        let mut archive = WheelArchive::new(Cursor::new(bytes), "test.whl").unwrap();
+        let found = |a: &mut WheelArchive<_>, n: &str| {
+            a.member_contains("pkg/libfoo.so", &[n.as_bytes().to_vec()])
+                .unwrap()
+        };
+        assert!(found(&mut archive, "PyInit_foo\0"));
+        assert!(!found(&mut archive, "PyInit_bar\0"));
+        assert!(
+            archive
+                .member_contains("pkg/none.so", &[b"x".to_vec()])
+                .is_err()
+        );
+    }
     const METADATA: &[u8] =
         b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\nlong description\n";
     const RECORD: &[u8] = b"demo/__init__.py,,\ndemo/_x.cpython-314t-x86_64-linux-gnu.so,,\ndemo-1.0.dist-info/RECORD,,\n";
