@@ -392,7 +392,13 @@ fn index(site: &SiteData, blockers: usize) -> IndexPage {
                             .find(|pc| &pc.platform == plat)
                             .and_then(|pc| pc.cells[i])
                     });
-                    (plat.clone(), count(values))
+                    // The crawl files pure and source-only releases under "any".
+                    let label = if plat == "any" {
+                        "any (no native wheels)".to_string()
+                    } else {
+                        plat.clone()
+                    };
+                    (label, count(values))
                 })
                 .collect();
             PlatformSection {
