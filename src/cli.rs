@@ -122,6 +122,11 @@ pub struct AuditArgs {
         default_value = "gil-fallback,no-wheel,unknown"
     )]
     pub fail_on: Vec<ReadinessArg>,
+    /// Also audit what unpinned requirements depend on, read from their releases' metadata
+    /// (approximate: each at the newest release its specifier admits, not a resolution;
+    /// audit a lockfile for the exact tree).
+    #[arg(long)]
+    pub deps: bool,
     #[command(flatten)]
     pub index: IndexArgs,
 }

@@ -151,7 +151,10 @@ fn run_audit(args: &AuditArgs, quiet: bool) -> ExitCode {
         AuditReport::default()
     } else {
         match with_index(&args.index, &mut warnings, |index, store| {
-            audit::audit(&inputs, &cfg, index, store)
+            let options = audit::AuditOptions {
+                follow_deps: args.deps,
+            };
+            audit::audit_with(&inputs, &cfg, index, store, options)
         }) {
             Ok(r) => r,
             Err(e) => {

@@ -505,3 +505,101 @@ fn an_unpinned_requirement_is_audited_at_the_newest_release_its_specifier_admits
         "{doc}"
     );
 }
+
+/// A pure wheel whose metadata names its dependencies.
+fn pure_wheel(name: &str, version: &str, requires: &[&str]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    let info = format!("{name}-{version}.dist-info");
+    let mut metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    for r in requires {
+        metadata.push_str(&format!("Requires-Dist: {r}\n"));
+    }
+    metadata.push_str("\nA long description.\nRequires-Dist: not-a-header\n");
+    for (file, body) in [
+        (format!("{name}/__init__.py"), String::new()),
+        (format!("{info}/METADATA"), metadata),
+        (
+            format!("{info}/WHEEL"),
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_string(),
+        ),
+    ] {
+        zip.start_file(file, opts).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn deps_follows_what_unpinned_requirements_need_and_says_it_is_approximate() {
+    let index = served();
+    index.add_project(ProjectSpec::new("app").file(FileSpec::new(
+        "app-1.0-py3-none-any.whl",
+        pure_wheel(
+            "app",
+            "1.0",
+            &[
+                "lru-dict>=1.0",
+                "pywin32>=300; sys_platform == 'win32'",
+                "time-machine; extra == 'time'",
+            ],
+        ),
+    )));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("requirements.in");
+    let names = |run: &Run| -> Vec<String> {
+        let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+        let mut names: Vec<String> = doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["name"].as_str().unwrap(),
+                    p["readiness"].as_str().unwrap()
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+
+    std::fs::write(&file, "app\n").unwrap();
+    let without = audit(&index, &["--format", "json", file.to_str().unwrap()]);
+    assert_eq!(names(&without), ["app pure"], "{without:?}");
+
+    let run = audit(
+        &index,
+        &["--deps", "--format", "json", file.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 1, "lru-dict turns the GIL on: {run:?}");
+    assert_eq!(names(&run), ["app pure", "lru-dict gil-fallback"]);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let lru = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "lru-dict")
+        .unwrap();
+    assert!(
+        lru["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("approximate: a dependency of app==1.0 (>=1.0)"),
+        "{lru}"
+    );
+    assert_eq!(lru["source"], format!("{}:1", file.display()));
+
+    // The extra brings its dependency in.
+    std::fs::write(&file, "app[time]\n").unwrap();
+    let run = audit(
+        &index,
+        &["--deps", "--format", "json", file.to_str().unwrap()],
+    );
+    assert_eq!(
+        names(&run),
+        ["app pure", "lru-dict gil-fallback", "time-machine ready"]
+    );
+}

@@ -17,6 +17,7 @@ mod transport;
 
 use std::fmt;
 
+pub mod metadata;
 pub mod remote;
 pub mod select;
 pub use client::{DEFAULT_INDEX_URL, IndexClient, IndexConfig, IndexError, USER_AGENT};

@@ -118,6 +118,15 @@ pub fn classifiers(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `Requires-Dist` values of core metadata (PEP 508 requirements), in order.
+pub fn requires_dist(text: &str) -> Vec<String> {
+    headers(text)
+        .filter(|(key, _)| key.eq_ignore_ascii_case("requires-dist"))
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
 /// `Key: Value` lines up to the first blank line, with RFC 822 continuation lines folded in.
 /// One header is held at a time (callers keep the few they use), so a hostile file of
 /// millions of header lines costs no memory here.

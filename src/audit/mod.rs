@@ -6,6 +6,8 @@
 //! store included. Requirements that are not on an index (URLs, paths, VCS, editables) are
 //! reported as not auditable, with the reason.
 
+mod deps;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -60,6 +62,14 @@ pub const DEFAULT_FAIL_ON: [Readiness; 3] = [
     Readiness::Unknown,
 ];
 
+/// Choices beyond the targets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditOptions {
+    /// Also audit the dependencies of unpinned requirements, read from their metadata
+    /// (approximate; see [`deps`]).
+    pub follow_deps: bool,
+}
+
 /// Audit parsed inputs for the configured targets.
 pub fn audit(
     inputs: &[Parsed],
@@ -67,11 +77,22 @@ pub fn audit(
     index: &dyn Index,
     store: Option<&Mutex<Store>>,
 ) -> AuditReport {
+    audit_with(inputs, cfg, index, store, AuditOptions::default())
+}
+
+/// [`audit`] with options.
+pub fn audit_with(
+    inputs: &[Parsed],
+    cfg: &ScanConfig,
+    index: &dyn Index,
+    store: Option<&Mutex<Store>>,
+    options: AuditOptions,
+) -> AuditReport {
     let started = std::time::Instant::now();
     let mut report = AuditReport::default();
     let installed = installed_reports(inputs, cfg, &mut report.warnings);
     // One entry per (name, version), first source wins.
-    let mut wanted: BTreeMap<(String, Option<String>), &Requirement> = BTreeMap::new();
+    let mut wanted: BTreeMap<(String, Option<String>), Requirement> = BTreeMap::new();
     for parsed in inputs {
         for req in &parsed.requirements {
             if !applies_somewhere(req, cfg) {
@@ -106,11 +127,34 @@ pub fn audit(
             }
             wanted
                 .entry((req.name.clone(), req.version.clone()))
-                .or_insert(req);
+                .or_insert_with(|| req.clone());
         }
     }
     // Unpinned requirements with a specifier: the newest release it admits.
     let chosen = choose_versions(&wanted, index, &mut report.warnings);
+    // With --deps: what the unpinned ones depend on, approximately.
+    let mut approximate: BTreeMap<String, String> = BTreeMap::new();
+    if options.follow_deps {
+        let roots: Vec<(&Requirement, Option<String>)> = wanted
+            .iter()
+            .filter(|((_, version), _)| version.is_none())
+            .map(|((name, _), req)| (req, chosen.get(name).cloned()))
+            .collect();
+        let known = wanted.keys().map(|(name, _)| name.clone()).collect();
+        let followed = deps::follow(
+            &roots,
+            &known,
+            &marker_targets(cfg),
+            index,
+            &mut report.warnings,
+        );
+        for f in followed {
+            approximate.insert(f.requirement.name.clone(), f.note);
+            wanted
+                .entry((f.requirement.name.clone(), f.requirement.version.clone()))
+                .or_insert(f.requirement);
+        }
+    }
     let targets: Vec<RemoteTarget> = wanted
         .iter()
         .map(|((name, version), req)| {
@@ -155,7 +199,13 @@ pub fn audit(
             })
             .cloned()
             .collect();
-        let mut p = package(&name, version.clone(), req, reports, &errors);
+        let mut p = package(&name, version.clone(), &req, reports, &errors);
+        if let Some(note) = approximate.get(&name) {
+            p.note = Some(match p.note.take() {
+                Some(n) => format!("{note}; {n}"),
+                None => note.clone(),
+            });
+        }
         if relisted.contains(&(name.clone(), version.unwrap_or_default())) {
             let note = "the lock lists no wheel for this target: audited the release's files on the index (re-lock on the target interpreter to pin them)";
             p.note = Some(match p.note.take() {
@@ -354,7 +404,7 @@ fn installed_reports(
 /// For every unpinned requirement with a version specifier, the newest final, unyanked
 /// release the specifier admits (pre-releases only when it names one, as installers do).
 fn choose_versions(
-    wanted: &BTreeMap<(String, Option<String>), &Requirement>,
+    wanted: &BTreeMap<(String, Option<String>), Requirement>,
     index: &dyn Index,
     warnings: &mut Vec<String>,
 ) -> BTreeMap<String, String> {
@@ -364,21 +414,13 @@ fn choose_versions(
         let (None, Some(spec)) = (version, &req.specifier) else {
             continue;
         };
-        let Ok(specifiers) = pep440_rs::VersionSpecifiers::from_str(spec) else {
+        if pep440_rs::VersionSpecifiers::from_str(spec).is_err() {
             continue;
-        };
+        }
         let Ok(page) = index.project(name) else {
             continue;
         };
-        let wants_pre = specifiers.iter().any(|s| s.version().any_prerelease());
-        let releases = crate::index::select::releases(&page);
-        let best = releases
-            .iter()
-            .rev()
-            .find(|(v, r)| {
-                specifiers.contains(v) && !r.yanked() && (wants_pre || !v.any_prerelease())
-            })
-            .map(|(_, r)| r.version.clone());
+        let best = deps::newest_admitted(&crate::index::select::releases(&page), spec);
         match best {
             Some(v) => {
                 chosen.insert(name.clone(), v);
@@ -641,22 +683,29 @@ fn upgrade(
     })
 }
 
-fn applies_somewhere(req: &Requirement, cfg: &ScanConfig) -> bool {
+/// The marker environments of the audited targets. No platform asked for: a requirement
+/// counts when any common platform needs it.
+fn marker_targets(cfg: &ScanConfig) -> Vec<crate::lock::markers::Target> {
     let platforms: Vec<String> = if cfg.platforms.is_empty() {
-        // No platform asked for: a requirement counts when any common platform needs it.
         ["linux-x86_64", "macos-arm64", "windows-amd64"]
             .map(String::from)
             .to_vec()
     } else {
         cfg.platforms.iter().map(|p| p.to_string()).collect()
     };
-    cfg.pythons.iter().any(|py| {
-        platforms.iter().any(|plat| {
-            crate::lock::markers::Target::new(&py.to_string(), plat)
-                .map(|t| req.applies(&t))
-                .unwrap_or(true)
+    cfg.pythons
+        .iter()
+        .flat_map(|py| {
+            platforms.iter().filter_map(move |plat| {
+                crate::lock::markers::Target::new(&py.to_string(), plat).ok()
+            })
         })
-    })
+        .collect()
+}
+
+fn applies_somewhere(req: &Requirement, cfg: &ScanConfig) -> bool {
+    let targets = marker_targets(cfg);
+    targets.is_empty() || targets.iter().any(|t| req.applies(t))
 }
 
 fn package(
