@@ -167,3 +167,58 @@ fn an_untagged_lib_so_is_a_module_only_when_it_exports_its_hook() {
     assert_eq!(modules[0].module, "libhooked");
     assert_eq!(modules[0].verdict, Verdict::GilNotUsed);
 }
+
+#[test]
+fn a_library_loaded_with_ctypes_is_no_module_but_an_empty_export_table_proves_nothing() {
+    // pycryptodome ships its C code as `_raw_aes.cpython-314t-...so` files that export plain
+    // functions and are opened with ctypes: the import system cannot load them.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("raw.c"),
+        "int raw_encrypt(int x) { return x ^ 1; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("hidden.c"),
+        "__attribute__((visibility(\"hidden\"))) int secret(void) { return 1; }\n",
+    )
+    .unwrap();
+    gcc(dir, &["-shared", "-fPIC", "-O2", "-o", "raw.so", "raw.c"]);
+    gcc(
+        dir,
+        &["-shared", "-fPIC", "-O2", "-o", "hidden.so", "hidden.c"],
+    );
+    let raw = std::fs::read(dir.join("raw.so")).unwrap();
+    let hidden = std::fs::read(dir.join("hidden.so")).unwrap();
+
+    let path = wheel(
+        dir,
+        &[("edge/_raw_aes.cpython-314t-x86_64-linux-gnu.so", &raw)],
+    );
+    let report = scan_paths(&[path], &ScanConfig::default());
+    let w = &report.wheels[0];
+    assert!(w.modules.is_empty(), "{:?}", w.modules);
+    assert_eq!(w.readiness, gilfree::scan::Readiness::Ready);
+    assert!(
+        w.note
+            .as_deref()
+            .unwrap()
+            .contains("loaded with ctypes or cffi"),
+        "{:?}",
+        w.note
+    );
+
+    // Nothing exported at all: no evidence that it is a library, so it stays unknown.
+    let path = wheel(
+        dir,
+        &[("edge/_odd.cpython-314t-x86_64-linux-gnu.so", &hidden)],
+    );
+    let report = scan_paths(&[path], &ScanConfig::default());
+    let modules: Vec<_> = report.wheels.iter().flat_map(|w| &w.modules).collect();
+    assert_eq!(modules.len(), 1, "{modules:?}");
+    assert_eq!(
+        (modules[0].verdict, modules[0].reason),
+        (Verdict::Unknown, Reason::NoInitHook)
+    );
+}

@@ -52,7 +52,7 @@ pub(super) fn scan_env(
             if files.is_empty() {
                 continue;
             }
-            let modules = env_modules(files, python, platform, bytes);
+            let (modules, foreign) = env_modules(files, python, platform, bytes);
             let (project, version) = match dist {
                 Some((n, v)) => (Some(crate::wheel::normalize_name(&n)), Some(v)),
                 None => (None, None),
@@ -61,7 +61,7 @@ pub(super) fn scan_env(
                 (Some(n), Some(v)) => format!("{n}=={v} (installed in {root})"),
                 _ => format!("files no distribution owns (in {root})"),
             };
-            out.push(WheelReport {
+            let mut report = WheelReport {
                 filename: label,
                 project,
                 version,
@@ -72,7 +72,9 @@ pub(super) fn scan_env(
                 note: None,
                 error: None,
                 modules,
-            });
+            };
+            super::with_foreign_libraries(&mut report, &foreign);
+            out.push(report);
         }
     }
     Ok(out)
@@ -83,7 +85,7 @@ fn env_modules(
     python: PythonTarget,
     platform: Platform,
     bytes: &AtomicU64,
-) -> Vec<ModuleVerdict> {
+) -> (Vec<ModuleVerdict>, Vec<String>) {
     let libs = DiskLibraries {
         files: files
             .iter()
@@ -93,6 +95,7 @@ fn env_modules(
         arch: arch_for(platform),
     };
     let mut out = Vec::new();
+    let mut foreign = Vec::new();
     for f in files.iter().filter(|f| f.shadowed_by.is_none()) {
         let (module, bare) = match &f.kind {
             MemberKind::Extension(e) => (e.module.clone(), e.suffix_kind == SuffixKind::Bare),
@@ -117,20 +120,27 @@ fn env_modules(
             }
             _ => continue,
         };
-        let v = match read_bounded(&f.path) {
+        let data = read_bounded(&f.path);
+        let v = match &data {
             Ok(data) => {
                 bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                inspect_named(&data, &f.relative, &module, python, platform, &libs)
+                inspect_named(data, &f.relative, &module, python, platform, &libs)
             }
-            Err(e) => unreadable(&f.relative, &module, e),
+            Err(e) => unreadable(&f.relative, &module, e.clone()),
         };
         if bare && v.reason == Reason::NoInitHook {
+            continue;
+        }
+        if let Ok(data) = &data
+            && super::is_foreign_loaded_library(&v, data, arch_for(platform))
+        {
+            foreign.push(f.relative.clone());
             continue;
         }
         out.push(v);
     }
     sort_modules(&mut out);
-    out
+    (out, foreign)
 }
 
 /// Shared libraries of an installed distribution, for hooks that hand off to them.

@@ -168,6 +168,39 @@ pub(crate) fn run_parallel<T: Sync, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Whether a file named like an extension module is a native library the package loads with
+/// ctypes or cffi instead: it exports symbols, but no init hook for its name, so the import
+/// system cannot load it and it cannot turn the GIL on. (An unreadable export table is no
+/// proof: that stays an unknown module.)
+pub(super) fn is_foreign_loaded_library(
+    v: &ModuleVerdict,
+    data: &[u8],
+    arch: Option<Arch>,
+) -> bool {
+    v.reason == Reason::NoInitHook
+        && crate::inspect::Binary::parse(data, arch).is_ok_and(|b| !b.exports.is_empty())
+}
+
+/// The readiness and note of a target whose extension-named files include native libraries
+/// loaded with ctypes or cffi (`libraries`): those do not count as modules, and when nothing
+/// else is a module the native code is still no reason for the GIL.
+pub(super) fn with_foreign_libraries(report: &mut WheelReport, libraries: &[String]) {
+    let Some(first) = libraries.first() else {
+        return;
+    };
+    if report.modules.is_empty() {
+        report.readiness = Readiness::Ready;
+    }
+    let note = format!(
+        "{} file(s) named like extension modules export no init hook (such as {first}): native libraries loaded with ctypes or cffi, never imported, so they cannot turn the GIL on",
+        libraries.len()
+    );
+    report.note = Some(match report.note.take() {
+        Some(n) => format!("{n}; {note}"),
+        None => note,
+    });
+}
+
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -89,8 +89,10 @@ pub fn scan_wheel<R: Read + Seek>(
             };
             match crate::wheel::check_wheel(wf, python, platform) {
                 Compatibility::Compatible { .. } => {
-                    r.modules = wheel_modules(&mut archive, python, platform);
+                    let (modules, foreign) = wheel_modules(&mut archive, python, platform);
+                    r.modules = modules;
                     r.readiness = Readiness::of_modules(&r.modules);
+                    super::with_foreign_libraries(&mut r, &foreign);
                 }
                 Compatibility::WrongAbi(why) => {
                     r.readiness = Readiness::NoWheel;
@@ -107,12 +109,13 @@ pub fn scan_wheel<R: Read + Seek>(
     out
 }
 
-/// Verdicts for every extension module of a wheel that `python` on `platform` would import.
+/// Verdicts for every extension module of a wheel that `python` on `platform` would import,
+/// and the extension-named files that are native libraries loaded with ctypes or cffi.
 fn wheel_modules<R: Read + Seek>(
     archive: &mut WheelArchive<R>,
     python: PythonTarget,
     platform: Platform,
-) -> Vec<ModuleVerdict> {
+) -> (Vec<ModuleVerdict>, Vec<String>) {
     let classified = archive.native_members(python, platform);
     let libraries: Vec<String> = classified
         .iter()
@@ -127,6 +130,7 @@ fn wheel_modules<R: Read + Seek>(
         arch: arch_for(platform),
     };
     let mut out = Vec::new();
+    let mut foreign = Vec::new();
     for c in &classified {
         if c.shadowed_by.is_some() {
             continue;
@@ -160,18 +164,24 @@ fn wheel_modules<R: Read + Seek>(
             continue; // a bundled library: its dynamic strings name no init hook
         }
         let data = archive.borrow_mut().read_member(&c.path);
-        let v = match data {
-            Ok(data) => inspect_named(&data, &c.path, &module, python, platform, &libs),
+        let v = match &data {
+            Ok(data) => inspect_named(data, &c.path, &module, python, platform, &libs),
             Err(e) => unreadable(&c.path, &module, e.to_string()),
         };
         // An untagged `.so` that exports no hook is a library, not a module.
         if bare && v.reason == Reason::NoInitHook {
             continue;
         }
+        if let Ok(data) = &data
+            && super::is_foreign_loaded_library(&v, data, arch_for(platform))
+        {
+            foreign.push(c.path.clone());
+            continue;
+        }
         out.push(v);
     }
     sort_modules(&mut out);
-    out
+    (out, foreign)
 }
 
 /// The wheel's own libraries, read on demand when a stub module hands off to one of them.
