@@ -504,6 +504,11 @@ fn an_unpinned_requirement_is_audited_at_the_newest_release_its_specifier_admits
         p["suggestion"], "upgrade to 3.6.0, whose wheels keep the GIL off",
         "{doc}"
     );
+    assert_eq!(
+        index.requests_to("/simple/time-machine/").len(),
+        1,
+        "choosing the version, scanning it and searching an upgrade share one page request"
+    );
 }
 
 /// A pure wheel whose metadata names its dependencies.

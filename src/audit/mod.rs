@@ -7,6 +7,7 @@
 //! reported as not auditable, with the reason.
 
 mod deps;
+mod pages;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -88,6 +89,8 @@ pub fn audit_with(
     store: Option<&Mutex<Store>>,
     options: AuditOptions,
 ) -> AuditReport {
+    let remembered = pages::Remembered::new(index);
+    let index: &dyn Index = &remembered;
     let started = std::time::Instant::now();
     let mut report = AuditReport::default();
     let installed = installed_reports(inputs, cfg, &mut report.warnings);
