@@ -47,6 +47,16 @@ pub struct PackageAudit {
     pub reports: Vec<WheelReport>,
 }
 
+impl PackageAudit {
+    /// Puts `note` before the notes the package already has.
+    fn note_first(&mut self, note: &str) {
+        self.note = Some(match self.note.take() {
+            Some(n) => format!("{note}; {n}"),
+            None => note.to_string(),
+        });
+    }
+}
+
 /// Everything an audit found.
 #[derive(Debug, Default, Clone)]
 pub struct AuditReport {
@@ -203,18 +213,11 @@ pub fn audit_with(
             .cloned()
             .collect();
         let mut p = package(&name, version.clone(), &req, reports, &errors);
-        if let Some(note) = approximate.get(&name) {
-            p.note = Some(match p.note.take() {
-                Some(n) => format!("{note}; {n}"),
-                None => note.clone(),
-            });
-        }
         if relisted.contains(&(name.clone(), version.unwrap_or_default())) {
-            let note = "the lock lists no wheel for this target: audited the release's files on the index (re-lock on the target interpreter to pin them)";
-            p.note = Some(match p.note.take() {
-                Some(n) => format!("{note}; {n}"),
-                None => note.to_string(),
-            });
+            p.note_first("the lock lists no wheel for this target: audited the release's files on the index (re-lock on the target interpreter to pin them)");
+        }
+        if let Some(note) = approximate.get(&name) {
+            p.note_first(note);
         }
         report.packages.push(p);
     }
