@@ -449,13 +449,8 @@ fn target(name: &str, version: Option<&str>, req: &Requirement) -> RemoteTarget 
         .map(|f| {
             let url = f.url.as_deref().filter(|u| web(u))?;
             Some(DistFile {
-                filename: f.filename.clone(),
-                url: url.to_string(),
                 sha256: f.sha256.clone(),
-                size: None,
-                requires_python: None,
-                yanked: None,
-                upload_time: None,
+                ..DistFile::new(&f.filename, url)
             })
         })
         .collect();

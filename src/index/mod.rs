@@ -106,6 +106,19 @@ impl fmt::Display for NetStats {
 }
 
 impl DistFile {
+    /// A file known only by its name and URL (a lock's entry, a URL on the command line).
+    pub fn new(filename: impl Into<String>, url: impl Into<String>) -> DistFile {
+        DistFile {
+            filename: filename.into(),
+            url: url.into(),
+            sha256: None,
+            size: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+        }
+    }
+
     /// Checks `bytes` (the whole file) against the sha256 the index gave. `Ok` when the index
     /// gave none: there is nothing to check against.
     pub fn check_sha256(&self, bytes: &[u8]) -> Result<(), Sha256Mismatch> {

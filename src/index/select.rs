@@ -268,15 +268,7 @@ mod tests {
     use super::*;
 
     fn file(name: &str) -> DistFile {
-        DistFile {
-            filename: name.into(),
-            url: format!("https://files.example/{name}"),
-            sha256: None,
-            size: None,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-        }
+        DistFile::new(name, format!("https://files.example/{name}"))
     }
 
     fn page(files: &[&str]) -> ProjectPage {

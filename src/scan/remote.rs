@@ -203,13 +203,8 @@ fn url_job(url: &str, cfg: &ScanConfig) -> Result<Job, String> {
         .split_once("#sha256=")
         .map(|(_, h)| h.to_ascii_lowercase());
     let file = DistFile {
-        filename,
-        url: url.to_string(),
         sha256,
-        size: None,
-        requires_python: None,
-        yanked: None,
-        upload_time: None,
+        ..DistFile::new(filename, url)
     };
     Ok(Job {
         wheel,
