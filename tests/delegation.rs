@@ -209,6 +209,26 @@ fn a_library_loaded_with_ctypes_is_no_module_but_an_empty_export_table_proves_no
         w.note
     );
 
+    // pycryptodome's Windows and macOS builds export a stub init that returns NULL.
+    std::fs::write(
+        dir.join("stub.c"),
+        "void *PyInit__raw_des(void) { return 0; }\nint raw_des(int x) { return x; }\n",
+    )
+    .unwrap();
+    gcc(
+        dir,
+        &["-shared", "-fPIC", "-O2", "-o", "nullinit.so", "stub.c"],
+    );
+    let stub = std::fs::read(dir.join("nullinit.so")).unwrap();
+    let path = wheel(
+        dir,
+        &[("edge/_raw_des.cpython-314t-x86_64-linux-gnu.so", &stub)],
+    );
+    let report = scan_paths(&[path], &ScanConfig::default());
+    let w = &report.wheels[0];
+    assert!(w.modules.is_empty(), "{:?}", w.modules);
+    assert_eq!(w.readiness, gilfree::scan::Readiness::Ready);
+
     // Nothing exported at all: no evidence that it is a library, so it stays unknown.
     let path = wheel(
         dir,

@@ -17,7 +17,7 @@ use verdict::{Binder, ModuleVerdict, Reason, Verdict};
 
 /// Names the detection rules that produced a verdict. Stored analyses are keyed by it: bump
 /// the revision whenever a rule changes what a file comes out as, so stale results are redone.
-pub const ANALYZER_VERSION: &str = concat!("gilfree-", env!("CARGO_PKG_VERSION"), "+r3");
+pub const ANALYZER_VERSION: &str = concat!("gilfree-", env!("CARGO_PKG_VERSION"), "+r4");
 
 /// One module to inspect: where it came from and the names the interpreter looks for.
 #[derive(Debug, Clone)]
