@@ -73,7 +73,7 @@ pub(super) fn scan_env(
                 error: None,
                 modules,
             };
-            super::with_foreign_libraries(&mut report, &foreign);
+            super::foreign::with_foreign_libraries(&mut report, &foreign);
             out.push(report);
         }
     }
@@ -132,7 +132,7 @@ fn env_modules(
             continue;
         }
         if let Ok(data) = &data
-            && super::is_foreign_loaded_library(&v, data, arch_for(platform))
+            && super::foreign::is_foreign_loaded_library(&v, data, arch_for(platform))
         {
             foreign.push(f.relative.clone());
             continue;

@@ -92,7 +92,7 @@ pub fn scan_wheel<R: Read + Seek>(
                     let (modules, foreign) = wheel_modules(&mut archive, python, platform);
                     r.modules = modules;
                     r.readiness = Readiness::of_modules(&r.modules);
-                    super::with_foreign_libraries(&mut r, &foreign);
+                    super::foreign::with_foreign_libraries(&mut r, &foreign);
                 }
                 Compatibility::WrongAbi(why) => {
                     r.readiness = Readiness::NoWheel;
@@ -173,7 +173,7 @@ fn wheel_modules<R: Read + Seek>(
             continue;
         }
         if let Ok(data) = &data
-            && super::is_foreign_loaded_library(&v, data, arch_for(platform))
+            && super::foreign::is_foreign_loaded_library(&v, data, arch_for(platform))
         {
             foreign.push(c.path.clone());
             continue;
