@@ -85,6 +85,25 @@ struct Item<R> {
     ops: Vec<(u64, u64)>,
 }
 
+/// The constant in argument `n` at the call at `site`, for an ABI that passes its first
+/// `count` arguments in the registers numbered from `first` (`func`: the decoded function
+/// holding the call, or why it could not be had).
+pub(super) fn register_arg<I: Isa<Reg = u8>>(
+    isa: &I,
+    func: Result<Function<I::Insn>, String>,
+    site: u64,
+    n: usize,
+    (first, count): (u8, usize),
+) -> ArgValue {
+    if n >= count {
+        return ArgValue::Unknown(format!("argument {n} is passed on the stack"));
+    }
+    match func {
+        Ok(func) => value_before(isa, &func, site, first + n as u8),
+        Err(why) => ArgValue::Unknown(why),
+    }
+}
+
 /// The constant in `reg` when the instruction at `site` (a call) starts, over every path
 /// through `func` that reaches it.
 pub(super) fn value_before<I: Isa>(

@@ -424,13 +424,7 @@ fn function(bin: &Binary, site: u64) -> Result<Function<Insn>, String> {
 
 /// The constant in argument `n` (a0 + n) at the call at `site`.
 pub(super) fn arg_at_call(code: &Code, site: u64, n: usize) -> ArgValue {
-    if n > 7 {
-        return ArgValue::Unknown(format!("argument {n} is passed on the stack"));
-    }
-    match function(code.bin, site) {
-        Ok(func) => flow::value_before(&Riscv64, &func, site, 10 + n as u8),
-        Err(why) => ArgValue::Unknown(why),
-    }
+    flow::register_arg(&Riscv64, function(code.bin, site), site, n, (10, 8))
 }
 
 #[cfg(test)]

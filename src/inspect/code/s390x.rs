@@ -423,13 +423,7 @@ fn function(bin: &Binary, site: u64) -> Result<Function<Insn>, String> {
 
 /// The constant in argument `n` (%r2 + n) at the call at `site`.
 pub(super) fn arg_at_call(code: &Code, site: u64, n: usize) -> ArgValue {
-    if n > 4 {
-        return ArgValue::Unknown(format!("argument {n} is passed on the stack"));
-    }
-    match function(code.bin, site) {
-        Ok(func) => flow::value_before(&S390x, &func, site, 2 + n as u8),
-        Err(why) => ArgValue::Unknown(why),
-    }
+    flow::register_arg(&S390x, function(code.bin, site), site, n, (2, 5))
 }
 
 #[cfg(test)]
