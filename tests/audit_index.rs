@@ -24,6 +24,16 @@ fn audit(index: &TestIndex, args: &[&str]) -> Run {
     common::gilfree_on_loopback(&all)
 }
 
+/// The audit JSON's package named `name`.
+fn package<'d>(doc: &'d Value, name: &str) -> &'d Value {
+    doc["packages"]
+        .as_array()
+        .expect("packages is an array")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {doc}"))
+}
+
 fn served() -> TestIndex {
     let index = TestIndex::start();
     for (name, wheel) in [("lru-dict", LRU), ("time-machine", TIME_MACHINE)] {
@@ -56,12 +66,7 @@ fn a_requirements_file_gets_one_answer_per_dependency() {
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["schema"], 1);
     let packages = doc["packages"].as_array().unwrap();
-    let get = |name: &str| {
-        packages
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap_or_else(|| panic!("{name} in {doc}"))
-    };
+    let get = |name: &str| package(&doc, name);
     assert_eq!(packages.len(), 3, "pywin32 does not apply on linux: {doc}");
     assert_eq!(get("lru-dict")["readiness"], "gil-fallback");
     assert_eq!(get("lru-dict")["source"], format!("{file}:2"));
@@ -112,26 +117,13 @@ fn a_broken_input_is_one_line_naming_the_file_and_line() {
 
 #[test]
 fn a_blocked_pin_is_told_the_earliest_release_that_is_ready() {
-    let index = TestIndex::start();
-    let old = "time_machine-3.5.0-cp313-cp313t-manylinux_2_17_x86_64.whl";
-    index.add_project(
-        ProjectSpec::new("time-machine")
-            .file(FileSpec::new(old, b"never read".to_vec()))
-            .file(FileSpec::new(
-                TIME_MACHINE,
-                support::fixture_wheel(TIME_MACHINE),
-            )),
-    );
-    index.add_project(
-        ProjectSpec::new("lru-dict").file(FileSpec::new(LRU, support::fixture_wheel(LRU))),
-    );
+    let index = served_with_blockers();
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("requirements.txt");
     std::fs::write(&file, "time-machine==3.5.0\nlru-dict==1.4.1\n").unwrap();
     let run = audit(&index, &["--format", "json", file.to_str().unwrap()]);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    let packages = doc["packages"].as_array().unwrap();
-    let get = |name: &str| packages.iter().find(|p| p["name"] == name).unwrap();
+    let get = |name: &str| package(&doc, name);
     assert_eq!(get("time-machine")["readiness"], "no-wheel");
     assert_eq!(
         get("time-machine")["suggestion"],
@@ -372,8 +364,7 @@ fn an_installed_free_threaded_environment_is_answered_from_its_files() {
     let run = audit(&index, &["--format", "json", env.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:?}");
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    let packages = doc["packages"].as_array().unwrap();
-    let get = |name: &str| packages.iter().find(|p| p["name"] == name).expect(name);
+    let get = |name: &str| package(&doc, name);
     assert_eq!(get("lru-dict")["readiness"], "gil-fallback");
     assert_eq!(get("lru-dict")["modules"][0]["module"], "lru._lru");
     assert!(
@@ -582,12 +573,7 @@ fn deps_follows_what_unpinned_requirements_need_and_says_it_is_approximate() {
     assert_eq!(run.code, 1, "lru-dict turns the GIL on: {run:?}");
     assert_eq!(names(&run), ["app pure", "lru-dict gil-fallback"]);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    let lru = doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "lru-dict")
-        .unwrap();
+    let lru = package(&doc, "lru-dict");
     assert!(
         lru["note"]
             .as_str()
