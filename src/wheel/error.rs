@@ -21,6 +21,14 @@ pub enum WheelError {
         /// The value as given.
         value: String,
     },
+    /// A `--platform` wheel tag that fits several platforms (`macosx_11_0_universal2`).
+    #[error("platform tag {value:?} names several platforms ({platforms}): give one of them")]
+    AmbiguousPlatform {
+        /// The value as given.
+        value: String,
+        /// The platforms it fits, comma separated.
+        platforms: String,
+    },
     /// A `--platform` value that names no supported platform.
     #[error("unknown platform {value:?}: expected one of {expected}")]
     UnknownPlatform {

@@ -353,16 +353,136 @@ impl FromStr for Platform {
             "windows-x86_32" | "windows-i686" | "win32" => Some(Self::WindowsX86),
             _ => None,
         };
-        alias.ok_or_else(|| WheelError::UnknownPlatform {
+        if let Some(p) = alias {
+            return Ok(p);
+        }
+        // A wheel platform tag (`manylinux_2_28_x86_64`, `macosx_11_0_arm64`, `win_amd64`)
+        // names its platform family; a tag that fits several (`universal2`, `any`) does not
+        // name one.
+        let unknown = || WheelError::UnknownPlatform {
             value: s.to_string(),
             expected: Self::expected_names(),
+        };
+        if lower == "any" {
+            return Err(unknown());
+        }
+        match Self::from_tag(&lower).as_slice() {
+            [one] => Ok(*one),
+            [] => Err(unknown()),
+            several => Err(WheelError::AmbiguousPlatform {
+                value: s.to_string(),
+                platforms: several
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+}
+
+impl Platform {
+    /// The platform gilfree itself runs on, as a wheel platform; `None` on an operating
+    /// system or architecture no wheel platform names (FreeBSD, ...).
+    pub fn host() -> Option<Platform> {
+        Self::for_host(std::env::consts::OS, std::env::consts::ARCH, host_is_musl())
+    }
+
+    /// The platform of an operating system and architecture as Rust names them
+    /// (`std::env::consts`), musl or glibc on Linux.
+    pub fn for_host(os: &str, arch: &str, musl: bool) -> Option<Platform> {
+        use Platform::*;
+        Some(match (os, arch, musl) {
+            ("linux", "x86_64", false) => LinuxX86_64,
+            ("linux", "x86_64", true) => MusllinuxX86_64,
+            ("linux", "aarch64", false) => LinuxAarch64,
+            ("linux", "aarch64", true) => MusllinuxAarch64,
+            ("linux", "x86", false) => LinuxI686,
+            ("linux", "powerpc64", false) => LinuxPpc64le,
+            ("linux", "s390x", false) => LinuxS390x,
+            ("linux", "arm", false) => LinuxArmv7l,
+            ("linux", "riscv64", false) => LinuxRiscv64,
+            ("macos", "aarch64", _) => MacosArm64,
+            ("macos", "x86_64", _) => MacosX86_64,
+            ("windows", "x86_64", _) => WindowsAmd64,
+            ("windows", "aarch64", _) => WindowsArm64,
+            ("windows", "x86", _) => WindowsX86,
+            _ => return None,
         })
     }
+}
+
+/// Whether this Linux system runs musl: a gilfree built for musl may run on a glibc
+/// system (it is static), so the system's own loader tells.
+fn host_is_musl() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    if cfg!(target_env = "musl") {
+        let has_musl_loader = std::fs::read_dir("/lib").is_ok_and(|dir| {
+            dir.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("ld-musl-"))
+        });
+        return has_musl_loader;
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_parse_from_names_aliases_and_wheel_tags() {
+        use Platform::*;
+        let cases: [(&str, Result<Platform, &str>); 13] = [
+            ("linux-x86_64", Ok(LinuxX86_64)),
+            ("Linux-AArch64", Ok(LinuxAarch64)),
+            ("win-amd64", Ok(WindowsAmd64)),
+            ("manylinux_2_28_x86_64", Ok(LinuxX86_64)),
+            ("manylinux2014_aarch64", Ok(LinuxAarch64)),
+            ("musllinux_1_2_x86_64", Ok(MusllinuxX86_64)),
+            ("macosx_11_0_arm64", Ok(MacosArm64)),
+            ("macosx_10_12_x86_64", Ok(MacosX86_64)),
+            ("win_amd64", Ok(WindowsAmd64)),
+            ("win32", Ok(WindowsX86)),
+            ("macosx_11_0_universal2", Err("names several platforms")),
+            ("any", Err("unknown platform")),
+            ("freebsd_14_x86_64", Err("unknown platform")),
+        ];
+        for (given, want) in cases {
+            match (given.parse::<Platform>(), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{given}"),
+                (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{given}: {e}"),
+                (got, want) => panic!("{given}: {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_host_platform_comes_from_the_os_and_architecture() {
+        use Platform::*;
+        let cases = [
+            ("linux", "x86_64", false, Some(LinuxX86_64)),
+            ("linux", "x86_64", true, Some(MusllinuxX86_64)),
+            ("linux", "aarch64", false, Some(LinuxAarch64)),
+            ("macos", "aarch64", false, Some(MacosArm64)),
+            ("windows", "x86_64", false, Some(WindowsAmd64)),
+            ("windows", "x86", false, Some(WindowsX86)),
+            ("freebsd", "x86_64", false, None),
+        ];
+        for (os, arch, musl, want) in cases {
+            assert_eq!(
+                Platform::for_host(os, arch, musl),
+                want,
+                "{os} {arch} {musl}"
+            );
+        }
+        assert!(
+            Platform::host().is_some(),
+            "the tests run on a wheel platform"
+        );
+    }
 
     #[test]
     fn python_targets_parse_and_display() {
