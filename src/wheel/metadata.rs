@@ -127,9 +127,13 @@ pub fn requires_dist(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `Key: Value` lines up to the first blank line, with RFC 822 continuation lines folded in.
-/// One header is held at a time (callers keep the few they use), so a hostile file of
-/// millions of header lines costs no memory here.
+/// The header fields of core metadata, read as the core metadata specification says
+/// (RFC 822 as Python's `email` parser reads it): `Key: Value` lines, a line that starts
+/// with a space or a tab continues the field before it — even when it holds nothing but
+/// whitespace, as multi-line `License:` and `Description:` fields often do — and the
+/// headers end at the first empty line or at a line that is not a field. One header is held
+/// at a time (callers keep the few they use), so a hostile file of millions of header lines
+/// costs no memory here.
 fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines();
@@ -142,7 +146,7 @@ fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
                 break;
             };
             let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim().is_empty() {
+            if line.is_empty() {
                 done = true;
                 break;
             }
@@ -153,15 +157,27 @@ fn headers(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
                 }
                 continue;
             }
-            if let Some((key, value)) = line.split_once(':') {
-                let next = (key.trim().to_string(), value.trim().to_string());
-                if let Some(previous) = pending.replace(next) {
-                    return Some(previous);
+            match line.split_once(':') {
+                Some((key, value)) if is_field_name(key) => {
+                    let next = (key.to_string(), value.trim().to_string());
+                    if let Some(previous) = pending.replace(next) {
+                        return Some(previous);
+                    }
+                }
+                // Not a field: the body begins here (a file that forgot the empty line).
+                _ => {
+                    done = true;
+                    break;
                 }
             }
         }
         pending.take()
     })
+}
+
+/// A header field name: printable ASCII without spaces or colons (RFC 822).
+fn is_field_name(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
 /// One line of a `RECORD` file.
@@ -465,15 +481,53 @@ mod tests {
     /// Header lines are folded and handed over one at a time, the last one included.
     #[test]
     fn headers_stream_with_continuations() {
-        let text = "\u{feff}A: 1\r\nB: two\n  lines\nno colon\n\tthree\nC:3\n\nD: body";
+        let text = "\u{feff}A: 1\r\nB: two\n  lines\n   \n\tthree\nC:3\nno colon\nD: 4\n\nE: body";
         let got: Vec<(String, String)> = headers(text).collect();
-        let want = [("A", "1"), ("B", "two\nlines\nthree"), ("C", "3")];
+        let want = [("A", "1"), ("B", "two\nlines\n\nthree"), ("C", "3")];
         assert_eq!(got.len(), want.len());
         for ((k, v), (wk, wv)) in got.iter().zip(want) {
             assert_eq!((k.as_str(), v.as_str()), (wk, wv));
         }
         assert_eq!(headers("X: 1").count(), 1);
         assert_eq!(headers("").count(), 0);
+    }
+
+    /// Real METADATA files whose multi-line `License` fields have whitespace-only lines:
+    /// every `Requires-Dist` after them is read (counts from Python's `email.parser`).
+    #[test]
+    fn real_metadata_files_give_every_requirement() {
+        let cases = [
+            (
+                include_str!("../../tests/fixtures/metadata/matplotlib.METADATA"),
+                9,
+                "contourpy>=1.0.1",
+                "python-dateutil>=2.7",
+            ),
+            (
+                include_str!("../../tests/fixtures/metadata/scipy.METADATA"),
+                40,
+                "numpy<2.8,>=2.0.0",
+                "cython-lint>=0.12.2; extra == \"dev\"",
+            ),
+            (
+                include_str!("../../tests/fixtures/metadata/pandas.METADATA"),
+                48,
+                "numpy>=2.0.2; python_version < \"3.14\"",
+                "fastparquet>=2024.11.0; extra == \"all\"",
+            ),
+            (
+                "Name: x\nLicense: line one\n        \n        line three\nRequires-Dist: a\n\nRequires-Dist: body\n",
+                1,
+                "a",
+                "a",
+            ),
+        ];
+        for (text, count, first, last) in cases {
+            let got = requires_dist(text);
+            assert_eq!(got.len(), count, "{got:?}");
+            assert_eq!(got.first().map(String::as_str), Some(first));
+            assert_eq!(got.last().map(String::as_str), Some(last));
+        }
     }
 
     #[test]
