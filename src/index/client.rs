@@ -182,6 +182,8 @@ impl IndexClient {
                 max_retry_after: config.max_retry_after,
             },
             counters: Counters::default(),
+            patience: config.timeout,
+            hosts: Default::default(),
         };
         Ok(IndexClient {
             inner: Arc::new(Inner {
@@ -201,6 +203,16 @@ impl IndexClient {
     /// came over the wire, before any decompression) so far, by all threads.
     pub fn stats(&self) -> NetStats {
         self.inner.transport.counters.snapshot()
+    }
+
+    /// When a server this client asked never answered and a request gave up on it, one line
+    /// saying which and why; every later request to it fails at once.
+    pub fn down(&self) -> Option<String> {
+        let (host, cause) = self.inner.transport.hosts.any_down()?;
+        Some(format!(
+            "{host} does not answer: {cause} (check --index-url, the network, and \
+             HTTPS_PROXY/NO_PROXY if you are behind a proxy)"
+        ))
     }
 
     /// The files of project `name` (any spelling; it is normalized). Asks for PEP 691 JSON

@@ -1,10 +1,18 @@
 //! GET requests with bounded concurrency and retries: the loop that sends, classifies what
 //! came back (transient or final), waits with backoff and tries again, and counts every
 //! request and body byte on the way.
+//!
+//! A server that has not answered once in this run is not waited for again and again: its
+//! requests that get no response are retried only within the client's timeout, and once one
+//! gives up, every later request to that host fails at once with the same cause (one clear
+//! error instead of one slow failure per package). A server that answered before and then
+//! stops is retried as usual: that is a blip, not an index that is not there.
 
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
@@ -19,6 +27,9 @@ use super::{FetchError, NetStats};
 pub(crate) enum Failure {
     /// Worth another try, after `wait` if the server asked for a pause, else after backoff.
     Retry(FetchError, Option<Duration>),
+    /// No response at all (refused, reset, timed out, DNS): worth another try, within the
+    /// client's patience while the server has never answered.
+    NoAnswer(FetchError),
     /// Final: trying again would get the same answer.
     Fail(FetchError),
 }
@@ -46,6 +57,40 @@ pub(crate) struct Transport {
     pub(crate) limiter: Limiter,
     pub(crate) policy: RetryPolicy,
     pub(crate) counters: Counters,
+    /// How long to keep trying a server that has never answered (the client's timeout).
+    pub(crate) patience: Duration,
+    pub(crate) hosts: Hosts,
+}
+
+/// What each host has done so far in this run.
+#[derive(Debug, Default)]
+pub(crate) struct Hosts(Mutex<HashMap<String, Health>>);
+
+#[derive(Debug, Default, Clone)]
+struct Health {
+    /// It sent a response (any status) at least once.
+    answered: bool,
+    /// It never answered and a request gave up on it: why.
+    down: Option<String>,
+}
+
+impl Hosts {
+    fn with<T>(&self, host: &str, f: impl FnOnce(&mut Health) -> T) -> T {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(map.entry(host.to_string()).or_default())
+    }
+
+    /// The cause, when `host` never answered and a request gave up on it.
+    pub(crate) fn down(&self, host: &str) -> Option<String> {
+        self.with(host, |h| h.down.clone())
+    }
+
+    /// The first host found down, with its cause.
+    pub(crate) fn any_down(&self) -> Option<(String, String)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .find_map(|(host, h)| Some((host.clone(), h.down.clone()?)))
+    }
 }
 
 /// A response whose status is not transient, handed to the caller to read.
@@ -70,23 +115,46 @@ impl Transport {
             url: url.to_string(),
             message: format!("not a valid URL: {err}"),
         })?;
+        let host = parsed.host_str().unwrap_or_default().to_string();
+        let started = Instant::now();
         let mut retry = 0;
         loop {
+            if let Some(cause) = self.hosts.down(&host) {
+                return Err(FetchError::Network {
+                    url: url.to_string(),
+                    message: format!("{cause} (no answer from {host} in this run)"),
+                });
+            }
             let outcome = {
                 let _permit = self.limiter.acquire();
                 self.attempt(url, &parsed, headers, &mut read)
             };
-            match outcome {
+            let (error, wait) = match outcome {
                 Ok(value) => return Ok(value),
                 Err(Failure::Fail(error)) => return Err(error),
-                Err(Failure::Retry(error, _)) if retry >= self.policy.max_retries => {
-                    return Err(gave_up(error, retry + 1));
+                Err(Failure::Retry(error, wait)) => (error, wait),
+                Err(Failure::NoAnswer(error)) => {
+                    let never_answered = !self.hosts.with(&host, |h| h.answered);
+                    let pause = self.policy.backoff(retry);
+                    let out_of_patience =
+                        never_answered && started.elapsed() + pause > self.patience;
+                    if out_of_patience || retry >= self.policy.max_retries {
+                        let error = gave_up(error, retry + 1);
+                        if never_answered {
+                            self.hosts.with(&host, |h| {
+                                h.down.get_or_insert_with(|| error_cause(&error));
+                            });
+                        }
+                        return Err(error);
+                    }
+                    (error, Some(pause))
                 }
-                Err(Failure::Retry(_, wait)) => {
-                    std::thread::sleep(wait.unwrap_or_else(|| self.policy.backoff(retry)));
-                    retry += 1;
-                }
+            };
+            if retry >= self.policy.max_retries {
+                return Err(gave_up(error, retry + 1));
             }
+            std::thread::sleep(wait.unwrap_or_else(|| self.policy.backoff(retry)));
+            retry += 1;
         }
     }
 
@@ -104,6 +172,9 @@ impl Transport {
             .headers(headers.clone())
             .send()
             .map_err(|err| send_failure(asked, &err))?;
+        if let Some(host) = url.host_str() {
+            self.hosts.with(host, |h| h.answered = true);
+        }
         let reply = Reply {
             response,
             asked,
@@ -232,7 +303,17 @@ fn send_failure(url: &str, err: &reqwest::Error) -> Failure {
     if err.is_builder() || err.is_redirect() {
         Failure::Fail(error)
     } else {
-        Failure::Retry(error, None)
+        Failure::NoAnswer(error)
+    }
+}
+
+/// The message of a network error, without its URL.
+fn error_cause(error: &FetchError) -> String {
+    match error {
+        FetchError::Network { message, .. } | FetchError::Protocol { message, .. } => {
+            message.clone()
+        }
+        FetchError::Status { status, .. } => format!("HTTP {status}"),
     }
 }
 

@@ -26,6 +26,11 @@ pub trait Index: Sync {
     fn fetch(&self) -> &dyn Fetch;
     /// What went over the network so far.
     fn stats(&self) -> NetStats;
+    /// When the index never answered in this run: one line saying so (the run cannot be
+    /// trusted and should stop with that error alone).
+    fn down(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Index for crate::index::IndexClient {
@@ -37,6 +42,9 @@ impl Index for crate::index::IndexClient {
     }
     fn stats(&self) -> NetStats {
         crate::index::IndexClient::stats(self)
+    }
+    fn down(&self) -> Option<String> {
+        crate::index::IndexClient::down(self)
     }
 }
 
