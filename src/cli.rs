@@ -54,19 +54,75 @@ pub struct ScanArgs {
     /// Free-threaded interpreter to check for (3.13t, 3.14t, 3.15t); repeat for several.
     #[arg(long = "python", value_name = "VERSION", default_value = "3.14t")]
     pub pythons: Vec<PythonTarget>,
-    /// Only these platforms (linux-x86_64, linux-aarch64, macos-arm64, windows-amd64, ...);
-    /// default: every platform a wheel has.
-    #[arg(long = "platform", value_name = "PLATFORM")]
-    pub platforms: Vec<Platform>,
+    /// Only these platforms (linux-x86_64, linux-aarch64, macos-arm64, windows-amd64, ...,
+    /// or a wheel platform tag such as manylinux_2_28_x86_64); default (or `all`): every
+    /// platform a wheel has.
+    #[arg(long = "platform", value_name = "PLATFORM", value_delimiter = ',')]
+    pub platforms: Vec<PlatformArg>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
     pub index: IndexArgs,
 }
 
-/// Options for reaching the index and using the store, shared by `scan` and `audit`.
+/// Where the report goes and how it looks, shared by `scan` and `audit`.
 #[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Write the report to FILE instead of stdout (any format).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+    /// Colour in the text report: `auto` on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// A `--platform` value: a platform (by name, alias or wheel tag), or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformArg {
+    All,
+    One(Platform),
+}
+
+impl std::str::FromStr for PlatformArg {
+    type Err = crate::wheel::WheelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().eq_ignore_ascii_case("all") {
+            return Ok(PlatformArg::All);
+        }
+        s.parse().map(PlatformArg::One)
+    }
+}
+
+/// The platforms a list of `--platform` values names; empty means every platform.
+pub fn platforms_of(args: &[PlatformArg]) -> Vec<Platform> {
+    if args.contains(&PlatformArg::All) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for arg in args {
+        if let PlatformArg::One(p) = arg
+            && !out.contains(p)
+        {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+/// Options for reaching the index and using the store, shared by `scan` and `audit`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct IndexArgs {
     /// Worker threads (and concurrent downloads).
     #[arg(short = 'j', long, default_value_t = default_jobs())]
@@ -101,58 +157,72 @@ pub struct IndexArgs {
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
     /// requirements.txt, constraints, uv.lock, pylock.toml, poetry.lock, Pipfile.lock,
-    /// pdm.lock or pyproject.toml.
-    #[arg(required = true, value_name = "FILE")]
+    /// pdm.lock, pyproject.toml or an installed environment; default: the project's
+    /// dependency file in the current folder (uv.lock, pylock.toml, poetry.lock, pdm.lock,
+    /// Pipfile.lock, requirements*.txt, pyproject.toml, the first found).
+    #[arg(value_name = "FILE")]
     pub files: Vec<std::path::PathBuf>,
     /// Free-threaded interpreter to check for (3.13t, 3.14t, 3.15t); repeat for several.
-    #[arg(long = "python", value_name = "VERSION", default_value = "3.14t")]
+    /// Default: `python` in `[tool.gilfree]` of pyproject.toml, $GILFREE_PYTHON, or 3.14t.
+    #[arg(long = "python", value_name = "VERSION", value_delimiter = ',')]
     pub pythons: Vec<PythonTarget>,
-    /// Only these platforms; default: every platform a dependency has wheels for.
-    #[arg(long = "platform", value_name = "PLATFORM")]
-    pub platforms: Vec<Platform>,
+    /// The platforms to audit for (a name, a wheel platform tag, or `all` for every platform
+    /// a dependency has wheels for). Default: `platform` in `[tool.gilfree]`,
+    /// $GILFREE_PLATFORM, or the platform gilfree runs on.
+    #[arg(long = "platform", value_name = "PLATFORM", value_delimiter = ',')]
+    pub platforms: Vec<PlatformArg>,
     /// Output format: a table, JSON, Markdown for a pull-request comment, GitHub Actions
     /// annotations on the requirement lines, or SARIF 2.1.0 for code scanning.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
-    /// The readiness values that fail the audit (exit 1).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "READINESS",
-        default_value = "gil-fallback,no-wheel,unknown"
-    )]
-    pub fail_on: Vec<ReadinessArg>,
+    /// The readiness values that fail the audit (exit 1), or `none`. Default: `fail-on` in
+    /// `[tool.gilfree]`, $GILFREE_FAIL_ON, or gil-fallback,no-wheel,unknown.
+    #[arg(long, value_delimiter = ',', value_name = "READINESS")]
+    pub fail_on: Vec<FailOnArg>,
+    /// Report NAME but never fail on it (`NAME=REASON` to say why); adds to the `ignore`
+    /// list of `[tool.gilfree]`.
+    #[arg(long = "ignore", value_name = "NAME[=REASON]")]
+    pub ignore: Vec<String>,
+    /// Another index to look for releases in, beside --index-url (as pip does); requirements
+    /// files' own `--extra-index-url` lines are honoured too.
+    #[arg(long = "extra-index-url", value_name = "URL")]
+    pub extra_index_urls: Vec<String>,
     /// Also audit what unpinned requirements depend on, read from their releases' metadata
     /// (approximate: each at the newest release its specifier admits, not a resolution;
     /// audit a lockfile for the exact tree).
     #[arg(long)]
     pub deps: bool,
     #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
     pub index: IndexArgs,
 }
 
-/// A readiness value on the command line.
+/// A `--fail-on` value: a readiness, or `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReadinessArg {
+pub enum FailOnArg {
     GilFallback,
     NoWheel,
     SourceOnly,
     Unknown,
     Pure,
     Ready,
+    None,
 }
 
-impl From<ReadinessArg> for crate::scan::Readiness {
-    fn from(r: ReadinessArg) -> Self {
+impl FailOnArg {
+    /// The readiness value, `None` for `none`.
+    pub fn readiness(self) -> Option<crate::scan::Readiness> {
         use crate::scan::Readiness as R;
-        match r {
-            ReadinessArg::GilFallback => R::GilFallback,
-            ReadinessArg::NoWheel => R::NoWheel,
-            ReadinessArg::SourceOnly => R::SourceOnly,
-            ReadinessArg::Unknown => R::Unknown,
-            ReadinessArg::Pure => R::Pure,
-            ReadinessArg::Ready => R::Ready,
-        }
+        Some(match self {
+            FailOnArg::GilFallback => R::GilFallback,
+            FailOnArg::NoWheel => R::NoWheel,
+            FailOnArg::SourceOnly => R::SourceOnly,
+            FailOnArg::Unknown => R::Unknown,
+            FailOnArg::Pure => R::Pure,
+            FailOnArg::Ready => R::Ready,
+            FailOnArg::None => return None,
+        })
     }
 }
 

@@ -64,13 +64,22 @@ fn a_requirements_file_gets_one_answer_per_dependency() {
     let run = audit(&index, &["--format", "json", file]);
     assert_eq!(run.code, 1, "lru-dict turns the GIL on: {run:?}");
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["schema"], 2);
+    assert_eq!(doc["target"]["platform"][0], "linux-x86_64");
+    assert_eq!(doc["target"]["origin"]["platform"], "--platform");
+    assert_eq!(doc["fails"], true);
     let packages = doc["packages"].as_array().unwrap();
     let get = |name: &str| package(&doc, name);
     assert_eq!(packages.len(), 3, "pywin32 does not apply on linux: {doc}");
     assert_eq!(get("lru-dict")["readiness"], "gil-fallback");
     assert_eq!(get("lru-dict")["source"], format!("{file}:2"));
     assert_eq!(get("lru-dict")["modules"][0]["module"], "lru._lru");
+    assert_eq!(
+        get("lru-dict")["modules"][0]["targets"][0],
+        "3.14t linux-x86_64"
+    );
+    assert_eq!(get("lru-dict")["targets"][0]["readiness"], "gil-fallback");
+    assert_eq!(get("lru-dict")["fails"], true);
     assert!(
         get("lru-dict")["suggestion"]
             .as_str()
@@ -85,22 +94,30 @@ fn a_requirements_file_gets_one_answer_per_dependency() {
             .unwrap()
             .contains("not pinned")
     );
-    assert_eq!(get("black")["readiness"], "unknown");
-
-    // Only unknown fails: black (a VCS requirement) still does.
-    assert_eq!(audit(&index, &["--fail-on", "unknown", file]).code, 1);
+    // A VCS requirement is built from source: it fails only when asked.
+    assert_eq!(get("black")["readiness"], "source-only");
+    assert_eq!(get("black")["fails"], false);
+    assert!(
+        get("black")["note"]
+            .as_str()
+            .unwrap()
+            .contains("built from source (a version-control checkout"),
+        "{doc}"
+    );
+    assert_eq!(audit(&index, &["--fail-on", "source-only", file]).code, 1);
     // Only no-wheel fails: nothing does.
     let run = audit(&index, &["--fail-on", "no-wheel", file]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
             .lines()
-            .next()
+            .nth(1)
             .unwrap()
             .starts_with("TURNS THE GIL ON"),
-        "blockers first: {}",
+        "the targets, then blockers first: {}",
         run.stdout
     );
+    assert_eq!(audit(&index, &["--fail-on", "none", file]).code, 0);
 }
 
 #[test]
@@ -157,7 +174,8 @@ fn markdown_and_github_annotations_name_the_blockers_and_their_lines() {
         .find(|l| l.starts_with("| `lru-dict==1.4.1`"))
         .expect(&md.stdout);
     assert!(
-        row.contains("| gil-fallback |") && row.contains("`lru._lru` (gil-used, c-api)"),
+        row.contains("| **gil-fallback** |")
+            && row.contains("lru._lru  turns the GIL on on linux-x86_64"),
         "{row}"
     );
     assert!(
@@ -168,10 +186,10 @@ fn markdown_and_github_annotations_name_the_blockers_and_their_lines() {
     let gh = audit(&index, &["--format", "github", file]);
     assert_eq!(gh.code, 1);
     let lines: Vec<&str> = gh.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", gh.stdout);
+    assert_eq!(lines.len(), 3, "{}", gh.stdout);
     assert!(
         lines[0].starts_with(&format!(
-            "::error file={file},line=2,title=gilfree::lru-dict 1.4.1: gil-fallback (lru._lru)"
+            "::error file={file},line=2,title=gilfree::lru-dict==1.4.1: gil-fallback (lru._lru  turns the GIL on on linux-x86_64"
         )),
         "{}",
         lines[0]

@@ -3,10 +3,17 @@
 //! Every input file is parsed completely (`crate::lock`), requirements whose markers do not
 //! apply to any target are left out, pinned versions are scanned as pinned and unpinned ones
 //! at the newest release (said in the note), through the same index scan as `gilfree scan`,
-//! store included. Requirements that are not on an index (URLs, paths, VCS, editables) are
-//! reported as not auditable, with the reason.
+//! store included. Requirements that are not on an index are read where they are: a wheel
+//! URL or a local wheel is scanned; a VCS checkout or a source archive is built from source
+//! (`source-only`, with the reason); a local project folder (`-e .`) is not audited.
 
+pub mod command;
+pub mod config;
 mod deps;
+mod direct;
+pub mod discover;
+pub mod group;
+mod indexes;
 mod pages;
 
 use std::collections::BTreeMap;
@@ -15,10 +22,12 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::index::DistFile;
-use crate::inspect::verdict::{ModuleVerdict, Verdict};
+use crate::inspect::verdict::Verdict;
 use crate::lock::{Parsed, Requirement};
 use crate::scan::{Index, Readiness, RemoteTarget, ScanConfig, Stats, WheelReport, scan_remote};
 use crate::store::Store;
+pub use config::DEFAULT_FAIL_ON;
+pub use group::{ModuleAcross, TargetAudit};
 
 /// One dependency's answer.
 #[derive(Debug, Clone, Serialize)]
@@ -29,13 +38,26 @@ pub struct PackageAudit {
     pub version: Option<String>,
     /// The worst readiness over the targets.
     pub readiness: Readiness,
+    /// Whether it fails the audit: its readiness is one `--fail-on` names, and it is not
+    /// ignored.
+    pub fails: bool,
+    /// Why it never fails the audit (`ignore` in `[tool.gilfree]`, `--ignore`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
     /// Where the requirement stands (`file:line`).
     pub source: String,
     /// The same place, as parts (for annotations).
     #[serde(skip)]
     pub location: (String, usize),
-    /// The modules that turn the GIL on, or whose verdict is unknown.
-    pub modules: Vec<ModuleVerdict>,
+    /// The modules that turn the GIL on, or whose verdict is unknown, each once with the
+    /// targets where that holds.
+    pub modules: Vec<ModuleAcross>,
+    /// Each target's readiness, with the wheel read for it.
+    pub targets: Vec<TargetAudit>,
+    /// The earliest newer release that is ready (on every target, or on those where the
+    /// latest is), when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeTo>,
     /// What to do about it, when something blocks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
@@ -57,28 +79,59 @@ impl PackageAudit {
     }
 }
 
+/// The release to upgrade a blocking dependency to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpgradeTo {
+    pub version: String,
+    /// Whether it is ready on every audited target (else only where the latest is).
+    pub everywhere: bool,
+}
+
+/// A requirement that is not audited, and why (a local project folder: `-e .`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub name: String,
+    pub source: String,
+    pub reason: String,
+}
+
 /// Everything an audit found.
 #[derive(Debug, Default, Clone)]
 pub struct AuditReport {
     pub packages: Vec<PackageAudit>,
+    pub skipped: Vec<Skipped>,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
     pub stats: Stats,
 }
 
-/// The readiness values that make `audit` exit with 1, unless `--fail-on` says otherwise.
-pub const DEFAULT_FAIL_ON: [Readiness; 3] = [
-    Readiness::GilFallback,
-    Readiness::NoWheel,
-    Readiness::Unknown,
-];
+impl AuditReport {
+    /// Whether any dependency fails the audit.
+    pub fn fails(&self) -> bool {
+        self.packages.iter().any(|p| p.fails)
+    }
+}
 
 /// Choices beyond the targets.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct AuditOptions {
     /// Also audit the dependencies of unpinned requirements, read from their metadata
     /// (approximate; see [`deps`]).
     pub follow_deps: bool,
+    /// The readiness values that fail the audit.
+    pub fail_on: Vec<Readiness>,
+    /// Packages reported but never failed on: (normalized name, reason).
+    pub ignore: Vec<(String, String)>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            follow_deps: false,
+            fail_on: DEFAULT_FAIL_ON.to_vec(),
+            ignore: Vec::new(),
+        }
+    }
 }
 
 /// Audit parsed inputs for the configured targets.
@@ -104,6 +157,7 @@ pub fn audit_with(
     let started = std::time::Instant::now();
     let mut report = AuditReport::default();
     let installed = installed_reports(inputs, cfg, &mut report.warnings);
+    let mut urls: Vec<(Requirement, String)> = Vec::new();
     // One entry per (name, version), first source wins.
     let mut wanted: BTreeMap<(String, Option<String>), Requirement> = BTreeMap::new();
     for parsed in inputs {
@@ -116,26 +170,53 @@ pub fn audit_with(
                 .get(&(req.name.clone(), req.version.clone().unwrap_or_default()))
                 .filter(|(root, _)| req.source.file.starts_with(root))
             {
-                let p = package(&req.name, req.version.clone(), req, reports.clone(), &[]);
+                let p = package(
+                    &req.name,
+                    req.version.clone(),
+                    req,
+                    reports.clone(),
+                    &[],
+                    cfg,
+                );
                 report.packages.push(p);
                 continue;
             }
             if !req.kind.is_auditable() {
-                report.packages.push(PackageAudit {
-                    name: req.name.clone(),
-                    version: req.version.clone(),
-                    readiness: Readiness::Unknown,
-                    source: req.source.to_string(),
-                    location: (req.source.file.display().to_string(), req.source.line),
-                    modules: Vec::new(),
-                    suggestion: None,
-                    note: Some(
-                        req.kind
-                            .reason()
-                            .unwrap_or_else(|| "not on a package index".into()),
-                    ),
-                    reports: Vec::new(),
-                });
+                match direct::classify(req) {
+                    direct::Direct::Project(reason) => report.skipped.push(Skipped {
+                        name: req.name.clone(),
+                        source: req.source.to_string(),
+                        reason,
+                    }),
+                    direct::Direct::Source(reason) => {
+                        let mut p =
+                            package(&req.name, req.version.clone(), req, Vec::new(), &[], cfg);
+                        p.readiness = Readiness::SourceOnly;
+                        p.note = Some(reason);
+                        report.packages.push(p);
+                    }
+                    direct::Direct::LocalWheel(path) => {
+                        let scanned = crate::scan::scan_paths(
+                            std::slice::from_ref(&path),
+                            &ScanConfig {
+                                progress: false,
+                                ..cfg.clone()
+                            },
+                        );
+                        let errors: Vec<&String> = scanned.errors.iter().collect();
+                        let version = scanned.wheels.iter().find_map(|w| w.version.clone());
+                        let p = package(
+                            &req.name,
+                            version,
+                            req,
+                            scanned.wheels.clone(),
+                            &errors,
+                            cfg,
+                        );
+                        report.packages.push(p);
+                    }
+                    direct::Direct::WheelUrl(url) => urls.push((req.clone(), url)),
+                }
                 continue;
             }
             wanted
@@ -183,6 +264,35 @@ pub fn audit_with(
     let relisted = relist_from_index(&targets, &mut scanned, cfg, index, store);
     report.stats = scanned.stats;
     report.warnings.extend(scanned.warnings);
+    // Direct wheel URLs: read at that URL, by ranges like any other wheel.
+    if !urls.is_empty() {
+        let targets: Vec<RemoteTarget> = urls
+            .iter()
+            .map(|(_, url)| RemoteTarget::Url(url.clone()))
+            .collect();
+        let by_url = scan_remote(&targets, cfg, index, store);
+        for (req, url) in &urls {
+            let file = url
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .split(['#', '?'])
+                .next()
+                .unwrap_or_default();
+            let reports: Vec<WheelReport> = by_url
+                .wheels
+                .iter()
+                .filter(|w| w.filename == file)
+                .cloned()
+                .collect();
+            let errors: Vec<&String> = by_url.errors.iter().filter(|e| e.contains(file)).collect();
+            let version = reports.iter().find_map(|w| w.version.clone());
+            let mut p = package(&req.name, version, req, reports, &errors, cfg);
+            p.note_first(&format!("a direct URL: read at {url}"));
+            report.packages.push(p);
+        }
+        report.warnings.extend(by_url.warnings);
+    }
     let mut by_project: BTreeMap<String, Vec<WheelReport>> = BTreeMap::new();
     for w in scanned.wheels {
         by_project
@@ -212,7 +322,7 @@ pub fn audit_with(
             })
             .cloned()
             .collect();
-        let mut p = package(&name, version.clone(), &req, reports, &errors);
+        let mut p = package(&name, version.clone(), &req, reports, &errors, cfg);
         if relisted.contains(&(name.clone(), version.unwrap_or_default())) {
             p.note_first("the lock lists no wheel for this target: audited the release's files on the index (re-lock on the target interpreter to pin them)");
         }
@@ -241,6 +351,10 @@ pub fn audit_with(
         .map(|(i, p)| (i, p.name.clone(), p.version.clone()))
         .collect();
     let found = crate::scan::run_parallel(&searching, cfg.jobs.max(4), |(_, name, version)| {
+        // Nothing more to learn from an index that does not answer.
+        if index.down().is_some() {
+            return None;
+        }
         upgrade(name, version.as_deref(), cfg, index, store)
     });
     for ((i, _, _), upgrade) in searching.iter().zip(found) {
@@ -249,7 +363,16 @@ pub fn audit_with(
         };
         let p = &mut report.packages[*i];
         let fix = p.suggestion.take();
+        p.upgrade = upgrade.version();
         p.suggestion = Some(upgrade.suggestion(p.readiness, fix));
+    }
+    for p in &mut report.packages {
+        p.ignored = options
+            .ignore
+            .iter()
+            .find(|(name, _)| *name == p.name)
+            .map(|(_, reason)| reason.clone());
+        p.fails = p.ignored.is_none() && options.fail_on.contains(&p.readiness);
     }
     // Totals of the whole audit, upgrade searches included.
     let net = index.stats();
@@ -518,6 +641,21 @@ enum Upgrade {
 }
 
 impl Upgrade {
+    /// The release to upgrade to, when there is one.
+    fn version(&self) -> Option<UpgradeTo> {
+        match self {
+            Upgrade::To(v) => Some(UpgradeTo {
+                version: v.clone(),
+                everywhere: true,
+            }),
+            Upgrade::Partly { version, .. } => Some(UpgradeTo {
+                version: version.clone(),
+                everywhere: false,
+            }),
+            Upgrade::None { .. } => None,
+        }
+    }
+
     /// The suggestion to show; `fix` is what the maintainers can do about a GIL fallback.
     fn suggestion(self, readiness: Readiness, fix: Option<String>) -> String {
         let (latest, targets) = match self {
@@ -715,6 +853,7 @@ fn package(
     req: &Requirement,
     reports: Vec<WheelReport>,
     errors: &[&String],
+    cfg: &ScanConfig,
 ) -> PackageAudit {
     let chosen = reports.iter().find_map(|r| r.version.clone());
     let readiness = reports
@@ -722,12 +861,9 @@ fn package(
         .map(|r| r.readiness)
         .min()
         .unwrap_or(Readiness::Unknown);
-    let modules: Vec<ModuleVerdict> = reports
-        .iter()
-        .flat_map(|r| &r.modules)
-        .filter(|m| m.verdict != Verdict::GilNotUsed)
-        .cloned()
-        .collect();
+    let modules = group::modules_across(&reports);
+    let one_python = cfg.pythons.len() <= 1;
+    let all_targets: Vec<String> = reports.iter().map(group::target_label).collect();
     let mut notes: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     if version.is_none()
         && let Some(v) = &chosen
@@ -744,17 +880,18 @@ fn package(
         let Some(note) = r.note.as_deref() else {
             continue;
         };
-        let target = format!("{} {}", r.python, r.platform.as_deref().unwrap_or("any"));
+        let target = group::target_label(r);
         match grouped.iter_mut().find(|(n, _)| *n == note) {
             Some((_, targets)) => targets.push(target),
             None => grouped.push((note, vec![target])),
         }
     }
-    notes.extend(
-        grouped
-            .into_iter()
-            .map(|(note, targets)| format!("{}: {note}", targets.join(", "))),
-    );
+    notes.extend(grouped.into_iter().map(|(note, targets)| {
+        format!(
+            "{}: {note}",
+            group::phrase(&targets, &all_targets, one_python)
+        )
+    }));
     notes.dedup();
     let suggestion = match readiness {
         Readiness::GilFallback => Some(fix_summary(&modules)),
@@ -767,9 +904,13 @@ fn package(
         name: name.to_string(),
         version: version.or(chosen),
         readiness,
+        fails: false,
+        ignored: None,
         source: req.source.to_string(),
         location: (req.source.file.display().to_string(), req.source.line),
+        targets: group::targets(&reports),
         modules,
+        upgrade: None,
         suggestion,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         reports,
@@ -777,13 +918,14 @@ fn package(
 }
 
 /// The fixes of the blocking modules, without repeats.
-fn fix_summary(modules: &[ModuleVerdict]) -> String {
+fn fix_summary(modules: &[ModuleAcross]) -> String {
     let mut fixes: Vec<&str> = modules
         .iter()
         .filter(|m| m.verdict == Verdict::GilUsed)
         .filter_map(|m| m.fix.as_deref())
         .collect();
-    fixes.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    fixes.retain(|f| seen.insert(*f));
     if fixes.is_empty() {
         "ask the maintainers to declare free-threading support".into()
     } else {

@@ -47,4 +47,7 @@ impl Index for Remembered<'_> {
     fn stats(&self) -> NetStats {
         self.inner.stats()
     }
+    fn down(&self) -> Option<String> {
+        self.inner.down()
+    }
 }

@@ -84,6 +84,43 @@ pub enum Reason {
     UnreadableMember,
 }
 
+impl Reason {
+    /// The reason in a few plain words, for people (the JSON keeps the token).
+    pub fn words(self) -> &'static str {
+        match self {
+            Reason::SlotValue1 => "its m_slots declare Py_MOD_GIL_NOT_USED",
+            Reason::SlotValue0 => "its m_slots declare Py_MOD_GIL_USED",
+            Reason::NoGilSlot => "its m_slots have no Py_mod_gil entry (the default is USED)",
+            Reason::ExportSlotValue1 => "its PyModExport slots declare Py_MOD_GIL_NOT_USED",
+            Reason::ExportSlotValue0 => "its PyModExport slots declare Py_MOD_GIL_USED",
+            Reason::ExportNoGilSlot => {
+                "its PyModExport slots have no Py_mod_gil entry (the default is USED)"
+            }
+            Reason::RuntimeSlotValue1 => "the slots its init code builds declare NOT_USED",
+            Reason::RuntimeSlotValue0 => "the slots its init code builds declare USED",
+            Reason::RuntimeNoGilSlot => "the slots its init code builds have no Py_mod_gil",
+            Reason::SetGil1 => "it calls PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED)",
+            Reason::SetGil0 => "it calls PyUnstable_Module_SetGIL(m, Py_MOD_GIL_USED)",
+            Reason::SinglePhaseNoSetGil => {
+                "single-phase init that never calls PyUnstable_Module_SetGIL"
+            }
+            Reason::SetGilRuntimeValue => {
+                "PyUnstable_Module_SetGIL gets a value computed at run time"
+            }
+            Reason::Delegated => "another library in the wheel creates the module",
+            Reason::DelegatedOutside => "its init hook hands off to a library outside the wheel",
+            Reason::NoInitHook => "the file exports no init hook for this module name",
+            Reason::DefNotFound => "its module definition could not be located",
+            Reason::SlotsUnreadable => "its slot array could not be read",
+            Reason::MalformedBinary => "the file could not be parsed",
+            Reason::UnsupportedArch => "code of this architecture is not decoded",
+            Reason::WrongAbi => "built for another interpreter",
+            Reason::DuplicateGilSlot => "two Py_mod_gil slots: the import fails",
+            Reason::UnreadableMember => "the file could not be read out of the wheel",
+        }
+    }
+}
+
 /// The tool that generated the module, recognised by fingerprints in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -185,6 +185,10 @@ pub struct Parsed {
     pub constraints: Vec<Requirement>,
     /// Package indexes named by the input, in order, without repeats.
     pub index_urls: Vec<String>,
+    /// A requirements file's `-i` / `--index-url`: the index it installs from.
+    pub primary_index: Option<String>,
+    /// A requirements file's `--extra-index-url`s, in order.
+    pub extra_index_urls: Vec<String>,
     /// For an installed environment: the folder given (see [`environment`]).
     pub environment: Option<PathBuf>,
 }
@@ -196,6 +200,8 @@ impl Parsed {
             requirements: Vec::new(),
             constraints: Vec::new(),
             index_urls: Vec::new(),
+            primary_index: None,
+            extra_index_urls: Vec::new(),
             environment: None,
         }
     }

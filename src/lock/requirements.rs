@@ -233,11 +233,17 @@ fn parse_text(
                 } else if let Some(v) = option_value(word, &["--constraint", "-c"], &mut it) {
                     let target = need(v, word)?;
                     include(path, line_no, dir, &target, env, true, stack, parsed)?;
-                } else if let Some(v) =
-                    option_value(word, &["--index-url", "--extra-index-url", "-i"], &mut it)
-                {
+                } else if let Some(v) = option_value(word, &["--index-url", "-i"], &mut it) {
                     let url = need(v, word)?;
                     parsed.add_index(url.trim_end_matches('/'));
+                    parsed.primary_index = Some(url.trim_end_matches('/').to_string());
+                } else if let Some(v) = option_value(word, &["--extra-index-url"], &mut it) {
+                    let url = need(v, word)?;
+                    parsed.add_index(url.trim_end_matches('/'));
+                    let url = url.trim_end_matches('/').to_string();
+                    if !parsed.extra_index_urls.contains(&url) {
+                        parsed.extra_index_urls.push(url);
+                    }
                 } else if TOLERATED_FLAGS.contains(word) {
                 } else if let Some(v) = option_value(word, TOLERATED_WITH_VALUE, &mut it) {
                     need(v, word)?;
@@ -734,6 +740,11 @@ mod tests {
     fn options_are_recorded_or_tolerated() {
         let text = "-i https://mirror.example/simple/\n--extra-index-url=https://extra.example/simple\n--pre\n--no-binary :all:\n-f ./wheels\nnumpy==2\n";
         let p = parse_str(Path::new("/nonexistent/requirements.txt"), text).unwrap();
+        assert_eq!(
+            p.primary_index.as_deref(),
+            Some("https://mirror.example/simple")
+        );
+        assert_eq!(p.extra_index_urls, ["https://extra.example/simple"]);
         assert_eq!(
             p.index_urls,
             [

@@ -2,9 +2,11 @@
 //! reads at a glance, blockers first.
 
 mod audit;
+mod paint;
 mod sarif;
 
-pub use audit::{audit_github, audit_json, audit_markdown, audit_text};
+pub use audit::{AUDIT_SCHEMA, AuditContext, audit_github, audit_json, audit_markdown, audit_text};
+pub use paint::{Paint, write_output};
 pub use sarif::audit_sarif;
 
 use std::fmt::Write as _;
@@ -67,7 +69,7 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
-fn readiness_label(r: Readiness) -> &'static str {
+pub(crate) fn readiness_label(r: Readiness) -> &'static str {
     match r {
         Readiness::Ready => "READY",
         Readiness::GilFallback => "TURNS THE GIL ON",

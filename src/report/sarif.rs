@@ -1,12 +1,13 @@
 //! SARIF 2.1.0 for GitHub code scanning: one result per dependency that does not keep the
 //! GIL off, on the line of the requirements file or lockfile that asks for it.
 //!
-//! One rule per readiness value; a result is an `error` when its readiness fails the audit
-//! (`--fail-on`) and a `warning` otherwise. Relative input paths stay relative to the
+//! One rule per readiness value; a result is an `error` when the dependency fails the audit
+//! (`--fail-on`), a `note` when it is ignored, and a `warning` otherwise. Relative input paths stay relative to the
 //! repository root (`%SRCROOT%`), as code scanning expects.
 
 use serde_json::{Value, json};
 
+use crate::audit::config::Settings;
 use crate::audit::{AuditReport, PackageAudit};
 use crate::scan::Readiness;
 
@@ -40,8 +41,9 @@ const RULES: [(Readiness, &str, &str); 4] = [
     ),
 ];
 
-/// The audit as a SARIF 2.1.0 log. `fail_on` decides which results are errors.
-pub fn audit_sarif(report: &AuditReport, fail_on: &[Readiness]) -> String {
+/// The audit as a SARIF 2.1.0 log: errors for the dependencies that fail the audit,
+/// warnings for the others that do not keep the GIL off (notes when ignored).
+pub fn audit_sarif(report: &AuditReport, settings: &Settings) -> String {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|(readiness, short, help)| {
@@ -59,7 +61,7 @@ pub fn audit_sarif(report: &AuditReport, fail_on: &[Readiness]) -> String {
     let results: Vec<Value> = report
         .packages
         .iter()
-        .filter_map(|p| result(p, fail_on))
+        .filter_map(|p| result(p, settings))
         .collect();
     let doc = json!({
         "$schema": SCHEMA,
@@ -89,10 +91,12 @@ fn rule_name(readiness: Readiness) -> &'static str {
     }
 }
 
-fn result(p: &PackageAudit, fail_on: &[Readiness]) -> Option<Value> {
+fn result(p: &PackageAudit, settings: &Settings) -> Option<Value> {
     let index = RULES.iter().position(|(r, _, _)| *r == p.readiness)?;
-    let level = if fail_on.contains(&p.readiness) {
+    let level = if p.fails {
         "error"
+    } else if p.ignored.is_some() {
+        "note"
     } else {
         "warning"
     };
@@ -101,16 +105,15 @@ fn result(p: &PackageAudit, fail_on: &[Readiness]) -> Option<Value> {
         None => p.name.clone(),
     };
     let mut message = format!("{what}: {}", headline(p.readiness));
-    let modules: Vec<String> = p
-        .modules
-        .iter()
-        .map(|m| format!("{} ({}, {})", m.module, m.verdict.as_str(), m.evidence))
-        .collect();
+    let modules = super::audit::plain_module_lines(p, settings);
     if !modules.is_empty() {
         message.push_str(&format!(" — {}", modules.join("; ")));
     }
     for extra in [&p.note, &p.suggestion].into_iter().flatten() {
         message.push_str(&format!(". {extra}"));
+    }
+    if let Some(reason) = &p.ignored {
+        message.push_str(&format!(". Ignored: {reason}"));
     }
     let (file, line) = &p.location;
     let mut artifact = json!({"uri": uri(file)});
@@ -192,13 +195,18 @@ mod tests {
 
     #[test]
     fn only_what_does_not_keep_the_gil_off_is_a_result() {
+        let fail_on = [Readiness::GilFallback, Readiness::NoWheel];
         let package = |name: &str, readiness| PackageAudit {
             name: name.into(),
             version: Some("1.0".into()),
             readiness,
+            fails: fail_on.contains(&readiness),
+            ignored: None,
             source: "requirements.txt:3".into(),
             location: ("requirements.txt".into(), 3),
             modules: Vec::new(),
+            targets: Vec::new(),
+            upgrade: None,
             suggestion: Some("upgrade to 2.0, whose wheels keep the GIL off".into()),
             note: None,
             reports: Vec::new(),
@@ -212,11 +220,12 @@ mod tests {
             ],
             ..AuditReport::default()
         };
-        let doc: Value = serde_json::from_str(&audit_sarif(
-            &report,
-            &[Readiness::GilFallback, Readiness::NoWheel],
-        ))
-        .unwrap();
+        let settings = Settings::new(
+            vec![crate::wheel::PythonTarget::Py314t],
+            vec![crate::wheel::Platform::LinuxX86_64],
+            fail_on.to_vec(),
+        );
+        let doc: Value = serde_json::from_str(&audit_sarif(&report, &settings)).unwrap();
         let results = doc["runs"][0]["results"].as_array().unwrap();
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["ruleId"], "gil-fallback");

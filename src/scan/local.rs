@@ -54,6 +54,24 @@ pub fn scan_paths(paths: &[PathBuf], cfg: &ScanConfig) -> ScanReport {
                 if let Some(e) = w.iter().find_map(|r| r.error.as_ref()) {
                     report.errors.push(format!("{}: {e}", w[0].filename));
                 }
+                // So is a file that is not a readable binary at all: the input is damaged,
+                // which no verdict can say.
+                let mut damaged: Vec<String> = Vec::new();
+                for r in &w {
+                    for m in r.modules.iter().filter(|m| {
+                        matches!(m.reason, Reason::MalformedBinary | Reason::UnreadableMember)
+                    }) {
+                        let line = if m.member == r.filename || r.filename.ends_with(&m.member) {
+                            format!("{}: {}", r.filename, m.evidence)
+                        } else {
+                            format!("{}: {}: {}", r.filename, m.member, m.evidence)
+                        };
+                        if !damaged.contains(&line) {
+                            damaged.push(line);
+                        }
+                    }
+                }
+                report.errors.extend(damaged);
                 report.wheels.append(&mut w);
             }
             Err(e) => report.errors.push(e),

@@ -6,6 +6,7 @@ mod env;
 mod foreign;
 mod local;
 mod remote;
+pub mod session;
 mod wheel;
 
 use std::path::Path;
