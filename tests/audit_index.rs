@@ -175,7 +175,7 @@ fn markdown_and_github_annotations_name_the_blockers_and_their_lines() {
         .expect(&md.stdout);
     assert!(
         row.contains("| **gil-fallback** |")
-            && row.contains("lru._lru  turns the GIL on on linux-x86_64"),
+            && row.contains("lru._lru  turns the GIL on: single-phase init"),
         "{row}"
     );
     assert!(
@@ -189,7 +189,7 @@ fn markdown_and_github_annotations_name_the_blockers_and_their_lines() {
     assert_eq!(lines.len(), 3, "{}", gh.stdout);
     assert!(
         lines[0].starts_with(&format!(
-            "::error file={file},line=2,title=gilfree::lru-dict==1.4.1: gil-fallback (lru._lru  turns the GIL on on linux-x86_64"
+            "::error file={file},line=2,title=gilfree::lru-dict==1.4.1: gil-fallback (lru._lru  turns the GIL on: single-phase init"
         )),
         "{}",
         lines[0]

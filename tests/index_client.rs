@@ -472,12 +472,24 @@ fn the_client_is_a_fetch_trait_object() {
 // ---------------------------------------------------------------------------------------
 // Faults: each ends in a retry that succeeds or in one clear line.
 
+/// A client that has heard from `server` once (its project page): faults after that are
+/// blips of a server that answers, retried as such.
+fn warm_client(server: &TestIndex) -> IndexClient {
+    let client = client(server);
+    client
+        .project("lru-dict")
+        .expect("the page before any fault");
+    server.clear_requests();
+    client
+}
+
 /// Injects `fault` the first `times` times on the wheel, then reads a range of it; returns
 /// what the read gave and how many requests the server saw.
 fn range_with_fault(fault: Fault, times: Times) -> (Result<RangeBody, FetchError>, usize) {
     let server = server_with(lru_dict(PageFormat::Json, Links::Relative));
+    let client = warm_client(&server);
     server.inject(Scope::path(WHEEL_PATH), fault, times);
-    let got = client(&server).range(&server.file_url(WHEEL), 1000, 5000);
+    let got = client.range(&server.file_url(WHEEL), 1000, 5000);
     (got, server.requests().len())
 }
 
@@ -536,10 +548,9 @@ fn persistent_faults_end_in_one_clear_line() {
     ];
     for (fault, want) in cases {
         let server = server_with(lru_dict(PageFormat::Json, Links::Relative));
+        let client = warm_client(&server);
         server.inject(Scope::All, fault.clone(), Times::Always);
-        let err = client(&server)
-            .range(&url(&server), 1000, 5000)
-            .unwrap_err();
+        let err = client.range(&url(&server), 1000, 5000).unwrap_err();
         let message = one_line(&err);
         assert!(message.starts_with(&url(&server)), "{fault:?}: {message}");
         assert!(message.contains(want), "{fault:?}: {message}");
@@ -549,6 +560,53 @@ fn persistent_faults_end_in_one_clear_line() {
             "{fault:?}: one attempt and three retries"
         );
     }
+}
+
+#[test]
+fn a_server_that_never_answers_costs_one_timeout_then_fails_at_once() {
+    let server = server_with(lru_dict(PageFormat::Json, Links::Relative));
+    server.inject(
+        Scope::All,
+        Fault::Delay(Duration::from_secs(3)),
+        Times::Always,
+    );
+    let client = client(&server);
+    let started = std::time::Instant::now();
+    let err = client.project("lru-dict").unwrap_err();
+    assert!(one_line(&err).contains("timed out"), "{err}");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a timeout is not retried before any answer"
+    );
+    // Every later request fails at once, naming the first cause, without asking again.
+    let again = client.range(&server.file_url(WHEEL), 0, 10).unwrap_err();
+    assert!(
+        again
+            .to_string()
+            .contains("no answer from 127.0.0.1 in this run"),
+        "{again}"
+    );
+    assert_eq!(server.requests().len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let down = client.down().expect("the client says the index is down");
+    assert!(
+        down.starts_with("127.0.0.1 does not answer: timed out"),
+        "{down}"
+    );
+
+    // Refused connections are retried within the timeout, then the same.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let refused = IndexClient::new(config(&format!("http://127.0.0.1:{port}/simple/"))).unwrap();
+    let err = refused.project("x").unwrap_err();
+    assert!(one_line(&err).contains("cannot connect"), "{err}");
+    assert!(refused.down().is_some());
 }
 
 #[test]
@@ -598,8 +656,9 @@ fn page_faults_are_retried_or_reported() {
     ];
     for fault in retried {
         let server = server_with(lru_dict(PageFormat::Html, Links::Relative));
+        let client = warm_client(&server);
         server.inject(Scope::path(page_path), fault.clone(), Times::First(2));
-        let page = client(&server).project("lru-dict").unwrap();
+        let page = client.project("lru-dict").unwrap();
         assert_eq!(page.files.len(), 3, "{fault:?}");
         assert_eq!(server.requests().len(), 3, "{fault:?}");
     }

@@ -176,9 +176,15 @@ fn scan_damaged_lru(dir: &Path, bytes: &[u8]) -> (Run, Value) {
     assert_eq!(report["project"], "lru-dict");
     assert_eq!(report["readiness"], "unknown", "{report}");
     if report.get("error").is_none() {
-        assert_eq!(
-            run.stderr, "",
-            "a damaged member is a verdict, not an input error"
+        // A damaged member is an `unknown` verdict in the report, and the input given on
+        // the command line could not be read: one line naming the member, exit 2.
+        assert_eq!(run.code, 2, "{run:?}");
+        let lines = run.stderr_lines();
+        assert_eq!(lines.len(), 1, "{}", run.stderr);
+        assert!(
+            lines[0].starts_with(&format!("error: {LRU}: lru/")),
+            "{}",
+            run.stderr
         );
     }
     (run, report)
@@ -304,7 +310,7 @@ fn corrupted_member_data_reads_as_an_unreadable_member() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (run, report) = scan_damaged_lru(tmp.path(), &bytes);
-    assert_eq!(run.code, 0);
+    assert_eq!(run.code, 2, "a damaged input");
     assert_eq!(report["platform"], "linux-x86_64");
     let m = &report["modules"][0];
     assert_eq!(m["module"], "lru._lru");
@@ -358,7 +364,7 @@ fn a_so_member_replaced_by_garbage_reads_as_malformed() {
         let bytes = replace_member(&wheel_path(LRU), LRU_SO, &data);
         let tmp = tempfile::tempdir().unwrap();
         let (run, report) = scan_damaged_lru(tmp.path(), &bytes);
-        assert_eq!(run.code, 0, "{what}");
+        assert_eq!(run.code, 2, "{what}: a damaged input");
         assert!(report.get("note").is_none(), "{what}: {report}");
         let modules = report["modules"].as_array().unwrap();
         assert_eq!(modules.len(), 1, "{what}: {report}");
@@ -381,7 +387,7 @@ fn a_member_declaring_a_huge_size_is_not_read() {
     declare_size(&mut bytes, LRU_SO, 0xF000_0000);
     let tmp = tempfile::tempdir().unwrap();
     let (run, report) = scan_damaged_lru(tmp.path(), &bytes);
-    assert_eq!(run.code, 0);
+    assert_eq!(run.code, 2, "a damaged input");
     let m = &report["modules"][0];
     assert_eq!(m["verdict"], "unknown");
     assert_eq!(m["reason"], "unreadable-member");
@@ -408,7 +414,7 @@ fn a_member_declaring_too_small_a_size_is_not_trusted() {
     declare_size(&mut bytes, LRU_SO, 100);
     let tmp = tempfile::tempdir().unwrap();
     let (run, report) = scan_damaged_lru(tmp.path(), &bytes);
-    assert_eq!(run.code, 0);
+    assert_eq!(run.code, 2, "a damaged input");
     let m = &report["modules"][0];
     assert_eq!(m["verdict"], "unknown");
     assert_eq!(m["reason"], "unreadable-member");
@@ -443,8 +449,15 @@ fn garbage_lone_module_files_read_as_malformed() {
             TIME_MACHINE,
         ],
     );
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.stderr, "");
+    // Files that are not binaries at all: unknown in the report, and input errors.
+    assert_eq!(run.code, 2, "{run:?}");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("error: empty.cpython-314t-x86_64-linux-gnu.so: "),
+        "{}",
+        run.stderr
+    );
     let doc = run.json();
     assert_time_machine_still_scanned(&doc);
     assert_eq!(

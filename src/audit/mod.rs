@@ -887,10 +887,15 @@ fn package(
         }
     }
     notes.extend(grouped.into_iter().map(|(note, targets)| {
-        format!(
-            "{}: {note}",
-            group::phrase(&targets, &all_targets, one_python)
-        )
+        // With one target, where is no news.
+        if all_targets.len() <= 1 {
+            note.to_string()
+        } else {
+            format!(
+                "{}: {note}",
+                group::phrase(&targets, &all_targets, one_python)
+            )
+        }
     }));
     notes.dedup();
     let suggestion = match readiness {

@@ -136,8 +136,11 @@ impl Transport {
                 Err(Failure::NoAnswer(error)) => {
                     let never_answered = !self.hosts.with(&host, |h| h.answered);
                     let pause = self.policy.backoff(retry);
+                    // Before any answer, a timeout has used the patience up on its own;
+                    // failures that come at once are tried again within it.
+                    let timed_out = matches!(&error, FetchError::Network { message, .. } if message.starts_with("timed out"));
                     let out_of_patience =
-                        never_answered && started.elapsed() + pause > self.patience;
+                        never_answered && (timed_out || started.elapsed() + pause > self.patience);
                     if out_of_patience || retry >= self.policy.max_retries {
                         let error = gave_up(error, retry + 1);
                         if never_answered {

@@ -138,10 +138,15 @@ fn module_lines(p: &PackageAudit, cx: &AuditContext<'_>) -> Vec<String> {
             (Verdict::Incompatible, _) => "not loadable",
             (Verdict::GilNotUsed, _) => "keep the GIL off",
         };
+        // With one target, where is no news.
+        let place = if all.len() <= 1 {
+            String::new()
+        } else {
+            format!(" {}", group::phrase(&first.targets, &all, cx.one_python()))
+        };
         out.push(format!(
-            "{}  {verb} {}: {} ({})",
+            "{}  {verb}{place}: {} ({})",
             and_list(&names),
-            group::phrase(&first.targets, &all, cx.one_python()),
             first.reason.words(),
             first.binder.as_str(),
         ));
