@@ -23,7 +23,10 @@ pub(super) enum Direct {
 
 /// What `req` (not a release on an index) is.
 pub(super) fn classify(req: &Requirement) -> Direct {
-    let base = req.source.file.parent().unwrap_or(Path::new("."));
+    let base = match req.source.file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let built = |what: String| {
         Direct::Source(format!(
             "built from source ({what}): gilfree reads published wheels; build one and run `gilfree scan` on it"

@@ -151,9 +151,31 @@ pub fn gilfree_on_loopback_in(cwd: &Path, args: &[&str]) -> Run {
     finish(cmd, args)
 }
 
+/// [`gilfree_on_loopback_in`] with these environment variables set.
+pub fn gilfree_on_loopback_with(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = loopback_command();
+    cmd.current_dir(cwd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    finish(cmd, args)
+}
+
 fn loopback_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gilfree"));
     cmd.env("NO_PROXY", "127.0.0.1,localhost");
+    // The settings a developer's environment may hold do not leak into the tests.
+    for var in [
+        "GILFREE_PYTHON",
+        "GILFREE_PLATFORM",
+        "GILFREE_FAIL_ON",
+        "GILFREE_INDEX_URL",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CLICOLOR_FORCE",
+    ] {
+        cmd.env_remove(var);
+    }
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
