@@ -64,6 +64,9 @@ pub struct PackageAudit {
     /// Why the readiness is what it is, when the modules do not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The lock lists no wheel for a target, so the release's files on the index were read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relisted: bool,
     /// The per-target reports behind the answer.
     #[serde(skip)]
     pub reports: Vec<WheelReport>,
@@ -324,6 +327,7 @@ pub fn audit_with(
             .collect();
         let mut p = package(&name, version.clone(), &req, reports, &errors, cfg);
         if relisted.contains(&(name.clone(), version.unwrap_or_default())) {
+            p.relisted = true;
             p.note_first("the lock lists no wheel for this target: audited the release's files on the index (re-lock on the target interpreter to pin them)");
         }
         if let Some(note) = approximate.get(&name) {
@@ -916,6 +920,7 @@ fn package(
         targets: group::targets(&reports),
         modules,
         upgrade: None,
+        relisted: false,
         suggestion,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         reports,

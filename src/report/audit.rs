@@ -205,7 +205,12 @@ pub fn audit_text(report: &AuditReport, cx: &AuditContext<'_>) -> String {
         for l in module_lines(p, cx) {
             let _ = writeln!(out, "    {l}");
         }
-        if let Some(n) = &p.note {
+        // Why a target has no wheel is evidence (-v); what is undecided or built from
+        // source, or has nothing else said about it, is told.
+        let show_note = cx.verbose
+            || matches!(p.readiness, Readiness::Unknown | Readiness::SourceOnly)
+            || p.suggestion.is_none();
+        if let Some(n) = p.note.as_ref().filter(|_| show_note) {
             let _ = writeln!(out, "    {n}");
         }
         if let Some(s) = &p.suggestion {
@@ -221,6 +226,19 @@ pub fn audit_text(report: &AuditReport, cx: &AuditContext<'_>) -> String {
             s.name,
             paint.dim(&s.source),
             s.reason
+        );
+    }
+    let relisted: Vec<String> = report
+        .packages
+        .iter()
+        .filter(|p| p.relisted && !cx.verbose)
+        .map(|p| p.name.clone())
+        .collect();
+    if !relisted.is_empty() {
+        let _ = writeln!(
+            out,
+            "The lock lists no wheel for the audited target of {}: the releases' files on the index were read (re-lock on the target interpreter to pin them).",
+            and_list(&relisted)
         );
     }
     for line in verdict(report, cx) {

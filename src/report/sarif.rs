@@ -207,6 +207,7 @@ mod tests {
             modules: Vec::new(),
             targets: Vec::new(),
             upgrade: None,
+            relisted: false,
             suggestion: Some("upgrade to 2.0, whose wheels keep the GIL off".into()),
             note: None,
             reports: Vec::new(),
