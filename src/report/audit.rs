@@ -260,9 +260,15 @@ pub fn verdict(report: &AuditReport, cx: &AuditContext<'_>) -> Vec<String> {
             .iter()
             .filter(|p| !matches!(p.readiness, Readiness::Ready | Readiness::Pure))
             .collect();
+        if total == 0 {
+            return vec![format!(
+                "No dependency to audit for {targets} ({} not audited).",
+                report.skipped.len()
+            )];
+        }
         if open.is_empty() {
             return vec![format!(
-                "{} {total} {} keep the GIL off on {targets}.",
+                "{} {total} {} keep the GIL off for {targets}.",
                 paint.good("All"),
                 noun(total)
             )];
@@ -275,7 +281,7 @@ pub fn verdict(report: &AuditReport, cx: &AuditContext<'_>) -> Vec<String> {
             })
             .collect();
         return vec![format!(
-            "{} of {total} {} fails the audit on {targets} (fail-on: {}); not ready: {}.",
+            "{} of {total} {} fails the audit for {targets} (fail-on: {}); not ready: {}.",
             paint.good("None"),
             noun(total),
             fail_on_words(cx),
