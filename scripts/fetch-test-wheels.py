@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Download the wheels behind the runtime truth set, for measuring gilfree.
 
-For every release in ../shared/data/oracle-cp314t-linux-x86_64.json this fetches the exact
+For every release in tests/data/truth-cp314t-linux-x86_64.json this fetches the exact
 cp314t manylinux x86_64 wheel that was imported, plus the same release's cp314t wheels for
 win_amd64, macOS arm64 and manylinux aarch64 (same source, other binary formats), and the
-cp315t / abi3.abi3t wheels named in detection.md. Wheels land in $GILFREE_WHEELS
+cp315t / abi3.abi3t wheels of rpds-py, pydantic-core and cryptography. Wheels land in $GILFREE_WHEELS
 (default /tmp/gilfree-wheels/<platform>/); files already there are kept. The default test run
 does not need any of this: it is for `scripts/measure.py` and the opt-in tests.
 
@@ -14,7 +14,7 @@ import argparse, hashlib, json, os, re, sys, urllib.parse, urllib.request
 import concurrent.futures as cf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRUTH = os.path.join(ROOT, "..", "shared", "data", "oracle-cp314t-linux-x86_64.json")
+TRUTH = os.path.join(ROOT, "tests", "data", "truth-cp314t-linux-x86_64.json")
 DEST = os.environ.get("GILFREE_WHEELS", "/tmp/gilfree-wheels")
 INDEX = os.environ.get("GILFREE_INDEX", "https://pypi.org/")
 
@@ -23,7 +23,7 @@ PLATFORMS = {
     "macos-arm64": re.compile(r"-cp314t-macosx_[0-9_]+_(arm64|universal2)\.whl$"),
     "linux-aarch64": re.compile(r"-cp314t-[a-z0-9_.]*manylinux[a-z0-9_.]*aarch64\.whl$"),
 }
-# Releases with 3.15 builds (detection.md section 6): project -> filename pattern.
+# Releases with 3.15 builds: project -> filename pattern.
 CP315 = {
     "rpds-py": re.compile(r"-cp315t-[a-z0-9_.]*manylinux[a-z0-9_.]*x86_64\.whl$"),
     "pydantic-core": re.compile(r"-cp315t-[a-z0-9_.]*manylinux[a-z0-9_.]*x86_64\.whl$"),

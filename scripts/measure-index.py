@@ -10,7 +10,7 @@ through the same proxy as the baseline, and prints both. Run after `cargo build 
 import argparse, json, os, select, socket, subprocess, sys, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRUTH = os.path.join(ROOT, "..", "shared", "data", "oracle-cp314t-linux-x86_64.json")
+TRUTH = os.path.join(ROOT, "tests", "data", "truth-cp314t-linux-x86_64.json")
 
 
 class Counter:

@@ -10,7 +10,7 @@ built from the same source, so their modules should get the same verdicts. Run a
 import json, os, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRUTH = os.path.join(ROOT, "..", "shared", "data", "oracle-cp314t-linux-x86_64.json")
+TRUTH = os.path.join(ROOT, "tests", "data", "truth-cp314t-linux-x86_64.json")
 WHEELS = os.environ.get("GILFREE_WHEELS", "/tmp/gilfree-wheels")
 
 

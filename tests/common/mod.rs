@@ -27,7 +27,7 @@ pub struct Fixture {
     pub file: &'static str,
     pub project: &'static str,
     pub version: &'static str,
-    /// As recorded in `../shared/data/oracle-cp314t-linux-x86_64.json`.
+    /// As recorded in `tests/data/truth-cp314t-linux-x86_64.json`.
     pub sha256: &'static str,
     pub size: u64,
     pub member: &'static str,
