@@ -7,7 +7,7 @@ use crate::wheel::{Platform, PythonTarget};
 #[derive(Debug, Parser)]
 #[command(
     name = "gilfree",
-    version,
+    version = crate::inspect::VERSION_LINE,
     about = "Will your Python dependencies keep the GIL off on free-threaded CPython?",
     long_about = "Reads the Py_mod_gil declaration of every native extension module straight out of \
                   the published binaries (ELF, PE, Mach-O), without installing or importing anything."

@@ -15,9 +15,26 @@ pub use model::{Arch, Binary, Format, Import, ModelError, Pointer, PointerMap, S
 
 use verdict::{Binder, ModuleVerdict, Reason, Verdict};
 
-/// Names the detection rules that produced a verdict. Stored analyses are keyed by it: bump
-/// the revision whenever a rule changes what a file comes out as, so stale results are redone.
-pub const ANALYZER_VERSION: &str = concat!("gilfree-", env!("CARGO_PKG_VERSION"), "+r4");
+/// The revision of the detection rules; bump it whenever a rule changes what a file comes
+/// out as, so stored results are redone.
+#[macro_export]
+macro_rules! analyzer_revision {
+    () => {
+        "r4"
+    };
+}
+
+/// Names the detection rules that produced a verdict. Stored analyses are keyed by it.
+pub const ANALYZER_VERSION: &str =
+    concat!("gilfree-", env!("CARGO_PKG_VERSION"), "+", analyzer_revision!());
+
+/// What `gilfree --version` prints after the name: the version and the analyzer revision.
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (analyzer ",
+    analyzer_revision!(),
+    ")"
+);
 
 /// One module to inspect: where it came from and the names the interpreter looks for.
 #[derive(Debug, Clone)]
