@@ -2,8 +2,8 @@
 # The GitHub Action's work (action.yml), runnable anywhere: installs gilfree into a virtualenv
 # under $RUNNER_TEMP, audits, prints the text report to the log, appends the Markdown report
 # to $GITHUB_STEP_SUMMARY, writes the SARIF report under $RUNNER_TEMP, and sets the outputs
-# `exit-code` and `sarif-file` in $GITHUB_OUTPUT. Always exits 0: the action's last step
-# fails the job from `exit-code`, after the SARIF upload.
+# `exit_code` and `sarif_file` in $GITHUB_OUTPUT. Always exits 0: the action's last step
+# fails the job from `exit_code`, after the SARIF upload.
 #
 # Inputs come as INPUT_FILES, INPUT_PYTHON, INPUT_PLATFORM, INPUT_FAIL_ON, INPUT_VERSION,
 # INPUT_PACKAGE; GILFREE_INDEX_URL and the other GILFREE_* variables are honoured as usual.
@@ -16,14 +16,14 @@ python="${PYTHON:-python3}"
 
 venv="$temp/gilfree-venv"
 if [ ! -x "$venv/bin/gilfree" ]; then
-  "$python" -m venv "$venv" || { echo "::error::cannot create a virtualenv with $python"; echo "exit-code=2" >>"$output"; exit 0; }
+  "$python" -m venv "$venv" || { echo "::error::cannot create a virtualenv with $python"; echo "exit_code=2" >>"$output"; exit 0; }
   requirement="${INPUT_PACKAGE:-}"
   if [ -z "$requirement" ]; then
     requirement="gilfree${INPUT_VERSION:+==$INPUT_VERSION}"
   fi
   if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"; then
     echo "::error::cannot install $requirement"
-    echo "exit-code=2" >>"$output"
+    echo "exit_code=2" >>"$output"
     exit 0
   fi
 fi
@@ -40,12 +40,12 @@ read -r -a files <<<"${INPUT_FILES:-}"
 # store the first run filled, without asking the index again for what it already read.
 "$gilfree" "${args[@]}" "${files[@]}"
 code=$?
-echo "exit-code=$code" >>"$output"
+echo "exit_code=$code" >>"$output"
 if [ "$code" -le 1 ]; then
   "$gilfree" "${args[@]}" -q --format markdown "${files[@]}" >>"$summary"
   sarif="$temp/gilfree.sarif"
   if "$gilfree" "${args[@]}" -q --format sarif -o "$sarif" "${files[@]}" || [ $? -eq 1 ]; then
-    echo "sarif-file=$sarif" >>"$output"
+    echo "sarif_file=$sarif" >>"$output"
   fi
 fi
 exit 0

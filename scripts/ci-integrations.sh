@@ -53,12 +53,12 @@ for case in ready blocking; do
   (cd "$work/$case" && RUNNER_TEMP="$tmp" GITHUB_STEP_SUMMARY="$tmp/summary.md" GITHUB_OUTPUT="$tmp/output" \
     INPUT_PACKAGE="$root/$wheel" INPUT_FILES="requirements.txt" bash "$root/scripts/action.sh" >"$tmp/log")
   want=$([ "$case" = ready ] && echo 0 || echo 1)
-  grep -qx "exit-code=$want" "$tmp/output" || fail "$case: outputs $(cat "$tmp/output")"
+  grep -qx "exit_code=$want" "$tmp/output" || fail "$case: outputs $(cat "$tmp/output")"
   grep -q "^### Free-threaded Python readiness (gilfree)" "$tmp/summary.md" || fail "$case: no summary"
-  sarif=$(sed -n 's/^sarif-file=//p' "$tmp/output")
+  sarif=$(sed -n 's/^sarif_file=//p' "$tmp/output")
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['version']=='2.1.0'; n=len(d['runs'][0]['results']); assert n==int(sys.argv[2]), n" "$sarif" "$want" \
     || fail "$case: SARIF"
-  echo "$case: exit-code=$want, summary and SARIF written"
+  echo "$case: exit_code=$want, summary and SARIF written"
 done
 
 echo "== pre-commit hook"
@@ -87,6 +87,7 @@ declared = set(action["inputs"])
 assert used == declared, (sorted(used - declared), sorted(declared - used))
 steps = yaml.safe_dump(action["runs"]["steps"])
 steps = re.sub(r"\$\{\{\s*inputs\.[^}]*\}\}", "x", steps).replace("$GITHUB_ACTION_PATH", ".")
+steps = re.sub(r"\binputs\.[A-Za-z0-9_-]+", "'x'", steps)
 workflow = {"on": "push", "jobs": {"a": {"runs-on": "ubuntu-latest", "steps": yaml.safe_load(steps)}}}
 yaml.safe_dump(workflow, open(sys.argv[2], "w"))
 PY
