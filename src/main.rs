@@ -67,9 +67,14 @@ fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
     if !remote.is_empty() {
         let mut warnings = Vec::new();
         match with_index(&args.index, &mut warnings, |index, store| {
-            scan::scan_remote(&remote, &cfg, index, store)
+            (scan::scan_remote(&remote, &cfg, index, store), index.down())
         }) {
-            Ok(r) => merge(&mut result, r),
+            // An index that never answered: that one line, not one per target.
+            Ok((_, Some(down))) => {
+                eprintln!("error: {down}");
+                return ExitCode::from(2);
+            }
+            Ok((r, None)) => merge(&mut result, r),
             Err(e) => errors.push(e),
         }
         result.warnings.extend(warnings);
@@ -77,6 +82,10 @@ fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
     errors.append(&mut result.errors);
     result.errors = errors;
     print_diagnostics(&result.warnings, &result.errors);
+    // Nothing could be read: the errors say why, and there is no report to print.
+    if result.wheels.is_empty() && !result.errors.is_empty() {
+        return ExitCode::from(2);
+    }
     let out = match args.format {
         Format::Json => report::json(&result, &strings(&args.pythons), &strings(&platforms)),
         Format::Text => report::text(&result, verbose),

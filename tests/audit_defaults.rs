@@ -491,7 +491,7 @@ fn an_index_that_does_not_answer_is_one_line_within_about_the_timeout() {
     assert_eq!(run.stderr_lines().len(), 1, "{}", run.stderr);
     assert!(
         run.stderr
-            .starts_with("error: 127.0.0.1 does not answer: timed out"),
+            .starts_with("error: the package index at http://127.0.0.1:"),
         "{}",
         run.stderr
     );

@@ -595,7 +595,8 @@ fn a_server_that_never_answers_costs_one_timeout_then_fails_at_once() {
     );
     let down = client.down().expect("the client says the index is down");
     assert!(
-        down.starts_with("127.0.0.1 does not answer: timed out"),
+        down.starts_with("the package index at http://127.0.0.1:")
+            && down.contains("/simple/ does not answer: timed out"),
         "{down}"
     );
 

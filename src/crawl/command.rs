@@ -84,7 +84,10 @@ fn run_inner(args: &CrawlArgs, quiet: bool) -> Result<ExitCode, String> {
             ..IndexConfig::with_index_url(ix.index_url.clone())
         };
         let index = IndexClient::new(config).map_err(|e| format!("{e} (check --index-url)"))?;
-        crawl_with(&list, &cfg, &index, &store)
+        let result = crawl_with(&list, &cfg, &index, &store);
+        // A name lookup still pending in the client's resolver would hold the exit.
+        std::mem::forget(index);
+        result
     };
     let summary = result?;
     if !quiet {

@@ -209,8 +209,13 @@ impl IndexClient {
     /// saying which and why; every later request to it fails at once.
     pub fn down(&self) -> Option<String> {
         let (host, cause) = self.inner.transport.hosts.any_down()?;
+        let what = if self.inner.index.host_str() == Some(host.as_str()) {
+            format!("the package index at {}", self.inner.index)
+        } else {
+            format!("the file server {host}")
+        };
         Some(format!(
-            "{host} does not answer: {cause} (check --index-url, the network, and \
+            "{what} does not answer: {cause} (check --index-url, the network, and \
              HTTPS_PROXY/NO_PROXY if you are behind a proxy)"
         ))
     }

@@ -25,8 +25,12 @@ macro_rules! analyzer_revision {
 }
 
 /// Names the detection rules that produced a verdict. Stored analyses are keyed by it.
-pub const ANALYZER_VERSION: &str =
-    concat!("gilfree-", env!("CARGO_PKG_VERSION"), "+", analyzer_revision!());
+pub const ANALYZER_VERSION: &str = concat!(
+    "gilfree-",
+    env!("CARGO_PKG_VERSION"),
+    "+",
+    analyzer_revision!()
+);
 
 /// What `gilfree --version` prints after the name: the version and the analyzer revision.
 pub const VERSION_LINE: &str = concat!(
