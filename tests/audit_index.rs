@@ -434,20 +434,12 @@ fn an_environment_for_another_interpreter_is_audited_by_its_versions() {
         run.stderr
     );
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    let readiness: Vec<(&str, &str)> = doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap(),
-                p["readiness"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        readiness,
-        [("lru-dict", "gil-fallback"), ("time-machine", "ready")]
+        common::readiness_of(&doc),
+        [
+            ("lru-dict".into(), "gil-fallback".into()),
+            ("time-machine".into(), "ready".into())
+        ]
     );
 }
 

@@ -353,28 +353,32 @@ fn one_line(message: &str) -> String {
     }
 }
 
-fn parse_pythons(items: &[&str]) -> Result<Vec<PythonTarget>, String> {
-    let parsed: Result<Vec<PythonTarget>, String> = items
+/// Every item parsed, without repeats; `empty` is the error for a list of none.
+fn parse_list<T>(items: &[&str], empty: &str) -> Result<Vec<T>, String>
+where
+    T: std::str::FromStr + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    let parsed: Vec<T> = items
         .iter()
-        .map(|s| s.parse::<PythonTarget>().map_err(|e| e.to_string()))
-        .collect();
-    let parsed = dedup(parsed?);
+        .map(|s| s.parse::<T>().map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let parsed = dedup(parsed);
     if parsed.is_empty() {
-        return Err("python lists no interpreter".into());
+        return Err(empty.to_string());
     }
     Ok(parsed)
 }
 
+fn parse_pythons(items: &[&str]) -> Result<Vec<PythonTarget>, String> {
+    parse_list(items, "python lists no interpreter")
+}
+
 fn parse_platforms(items: &[&str]) -> Result<Vec<PlatformArg>, String> {
-    let parsed: Result<Vec<PlatformArg>, String> = items
-        .iter()
-        .map(|s| s.parse::<PlatformArg>().map_err(|e| e.to_string()))
-        .collect();
-    let parsed = parsed?;
-    if parsed.is_empty() {
-        return Err("platform lists no platform (use \"all\" for every platform)".into());
-    }
-    Ok(parsed)
+    parse_list(
+        items,
+        "platform lists no platform (use \"all\" for every platform)",
+    )
 }
 
 fn parse_fail_on(items: &[&str]) -> Result<Vec<Readiness>, String> {

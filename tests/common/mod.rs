@@ -347,3 +347,16 @@ pub fn declare_size(zip: &mut [u8], member: &str, size: u32) {
     }
     assert!(found, "{member} not in the central directory");
 }
+
+/// The (name, readiness) of every package of an audit's JSON, in report order.
+pub fn readiness_of(doc: &Value) -> Vec<(String, String)> {
+    doc["packages"]
+        .as_array()
+        .expect("packages is an array")
+        .iter()
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            (field("name"), field("readiness"))
+        })
+        .collect()
+}
