@@ -367,8 +367,8 @@ content-hash = "00"
     fn both_lock_formats() {
         let win = Target::new("3.14t", "windows-amd64").unwrap();
         let linux = Target::new("3.14t", "linux-x86_64").unwrap();
-        let v1 = parse_str(Path::new("poetry.lock"), V1).unwrap();
-        let v2 = parse_str(Path::new("poetry.lock"), V2).unwrap();
+        let v1 = parse_str(Path::new("/nonexistent/poetry.lock"), V1).unwrap();
+        let v2 = parse_str(Path::new("/nonexistent/poetry.lock"), V2).unwrap();
         // (lock, index, name, line, group, kind, files, on linux)
         let table = [
             (&v1, 0, "colorama", 2, Some("dev"), Kind::Index, 2, true),
