@@ -203,6 +203,7 @@ pub struct AuditArgs {
 pub enum FailOnArg {
     GilFallback,
     NoWheel,
+    PythonExcluded,
     SourceOnly,
     Unknown,
     Pure,
@@ -217,6 +218,7 @@ impl FailOnArg {
         Some(match self {
             FailOnArg::GilFallback => R::GilFallback,
             FailOnArg::NoWheel => R::NoWheel,
+            FailOnArg::PythonExcluded => R::PythonExcluded,
             FailOnArg::SourceOnly => R::SourceOnly,
             FailOnArg::Unknown => R::Unknown,
             FailOnArg::Pure => R::Pure,

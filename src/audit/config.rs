@@ -18,9 +18,10 @@ use crate::scan::Readiness;
 use crate::wheel::{Platform, PythonTarget};
 
 /// The readiness values that fail an audit unless told otherwise.
-pub const DEFAULT_FAIL_ON: [Readiness; 3] = [
+pub const DEFAULT_FAIL_ON: [Readiness; 4] = [
     Readiness::GilFallback,
     Readiness::NoWheel,
+    Readiness::PythonExcluded,
     Readiness::Unknown,
 ];
 
@@ -388,7 +389,7 @@ fn parse_fail_on(items: &[&str]) -> Result<Vec<Readiness>, String> {
             FailOnArg::from_str(s, true).map_err(|_| {
                 format!(
                     "unknown readiness {s:?} in fail-on: expected gil-fallback, no-wheel, \
-                     source-only, unknown, pure, ready or none"
+                     python-excluded, source-only, unknown, pure, ready or none"
                 )
             })
         })

@@ -620,7 +620,10 @@ fn same_version(got: Option<&str>, pin: &str) -> bool {
 fn blocks(r: Readiness) -> bool {
     matches!(
         r,
-        Readiness::GilFallback | Readiness::NoWheel | Readiness::SourceOnly
+        Readiness::GilFallback
+            | Readiness::NoWheel
+            | Readiness::PythonExcluded
+            | Readiness::SourceOnly
     )
 }
 

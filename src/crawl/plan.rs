@@ -140,6 +140,7 @@ fn targets(release: &Release, pythons: &[PythonTarget], platforms: &[Platform]) 
                 Pick::Pure(..) => Offer::Settled(Readiness::Pure),
                 Pick::NoWheel(_) => Offer::Settled(Readiness::NoWheel),
                 Pick::SourceOnly => Offer::Settled(Readiness::SourceOnly),
+                Pick::PythonExcluded(_) => Offer::Settled(Readiness::PythonExcluded),
                 Pick::Nothing => Offer::Settled(Readiness::Unknown),
             };
             out.push(Target {

@@ -89,12 +89,18 @@ pub struct NetSummary {
     pub seconds: f64,
 }
 
+/// The width of a readiness column: 13, or its name and a space.
+fn column_width(r: Readiness) -> usize {
+    13.max(r.as_str().len() + 1)
+}
+
 /// Readiness columns of the text table, in this order.
-const COLUMNS: [Readiness; 6] = [
+const COLUMNS: [Readiness; 7] = [
     Readiness::Ready,
     Readiness::GilFallback,
     Readiness::Unknown,
     Readiness::NoWheel,
+    Readiness::PythonExcluded,
     Readiness::SourceOnly,
     Readiness::Pure,
 ];
@@ -177,7 +183,7 @@ impl CrawlSummary {
         let mut out = String::from("projects by the readiness of their latest release\n");
         let _ = write!(out, "{:<7}{:<18}", "python", "platform");
         for c in COLUMNS {
-            let _ = write!(out, "{:>13}", c.as_str());
+            let _ = write!(out, "{:>w$}", c.as_str(), w = column_width(c));
         }
         out.push('\n');
         for (python, platform) in rows {
@@ -188,10 +194,11 @@ impl CrawlSummary {
                     .iter()
                     .find(|r| r.python == python && r.platform == platform && r.readiness == c)
                     .map_or(0, |r| r.projects);
+                let w = column_width(c);
                 if n == 0 {
-                    let _ = write!(out, "{:>13}", ".");
+                    let _ = write!(out, "{:>w$}", ".");
                 } else {
-                    let _ = write!(out, "{n:>13}");
+                    let _ = write!(out, "{n:>w$}");
                 }
             }
             out.push('\n');

@@ -114,6 +114,9 @@ pub enum Pick {
     NoWheel(String),
     /// No wheel at all, only source distributions.
     SourceOnly,
+    /// Files exist, but the `requires-python` of every one excludes the interpreter (the
+    /// specifier given).
+    PythonExcluded(String),
     /// Nothing installable (no files, or all yanked).
     Nothing,
 }
@@ -130,10 +133,19 @@ pub fn pick(
     let wheels: Vec<&(WheelFilename, DistFile)> =
         release.wheels.iter().filter(|(_, f)| usable(f)).collect();
     if wheels.is_empty() {
-        return if release.sdists.iter().any(usable) {
-            Pick::SourceOnly
-        } else {
-            Pick::Nothing
+        if release.sdists.iter().any(usable) {
+            return Pick::SourceOnly;
+        }
+        // Files the installer would consider but for their requires-python.
+        let mut files = release
+            .wheels
+            .iter()
+            .map(|(_, f)| f)
+            .chain(&release.sdists)
+            .filter(|f| allow_yanked || f.yanked.is_none());
+        return match files.find_map(|f| f.requires_python.clone()) {
+            Some(spec) => Pick::PythonExcluded(spec),
+            None => Pick::Nothing,
         };
     }
     let Some(platform) = platform else {
@@ -421,7 +433,27 @@ mod tests {
                 Some(Platform::LinuxX86_64),
                 false
             ),
-            Pick::Nothing
+            Pick::PythonExcluded(">=3.15".into())
+        );
+        // A pure release for older Pythons only: not installable, for every platform.
+        let mut p = page(&["demo_pkg-1.0-py3-none-any.whl", "demo_pkg-1.0.tar.gz"]);
+        for f in &mut p.files {
+            f.requires_python = Some("<3.14".into());
+        }
+        let rs = releases(&p);
+        for platform in [None, Some(Platform::WindowsAmd64)] {
+            assert_eq!(
+                pick(latest(&rs).unwrap(), PythonTarget::Py314t, platform, false),
+                Pick::PythonExcluded("<3.14".into()),
+                "{platform:?}"
+            );
+        }
+        assert_eq!(
+            pick(latest(&rs).unwrap(), PythonTarget::Py313t, None, false),
+            Pick::Pure(
+                WheelFilename::parse("demo_pkg-1.0-py3-none-any.whl").unwrap(),
+                p.files[0].clone()
+            )
         );
     }
 }

@@ -74,6 +74,7 @@ pub(crate) fn readiness_label(r: Readiness) -> &'static str {
         Readiness::Ready => "READY",
         Readiness::GilFallback => "TURNS THE GIL ON",
         Readiness::NoWheel => "NO WHEEL FOR TARGET",
+        Readiness::PythonExcluded => "NOT FOR THIS PYTHON",
         Readiness::SourceOnly => "SOURCE ONLY",
         Readiness::Pure => "PURE PYTHON",
         Readiness::Unknown => "UNKNOWN",

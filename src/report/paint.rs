@@ -86,7 +86,10 @@ impl Paint {
             Readiness::Ready => self.good(text),
             Readiness::Pure => self.dim(text),
             Readiness::GilFallback => self.bad(text),
-            Readiness::NoWheel | Readiness::SourceOnly | Readiness::Unknown => self.warn(text),
+            Readiness::NoWheel
+            | Readiness::PythonExcluded
+            | Readiness::SourceOnly
+            | Readiness::Unknown => self.warn(text),
         }
     }
 }

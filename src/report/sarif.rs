@@ -14,7 +14,7 @@ use crate::scan::Readiness;
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// The rules, in `ruleIndex` order: (readiness, short description, help).
-const RULES: [(Readiness, &str, &str); 4] = [
+const RULES: [(Readiness, &str, &str); 5] = [
     (
         Readiness::GilFallback,
         "A dependency's extension module turns the GIL back on",
@@ -33,6 +33,12 @@ const RULES: [(Readiness, &str, &str); 4] = [
         Readiness::SourceOnly,
         "A dependency publishes only a source distribution",
         "The pinned release has no wheels at all: installing it builds it from source.",
+    ),
+    (
+        Readiness::PythonExcluded,
+        "A dependency does not install on the audited interpreter",
+        "The requires-python of every file of the pinned release excludes the audited \
+         interpreter: it cannot be installed there. Upgrade to a release that supports it.",
     ),
     (
         Readiness::Unknown,
@@ -87,6 +93,7 @@ fn rule_name(readiness: Readiness) -> &'static str {
         Readiness::GilFallback => "TurnsTheGilOn",
         Readiness::NoWheel => "NoFreeThreadedWheel",
         Readiness::SourceOnly => "SourceOnly",
+        Readiness::PythonExcluded => "PythonExcluded",
         _ => "ReadinessUnknown",
     }
 }
@@ -144,6 +151,7 @@ fn headline(readiness: Readiness) -> &'static str {
         Readiness::GilFallback => "turns the GIL back on",
         Readiness::NoWheel => "no wheel for the free-threaded interpreter at this version",
         Readiness::SourceOnly => "only a source distribution at this version",
+        Readiness::PythonExcluded => "does not install on this interpreter (requires-python)",
         _ => "readiness unknown",
     }
 }

@@ -62,6 +62,8 @@ pub enum Readiness {
     Unknown,
     /// Binary wheels exist, none for this target.
     NoWheel,
+    /// No file of the release installs on this interpreter: its `requires-python` excludes it.
+    PythonExcluded,
     /// Only a source distribution.
     SourceOnly,
     /// A matching wheel exists and every module keeps the GIL off.
@@ -76,6 +78,7 @@ impl Readiness {
             Readiness::Ready => "ready",
             Readiness::GilFallback => "gil-fallback",
             Readiness::NoWheel => "no-wheel",
+            Readiness::PythonExcluded => "python-excluded",
             Readiness::SourceOnly => "source-only",
             Readiness::Pure => "pure",
             Readiness::Unknown => "unknown",

@@ -317,6 +317,10 @@ fn plan_page(
                     Readiness::SourceOnly,
                     "only a source distribution: installing builds it from source".into(),
                 )),
+                Pick::PythonExcluded(spec) => reports.push(note(
+                    Readiness::PythonExcluded,
+                    format!("requires-python {spec} excludes {python}: no file of this release installs on it"),
+                )),
                 Pick::Nothing => reports.push(note(
                     Readiness::Unknown,
                     "no installable file in this release".into(),

@@ -16,13 +16,14 @@ use crate::wheel::Platform;
 pub const DEFAULT_PYTHONS: [&str; 2] = ["3.14t", "3.15t"];
 
 /// Every readiness, in the order pages list them (best first).
-pub const READINESS_ORDER: [Readiness; 6] = [
+pub const READINESS_ORDER: [Readiness; 7] = [
     Readiness::Ready,
     Readiness::Pure,
     Readiness::GilFallback,
     Readiness::Unknown,
     Readiness::NoWheel,
     Readiness::SourceOnly,
+    Readiness::PythonExcluded,
 ];
 
 /// Everything the pages are made from.
@@ -144,13 +145,14 @@ pub struct NewlyReady {
 /// GIL on anywhere decides it, then an undecided one; else ready where any platform is ready
 /// (the platforms column says which), then pure, then what is missing.
 pub fn summarize(cells: impl IntoIterator<Item = Readiness>) -> Option<Readiness> {
-    const PRIORITY: [Readiness; 6] = [
+    const PRIORITY: [Readiness; 7] = [
         Readiness::GilFallback,
         Readiness::Unknown,
         Readiness::Ready,
         Readiness::Pure,
         Readiness::NoWheel,
         Readiness::SourceOnly,
+        Readiness::PythonExcluded,
     ];
     let seen: Vec<Readiness> = cells.into_iter().collect();
     PRIORITY.into_iter().find(|p| seen.contains(p))

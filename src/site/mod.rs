@@ -152,6 +152,7 @@ pub fn readiness_label(r: Readiness) -> &'static str {
         Readiness::Unknown => "unknown",
         Readiness::NoWheel => "no wheel",
         Readiness::SourceOnly => "source only",
+        Readiness::PythonExcluded => "not for this Python",
     }
 }
 
@@ -164,6 +165,7 @@ pub fn readiness_color(r: Readiness) -> &'static str {
         Readiness::Unknown => "#8a5a00",
         Readiness::NoWheel => "#8250df",
         Readiness::SourceOnly => "#57606a",
+        Readiness::PythonExcluded => "#6e7781",
     }
 }
 

@@ -64,6 +64,7 @@ named!(
         Readiness::GilFallback,
         Readiness::Unknown,
         Readiness::NoWheel,
+        Readiness::PythonExcluded,
         Readiness::SourceOnly,
         Readiness::Ready,
         Readiness::Pure,
@@ -159,6 +160,7 @@ mod tests {
             Readiness::GilFallback
             | Readiness::Unknown
             | Readiness::NoWheel
+            | Readiness::PythonExcluded
             | Readiness::SourceOnly
             | Readiness::Ready
             | Readiness::Pure => Readiness::all().contains(&r),
