@@ -176,7 +176,7 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
     /// The readiness values that fail the audit (exit 1), or `none`. Default: `fail-on` in
-    /// `[tool.gilfree]`, $GILFREE_FAIL_ON, or gil-fallback,no-wheel,unknown.
+    /// `[tool.gilfree]`, $GILFREE_FAIL_ON, or gil-fallback,no-wheel,python-excluded,unknown.
     #[arg(long, value_delimiter = ',', value_name = "READINESS")]
     pub fail_on: Vec<FailOnArg>,
     /// Report NAME but never fail on it (`NAME=REASON` to say why); adds to the `ignore`
