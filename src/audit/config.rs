@@ -344,8 +344,8 @@ fn one_line(message: &str) -> String {
     let first = lines.next().unwrap_or_default().to_string();
     // toml's messages put what is wrong after the excerpt: keep the last plain line too.
     match lines
-        .filter(|l| !l.starts_with('|') && !l.contains('^'))
-        .last()
+        .rev()
+        .find(|l| !l.starts_with('|') && !l.contains('^'))
     {
         Some(last) if last != first && !last.chars().next().is_some_and(|c| c.is_ascii_digit()) => {
             format!("{first} {last}")
