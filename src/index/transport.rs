@@ -28,8 +28,9 @@ pub(crate) enum Failure {
     /// Worth another try, after `wait` if the server asked for a pause, else after backoff.
     Retry(FetchError, Option<Duration>),
     /// No response at all (refused, reset, timed out, DNS): worth another try, within the
-    /// client's patience while the server has never answered.
-    NoAnswer(FetchError),
+    /// client's patience while the server has never answered. `timed_out`: the attempt waited
+    /// the whole timeout.
+    NoAnswer { error: FetchError, timed_out: bool },
     /// Final: trying again would get the same answer.
     Fail(FetchError),
 }
@@ -133,12 +134,11 @@ impl Transport {
                 Ok(value) => return Ok(value),
                 Err(Failure::Fail(error)) => return Err(error),
                 Err(Failure::Retry(error, wait)) => (error, wait),
-                Err(Failure::NoAnswer(error)) => {
+                Err(Failure::NoAnswer { error, timed_out }) => {
                     let never_answered = !self.hosts.with(&host, |h| h.answered);
                     let pause = self.policy.backoff(retry);
                     // Before any answer, a timeout has used the patience up on its own;
                     // failures that come at once are tried again within it.
-                    let timed_out = matches!(&error, FetchError::Network { message, .. } if message.starts_with("timed out"));
                     let out_of_patience =
                         never_answered && (timed_out || started.elapsed() + pause > self.patience);
                     if out_of_patience || retry >= self.policy.max_retries {
@@ -306,7 +306,10 @@ fn send_failure(url: &str, err: &reqwest::Error) -> Failure {
     if err.is_builder() || err.is_redirect() {
         Failure::Fail(error)
     } else {
-        Failure::NoAnswer(error)
+        Failure::NoAnswer {
+            error,
+            timed_out: err.is_timeout(),
+        }
     }
 }
 
