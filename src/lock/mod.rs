@@ -124,17 +124,6 @@ impl Kind {
     pub fn is_auditable(&self) -> bool {
         matches!(self, Kind::Index)
     }
-
-    /// Why the requirement cannot be audited, or `None` for [`Kind::Index`].
-    pub fn reason(&self) -> Option<String> {
-        match self {
-            Kind::Index => None,
-            Kind::Url(u) => Some(format!("direct URL {u} is not a release on an index")),
-            Kind::Path(p) => Some(format!("local path {p} is not a release on an index")),
-            Kind::Editable(p) => Some(format!("editable install of {p} is built locally")),
-            Kind::Vcs(u) => Some(format!("version-control checkout {u} is built locally")),
-        }
-    }
 }
 
 /// A file a lock lists for a package.
