@@ -515,3 +515,25 @@ fn every_bad_input_at_once_through_the_library() {
         ]
     );
 }
+
+#[test]
+fn a_script_named_like_a_module_is_not_a_module() {
+    // A text file under an extension module's name cannot be imported: it is no module, and
+    // not an error; the wheel says so.
+    let script = b"#!/bin/sh\nexec python3 -m lru \"$@\"\n";
+    let bytes = replace_member(&wheel_path(LRU), LRU_SO, script);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join(LRU), &bytes).unwrap();
+    let run = gilfree(tmp.path(), &["scan", "--format", "json", LRU]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    let doc = run.json();
+    let report = &reports_for(&doc, LRU)[0];
+    assert_eq!(report["modules"], serde_json::json!([]), "{report}");
+    assert_eq!(report["readiness"], "ready");
+    let note = report["note"].as_str().unwrap();
+    assert!(
+        note.contains("or not a binary at all), such as lru/_lru.cpython-314t"),
+        "{note}"
+    );
+}

@@ -1,7 +1,8 @@
-//! Files named like extension modules that the import system cannot load — no init hook, or
-//! one that only returns NULL — are native libraries a package opens with ctypes or cffi
-//! (pycryptodome ships dozens): they cannot turn the GIL on, so they are not counted as
-//! modules, and the wheel says so.
+//! Files named like extension modules that the import system cannot load — no init hook, one
+//! that only returns NULL, or no binary at all (a script or text file that happens to end in
+//! `.so`) — cannot turn the GIL on: the first two are native libraries a package opens with
+//! ctypes or cffi (pycryptodome ships dozens), the last is not native code. They are not
+//! counted as modules, and the wheel says so.
 
 use super::{Readiness, WheelReport};
 use crate::inspect::Arch;
@@ -17,6 +18,9 @@ pub(super) fn is_foreign_loaded_library(
     data: &[u8],
     arch: Option<Arch>,
 ) -> bool {
+    if v.reason == Reason::MalformedBinary {
+        return is_text(data);
+    }
     if !matches!(v.reason, Reason::NoInitHook | Reason::DefNotFound) {
         return false;
     }
@@ -33,6 +37,23 @@ pub(super) fn is_foreign_loaded_library(
                 .is_some_and(|code| returns_null(bin.arch, code))
         }
     }
+}
+
+/// Whether a file is text (a script, a linker script, a README) rather than a binary: not
+/// empty, and its first 4 KiB are UTF-8 with no control character but tab, line feed, form
+/// feed and carriage return. Noise and damaged binaries are not: they stay unknown.
+fn is_text(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(4096)];
+    let utf8 = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // Cut inside a character at the 4 KiB mark.
+        Err(e) => e.error_len().is_none() && head.len() == 4096,
+    };
+    !head.is_empty()
+        && utf8
+        && head
+            .iter()
+            .all(|&b| b >= 0x20 && b != 0x7f || matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
 }
 
 /// Whether a function's code is nothing but `return NULL` (`xor eax, eax; ret` and the like),
@@ -72,7 +93,7 @@ pub(super) fn with_foreign_libraries(report: &mut WheelReport, libraries: &[Stri
         report.readiness = Readiness::Ready;
     }
     let note = format!(
-        "{} file(s) named like extension modules cannot be imported (no init hook, or one that only returns NULL), such as {first}: native libraries loaded with ctypes or cffi, so they cannot turn the GIL on",
+        "{} file(s) named like extension modules cannot be imported (no init hook, one that only returns NULL, or not a binary at all), such as {first}: native libraries loaded with ctypes or cffi, or text, so they cannot turn the GIL on",
         libraries.len()
     );
     report.note = Some(match report.note.take() {
@@ -117,6 +138,25 @@ mod tests {
             (Arch::Ppc64, &[0x38, 0x60, 0x00, 0x00], false),
         ] {
             assert_eq!(returns_null(arch, code), want, "{arch:?} {code:x?}");
+        }
+    }
+
+    #[test]
+    fn scripts_and_text_are_not_binaries_but_noise_and_damaged_files_are_no_proof() {
+        let long_utf8 = "é".repeat(3000); // 6,000 bytes: the 4 KiB cut falls inside a character
+        let cases: [(&[u8], bool); 9] = [
+            (b"#!/bin/sh\nexec python -m tool \"$@\"\n", true),
+            (b"/* GNU ld script */\nGROUP ( libfoo.so.1 )\r\n", true),
+            (long_utf8.as_bytes(), true),
+            (b"", false),
+            (b"\x7fELF\x02\x01\x01 this is not really an ELF file", false),
+            (b"MZ\x90\x00", false),
+            (b"text with a NUL\0 inside", false),
+            (&[0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1], false),
+            (&[0xff, 0xfe, 0x41], false),
+        ];
+        for (data, want) in cases {
+            assert_eq!(is_text(data), want, "{:?}", String::from_utf8_lossy(data));
         }
     }
 }
