@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::config::{self, CommandLine, Settings};
+use super::config::{self, CommandLine, Settings, dedup};
 use super::indexes::WithExtras;
 use super::{AuditOptions, AuditReport, audit_with, discover};
 use crate::cli::{AuditArgs, AuditFormat};
@@ -200,14 +200,4 @@ fn indexes(args: &AuditArgs, inputs: &[Parsed]) -> (String, Vec<String>) {
         }
     }
     (main, extras)
-}
-
-fn dedup(items: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
 }

@@ -103,13 +103,6 @@ impl Settings {
     /// One line saying what is audited and why: "3.14t on linux-x86_64 (platform: the
     /// platform gilfree runs on; --platform all for every platform)".
     pub fn describe(&self) -> String {
-        let pythons: Vec<String> = self.pythons.iter().map(|p| p.to_string()).collect();
-        let platforms = if self.platforms.is_empty() {
-            "every platform with wheels".to_string()
-        } else {
-            let names: Vec<&str> = self.platforms.iter().map(|p| p.name()).collect();
-            names.join(", ")
-        };
         let mut why = Vec::new();
         if self.pythons_from != Origin::Default {
             why.push(format!("python from {}", self.pythons_from));
@@ -119,7 +112,21 @@ impl Settings {
         } else {
             why.push(format!("platform from {}", self.platforms_from));
         }
-        format!("{} on {platforms} ({})", pythons.join(", "), why.join("; "))
+        format!("{} ({})", self.targets(), why.join("; "))
+    }
+
+    /// What is audited, in a few words: "3.14t on linux-x86_64", "3.14t on every platform
+    /// with wheels".
+    pub fn targets(&self) -> String {
+        use super::group::and_list;
+        let pythons: Vec<String> = self.pythons.iter().map(|p| p.to_string()).collect();
+        let platforms: Vec<String> = self.platforms.iter().map(|p| p.to_string()).collect();
+        let platforms = if platforms.is_empty() {
+            "every platform with wheels".to_string()
+        } else {
+            and_list(&platforms)
+        };
+        format!("{} on {platforms}", and_list(&pythons))
     }
 }
 
@@ -401,7 +408,8 @@ fn fail_on_of(args: &[FailOnArg]) -> Vec<Readiness> {
     dedup(args.iter().filter_map(|a| a.readiness()).collect())
 }
 
-fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+/// `items` without repeats, in their order.
+pub(super) fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
     let mut out = Vec::new();
     for item in items {
         if !out.contains(&item) {

@@ -34,21 +34,8 @@ impl AuditContext<'_> {
         self.settings.pythons.len() <= 1
     }
 
-    /// "3.14t on linux-x86_64", "3.14t on every platform with wheels".
     fn short_targets(&self) -> String {
-        let pythons: Vec<String> = self
-            .settings
-            .pythons
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
-        let platforms: Vec<&str> = self.settings.platforms.iter().map(|p| p.name()).collect();
-        let platforms = if platforms.is_empty() {
-            "every platform with wheels".to_string()
-        } else {
-            and_list(&platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>())
-        };
-        format!("{} on {platforms}", and_list(&pythons))
+        self.settings.targets()
     }
 }
 
