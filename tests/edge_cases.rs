@@ -101,6 +101,33 @@ EXPORT void *PyInit_edge(void) {{ return make(\"edge\", (void *)exec_mod); }}"
     )
 }
 
+/// PyO3 0.26/0.27 shape: the init hook passes a constant `gil_used` flag to
+/// `make_module(&MODULE_DEF, gil_used)`, which hands it to a closure through its captured
+/// environment; the closure creates the module from the `PyModuleDef` inside `MODULE_DEF`
+/// and calls `SetGIL(m, !*gil_used)`, so the call site holds no constant. `noipa` keeps gcc
+/// from propagating the flag into the callee (rustc does not either).
+fn pyo3_closure(gil_used: &str) -> String {
+    format!(
+        "{PRELUDE}
+__attribute__((used)) static const char marker[] = \"pyo3-0.26.0/src/impl_/pymodule.rs\";
+typedef struct {{ void *once; intptr_t interpreter; Def ffi; }} ModuleDef;
+static ModuleDef MODULE_DEF = {{ 0, -1, DEF(0) }};
+struct Env {{ const int *gil_used; ModuleDef *def; }};
+__attribute__((noipa)) static void *closure(struct Env *env) {{
+    void *m = PyModule_Create2(&env->def->ffi, 1013);
+    if (!m) return 0;
+    if (PyUnstable_Module_SetGIL(m, (void *)(intptr_t)!*env->gil_used) < 0) return 0;
+    return m;
+}}
+__attribute__((noipa)) static void *make_module(void **out, ModuleDef *def, int gil_used) {{
+    struct Env env = {{ &gil_used, def }};
+    *out = closure(&env);
+    return *out;
+}}
+EXPORT void *PyInit_edge(void) {{ void *out; return make_module(&out, &MODULE_DEF, {gil_used}); }}"
+    )
+}
+
 fn runtime_slots(gil: &str) -> String {
     format!(
         "{PRELUDE}
@@ -173,6 +200,15 @@ fn expected_on(cc: &str, name: &str, want: (Verdict, Reason)) -> (Verdict, Reaso
     }
     if (name.starts_with("sp_set") || name == "sp_runtime" || name == "flag_guard") && !calls {
         return unsupported;
+    }
+    if name.starts_with("pyo3_closure") && !stores {
+        // The flag is read at the init hook's call, whose address arguments are followed on
+        // x86-64 and AArch64 only; elsewhere the SetGIL argument stays a run-time value.
+        return if calls {
+            (Verdict::Unknown, Reason::SetGilRuntimeValue)
+        } else {
+            unsupported
+        };
     }
     if name == "flag_guard" && !stores {
         // Calls are read but branches are not: a SetGIL call behind a flag stays unknown.
@@ -362,6 +398,18 @@ EXPORT void *PyInit_edge(void) {{
             ),
             Verdict::GilNotUsed,
             Reason::Delegated,
+        ),
+        (
+            "pyo3_closure_not_used",
+            pyo3_closure("0"),
+            Verdict::GilNotUsed,
+            Reason::SetGil1,
+        ),
+        (
+            "pyo3_closure_used",
+            pyo3_closure("1"),
+            Verdict::GilUsed,
+            Reason::SetGil0,
         ),
         // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
         (

@@ -166,7 +166,7 @@ fn read_init(
                 ),
             );
         }
-        return read_def(bin, code, &def, req.binder);
+        return read_def(bin, code, &def, req.binder, hook);
     }
     if let Some(f) = heap_def(bin, code) {
         return f;
@@ -175,7 +175,7 @@ fn read_init(
         return f;
     }
     if bin.imports_name("PyModule_Create2") && !bin.imports_name("PyModuleDef_Init") {
-        return single_phase(bin, code, req.binder, "PyModuleDef not located");
+        return single_phase(bin, code, req.binder, "PyModuleDef not located", None);
     }
     if !code.supported() {
         return Finding::new(
@@ -473,7 +473,7 @@ fn decide(gil: &[(String, Word)], reasons: [Reason; 3], what: &str) -> Finding {
     }
 }
 
-fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder) -> Finding {
+fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder, hook: u64) -> Finding {
     let at = def.addr + def.layout.m_slots;
     let where_def = format!("PyModuleDef `{}` at {}", def.name, loc(bin, def.addr));
     match bin.word_at(at) {
@@ -503,7 +503,13 @@ fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder) -> Finding {
         }
         Some(Word::Int(0)) | None => {
             if bin.imports_name("PyModule_Create2") {
-                return single_phase(bin, code, binder, &format!("{where_def}, m_slots NULL"));
+                return single_phase(
+                    bin,
+                    code,
+                    binder,
+                    &format!("{where_def}, m_slots NULL"),
+                    Some((hook, def)),
+                );
             }
             if let Some(f) = runtime_m_slots(bin, code, def, &where_def) {
                 return f;
@@ -675,7 +681,14 @@ fn heap_def(bin: &Binary, code: &Code) -> Option<Finding> {
 }
 
 /// Tier 4: a single-phase module decides by the constant passed to `PyUnstable_Module_SetGIL`.
-fn single_phase(bin: &Binary, code: &Code, binder: Binder, context: &str) -> Finding {
+/// `init` is the init hook and the def it creates the module from, when located.
+fn single_phase(
+    bin: &Binary,
+    code: &Code,
+    binder: Binder,
+    context: &str,
+    init: Option<(u64, &Def)>,
+) -> Finding {
     let Some(set_gil) = bin.import("PyUnstable_Module_SetGIL") else {
         return Finding::new(
             Verdict::GilUsed,
@@ -739,6 +752,13 @@ fn single_phase(bin: &Binary, code: &Code, binder: Binder, context: &str) -> Fin
             }
             ArgValue::Const(v) => consts.push((site, v)),
             ArgValue::Unknown(why) => {
+                if binder == Binder::Pyo3
+                    && sites.len() == 1
+                    && let Some((hook, def)) = init
+                    && let Some(f) = pyo3_make_module(bin, code, hook, def, site)
+                {
+                    return f.single_phase();
+                }
                 return Finding::new(
                     Verdict::Unknown,
                     Reason::SetGilRuntimeValue,
@@ -782,6 +802,45 @@ fn single_phase(bin: &Binary, code: &Code, binder: Binder, context: &str) -> Fin
         )
     };
     f.single_phase()
+}
+
+/// PyO3 0.26 and 0.27 create the module inside a once-cell closure and call
+/// `PyUnstable_Module_SetGIL(m, if gil_used { USED } else { NOT_USED })`, reading `gil_used`
+/// from the closure's captured environment, so the call site holds no constant. The flag is
+/// the one the init hook passes to `ModuleDef::make_module(&DEF, gil_used)`, with `DEF` the
+/// PyO3 `ModuleDef` that holds the `PyModuleDef` the module is created from: read it there.
+/// `None` unless the hook makes exactly one such call with a constant 0 or 1.
+fn pyo3_make_module(bin: &Binary, code: &Code, hook: u64, def: &Def, site: u64) -> Option<Finding> {
+    // `ModuleDef` starts at most a few words before the `ffi::PyModuleDef` it holds.
+    let holds_def = |a: u64| a <= def.addr && def.addr - a <= 64;
+    let mut calls = Vec::new();
+    for call in code.refs_within(hook, 128).call_sites {
+        for n in 0..3 {
+            if code.addr_arg_at_call(call, n).is_some_and(holds_def) {
+                calls.push((call, code.arg_at_call(call, n + 1)));
+                break;
+            }
+        }
+    }
+    let [(call, ArgValue::Const(gil_used @ (0 | 1)))] = calls[..] else {
+        return None;
+    };
+    let (verdict, reason, value) = if gil_used == 0 {
+        (Verdict::GilNotUsed, Reason::SetGil1, "Py_MOD_GIL_NOT_USED")
+    } else {
+        (Verdict::GilUsed, Reason::SetGil0, "Py_MOD_GIL_USED")
+    };
+    Some(Finding::new(
+        verdict,
+        reason,
+        format!(
+            "PyUnstable_Module_SetGIL(m, !gil_used) at {} with gil_used = {} passed to ModuleDef::make_module by the init hook at {} ({value}; PyO3's module def at {})",
+            loc(bin, site),
+            gil_used == 1,
+            loc(bin, call),
+            loc(bin, def.addr)
+        ),
+    ))
 }
 
 /// Tier 6: the hook holds no def but hands off to a function another library exports
@@ -1000,7 +1059,7 @@ mod tests {
         let stub = calls_to_import(&mut data, 100_000);
         let bin = x86_text(&data, stub, &["PyUnstable_Module_SetGIL"]);
         let code = Code::new(&bin);
-        let f = single_phase(&bin, &code, Binder::CApi, "test");
+        let f = single_phase(&bin, &code, Binder::CApi, "test", None);
         assert_eq!(
             (f.verdict, f.reason),
             (Verdict::Unknown, Reason::SetGilRuntimeValue)

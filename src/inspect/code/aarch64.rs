@@ -359,7 +359,10 @@ pub(super) fn refs(code: &Code, func: u64, max: usize) -> FuncRefs {
             }
             Insn::Bl { target } => match code.stub_import(target) {
                 Some(i) => out.imports.push(i),
-                None => out.local_calls.push(target),
+                None => {
+                    out.local_calls.push(target);
+                    out.call_sites.push(pc);
+                }
             },
             Insn::B { target } => {
                 match code.stub_import(target) {
@@ -481,6 +484,46 @@ pub(super) fn arg_at_call(code: &Code, site: u64, n: usize) -> ArgValue {
     ArgValue::Unknown(format!(
         "argument not set in the code just before the call at {site:#x}"
     ))
+}
+
+/// The address `x<n>` holds at the call at `site`, when the straight-line code just before
+/// sets it with `adr`, or `adrp` and `add`.
+pub(super) fn addr_arg_at_call(code: &Code, site: u64, n: usize) -> Option<u64> {
+    let mut want = u8::try_from(n).ok().filter(|&n| n < 8)?;
+    let mut add: Option<u64> = None;
+    for k in 1..=32u64 {
+        let pc = site.checked_sub(4 * k)?;
+        let insn = decode(word_at(code.bin, pc)?, pc);
+        match insn {
+            Insn::Bl { .. } | Insn::Indirect { .. } | Insn::B { .. } => return None,
+            Insn::Adrp { rd, page } if rd == want => return Some(page.wrapping_add(add?)),
+            Insn::Adr { rd, addr } if rd == want && add.is_none() => return Some(addr),
+            Insn::AddImm {
+                rd,
+                rn,
+                imm,
+                wide: true,
+            } if rd == want && add.is_none() => {
+                add = Some(imm);
+                want = rn;
+            }
+            Insn::MovReg { rd, rm } if rd == want && add.is_none() => want = rm,
+            Insn::Other(w) if may_write(w, want) => return None,
+            Insn::AddImm { rd, .. }
+            | Insn::Adrp { rd, .. }
+            | Insn::Adr { rd, .. }
+            | Insn::MovImm { rd, .. }
+            | Insn::MovK { rd, .. }
+            | Insn::MovReg { rd, .. }
+                if rd == want =>
+            {
+                return None;
+            }
+            Insn::LdrImm { rt, .. } if rt == want => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Known register contents while reading forward.

@@ -51,6 +51,9 @@ pub struct FuncRefs {
     pub local_calls: Vec<u64>,
     /// The import the function ends by jumping to (a tail call), if any.
     pub tail_import: Option<u32>,
+    /// Where the function calls local code (directly or through a pointer slot that holds a
+    /// local address), in order.
+    pub call_sites: Vec<u64>,
 }
 
 /// Code reader for one binary: knows its import stubs, dispatches on the architecture.
@@ -106,11 +109,27 @@ impl<'b, 'a> Code<'b, 'a> {
 
     /// What the first instructions of the function at `func` reference.
     pub fn refs(&self, func: u64) -> FuncRefs {
+        self.refs_within(func, 48)
+    }
+
+    /// What the first `max` instructions of the function at `func` reference.
+    pub fn refs_within(&self, func: u64, max: usize) -> FuncRefs {
         match self.bin.arch {
-            Arch::X86_64 => x86_64::refs(self, func, 48),
-            Arch::Aarch64 => aarch64::refs(self, func, 48),
-            Arch::X86 => x86::refs(self, func, 48),
+            Arch::X86_64 => x86_64::refs(self, func, max),
+            Arch::Aarch64 => aarch64::refs(self, func, max),
+            Arch::X86 => x86::refs(self, func, max),
             _ => FuncRefs::default(),
+        }
+    }
+
+    /// The address argument `n` (0-based) holds at the call at `site`, when the code just
+    /// before the call computes it from the instruction pointer (`lea reg, [rip+d]`,
+    /// `adrp`+`add`).
+    pub fn addr_arg_at_call(&self, site: u64, n: usize) -> Option<u64> {
+        match self.bin.arch {
+            Arch::X86_64 => x86_64::addr_arg_at_call(self, site, n, self.bin.format == Format::Pe),
+            Arch::Aarch64 => aarch64::addr_arg_at_call(self, site, n),
+            _ => None,
         }
     }
 

@@ -98,9 +98,21 @@ pub(super) fn refs(code: &Code, func: u64, max: usize) -> FuncRefs {
                 }
             }
         }
+        if ins.flow_control() == FlowControl::IndirectCall
+            && ins.is_ip_rel_memory_operand()
+            && matches!(
+                code.bin.pointers.get(ins.ip_rel_memory_address()),
+                Some(Pointer::Addr(_))
+            )
+        {
+            out.call_sites.push(ins.ip());
+        }
         match ins.flow_control() {
             FlowControl::Call | FlowControl::UnconditionalBranch => {
                 let t = ins.near_branch_target();
+                if ins.flow_control() == FlowControl::Call && code.stub_import(t).is_none() {
+                    out.call_sites.push(ins.ip());
+                }
                 let tail = ins.flow_control() == FlowControl::UnconditionalBranch;
                 match code.stub_import(t) {
                     Some(i) => {
@@ -144,6 +156,10 @@ pub(super) fn call_sites(code: &Code, imports: &[u32]) -> Vec<(u64, u32)> {
                 }
                 0xff if !stub_section => {
                     if !matches!(bytes.get(i + 1), Some(0x15 | 0x25)) {
+                        continue;
+                    }
+                    // A thunk's own `jmp [slot]` (PE thunks sit in `.text`) calls nothing.
+                    if bytes[i + 1] == 0x25 && code.stub_import(start + i as u64).is_some() {
                         continue;
                     }
                     let Some(rel) = rel32(bytes, i + 2) else {
@@ -350,6 +366,36 @@ impl Isa for X64 {
             _ => false,
         }
     }
+}
+
+/// The RIP-relative address argument `n` holds at the call at `site`, set by the code just
+/// before the call.
+pub(super) fn addr_arg_at_call(code: &Code, site: u64, n: usize, windows: bool) -> Option<u64> {
+    let regs: &[Register] = if windows { &WIN64_ARGS } else { &SYSV_ARGS };
+    let run = instructions_before(code.bin, site, 64, 16);
+    let mut factory = InstructionInfoFactory::new();
+    let reg = *regs.get(n)?;
+    for ins in run.iter().rev() {
+        if matches!(
+            ins.flow_control(),
+            FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return
+        ) {
+            return None;
+        }
+        let writes = factory.info(ins).used_registers().iter().any(|u| {
+            u.register().full_register() == reg
+                && !matches!(u.access(), OpAccess::Read | OpAccess::CondRead)
+        });
+        if writes {
+            return match ins.code() {
+                Op::Lea_r64_m if ins.is_ip_rel_memory_operand() => {
+                    Some(ins.ip_rel_memory_address())
+                }
+                _ => None,
+            };
+        }
+    }
+    None
 }
 
 /// Walk back from the call at `site` to the instruction that last set `reg`, over the code
@@ -963,3 +1009,4 @@ mod tests {
         ));
     }
 }
+
