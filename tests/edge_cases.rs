@@ -1,6 +1,7 @@
 //! Edge cases of the slot reader on modules gcc builds during the test: no slot, slot 0,
 //! slot 1, single-phase with and without `PyUnstable_Module_SetGIL`, a value computed at run
-//! time, a pybind11-style SetGIL call behind a flag, a slot array filled by code, DT_RELR
+//! time, a pybind11-style SetGIL call behind a flag, a slot array filled by code, a static
+//! slot the init hook rewrites (gmpy2), PyO3 0.26's closure flag, DT_RELR
 //! relocations and stripped files. The sources
 //! declare the free-threaded `PyModuleDef` layout themselves, so no Python headers are needed.
 
@@ -128,6 +129,23 @@ EXPORT void *PyInit_edge(void) {{ void *out; return make_module(&out, &MODULE_DE
     )
 }
 
+/// gmpy2's shape: a static `{Py_mod_gil, 0}` slot that the init hook rewrites to 1 when
+/// `cond` holds, by walking the array for the gil slot's id, before returning the def.
+fn rewritten(cond: &str) -> String {
+    format!(
+        "{PRELUDE}
+extern int lib_threadsafe(void);
+static Slot slots[] = {{ {{2, (void *)exec_mod}}, {{4, (void *)0}}, {{0, 0}} }};
+static Def def = DEF(slots);
+EXPORT void *PyInit_edge(void) {{
+    if ({cond})
+        for (Slot *s = slots; s->slot; s++)
+            if (s->slot == 4) {{ s->value = (void *)1; break; }}
+    return PyModuleDef_Init(&def);
+}}"
+    )
+}
+
 fn runtime_slots(gil: &str) -> String {
     format!(
         "{PRELUDE}
@@ -200,6 +218,10 @@ fn expected_on(cc: &str, name: &str, want: (Verdict, Reason)) -> (Verdict, Reaso
     }
     if (name.starts_with("sp_set") || name == "sp_runtime" || name == "flag_guard") && !calls {
         return unsupported;
+    }
+    if name.starts_with("rewrite_") && !stores {
+        // Init code is run only on x86-64 and AArch64: elsewhere the static slot stands.
+        return (Verdict::GilUsed, Reason::SlotValue0);
     }
     if name.starts_with("pyo3_closure") && !stores {
         // The flag is read at the init hook's call, whose address arguments are followed on
@@ -411,6 +433,18 @@ EXPORT void *PyInit_edge(void) {{
             Verdict::GilUsed,
             Reason::SetGil0,
         ),
+        (
+            "rewrite_always",
+            rewritten("1"),
+            Verdict::GilNotUsed,
+            Reason::RuntimeSlotValue1,
+        ),
+        (
+            "rewrite_if",
+            rewritten("lib_threadsafe()"),
+            Verdict::Unknown,
+            Reason::NotUsedIf,
+        ),
         // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
         (
             "export_on_314",
@@ -507,4 +541,61 @@ fn a_library_without_hook_is_not_a_module() {
     );
     let (verdict, reason, _) = verdict_of(&so, false);
     assert_eq!((verdict, reason), (Verdict::Unknown, Reason::NoInitHook));
+}
+
+/// A library of the wheel answers the call the rewrite depends on.
+struct OneLibrary(Vec<u8>);
+
+impl gilfree::inspect::Libraries for OneLibrary {
+    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)> {
+        (symbol == "lib_threadsafe" && needed.iter().any(|n| n == "libts.so"))
+            .then(|| ("libts.so".to_string(), self.0.clone()))
+    }
+}
+
+/// The condition is a function of a library in the wheel that returns a constant: the
+/// verdict follows it (gmpy2's `mpfr_buildopt_tls_p()` is `return 1;` in its MPFR).
+#[test]
+fn a_rewritten_slot_follows_what_the_library_returns() {
+    for cc in ["gcc", "aarch64-linux-gnu-gcc"] {
+        if !compilers().contains(&cc) {
+            continue;
+        }
+        for (ret, want) in [
+            ("1", (Verdict::GilNotUsed, Reason::RuntimeSlotValue1)),
+            ("0", (Verdict::GilUsed, Reason::SlotValue0)),
+        ] {
+            let lib = build_with(
+                cc,
+                &format!("libts_{ret}_{cc}"),
+                &format!("int lib_threadsafe(void) {{ return {ret}; }}"),
+                &["-Wl,-soname,libts.so"],
+            );
+            let dir = lib.parent().unwrap().to_path_buf();
+            let linked = dir.join(format!("libts_{cc}.so"));
+            std::fs::copy(&lib, &linked).unwrap();
+            let so = build_with(
+                cc,
+                &format!("rewrite_lib_{ret}_{cc}"),
+                &rewritten("lib_threadsafe()"),
+                &[&format!("{}", linked.display())],
+            );
+            let data = std::fs::read(&so).unwrap();
+            let req = ModuleRequest {
+                member: "edge.so",
+                module: "edge",
+                init_hook: "PyInit_edge",
+                export_hook: "PyModExport_edge",
+                py315: false,
+                arch: None,
+            };
+            let v = inspect_module(&data, &req, &OneLibrary(std::fs::read(&lib).unwrap()));
+            assert_eq!(
+                (v.verdict, v.reason),
+                want,
+                "{cc}, returns {ret}: {}",
+                v.evidence
+            );
+        }
+    }
 }

@@ -20,7 +20,7 @@ use verdict::{Binder, ModuleVerdict, Reason, Verdict};
 #[macro_export]
 macro_rules! analyzer_revision {
     () => {
-        "r6"
+        "r7"
     };
 }
 
@@ -112,6 +112,9 @@ fn fix_for(
                 "the GIL flag is computed at run time{v}: make sure the module uses `#[pymodule(gil_used = false)]`, or upgrade to PyO3 >= 0.28, whose declaration can be read from the file"
             ))
         }
+        (Verdict::Unknown, Reason::NotUsedIf) => Some(
+            "the module declares Py_MOD_GIL_NOT_USED only when a run-time check passes (see the evidence): make the declaration static once the module is thread-safe in every build".to_string(),
+        ),
         _ => None,
     }
 }

@@ -166,7 +166,7 @@ fn read_init(
                 ),
             );
         }
-        return read_def(bin, code, &def, req.binder, hook);
+        return read_def(bin, code, &def, req.binder, hook, libs);
     }
     if let Some(f) = heap_def(bin, code) {
         return f;
@@ -473,7 +473,14 @@ fn decide(gil: &[(String, Word)], reasons: [Reason; 3], what: &str) -> Finding {
     }
 }
 
-fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder, hook: u64) -> Finding {
+fn read_def(
+    bin: &Binary,
+    code: &Code,
+    def: &Def,
+    binder: Binder,
+    hook: u64,
+    libs: &dyn Libraries,
+) -> Finding {
     let at = def.addr + def.layout.m_slots;
     let where_def = format!("PyModuleDef `{}` at {}", def.name, loc(bin, def.addr));
     match bin.word_at(at) {
@@ -499,7 +506,7 @@ fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder, hook: u64) -> 
                 &format!("m_slots of {where_def}"),
             );
             f.evidence = format!("{} ({} slots; {where_def})", f.evidence, entries.len());
-            f
+            rewritten_slots(bin, code, hook, slots, libs, &f).unwrap_or(f)
         }
         Some(Word::Int(0)) | None => {
             if bin.imports_name("PyModule_Create2") {
@@ -528,6 +535,159 @@ fn read_def(bin: &Binary, code: &Code, def: &Def, binder: Binder, hook: u64) -> 
             format!("{where_def}: m_slots holds {}", describe(other)),
         ),
     }
+}
+
+/// A static slot array its own init hook rewrites before returning the def (gmpy2 sets its
+/// `Py_mod_gil` value to `NOT_USED` when the bundled MPFR is built thread-safe). The hook is
+/// run path by path (see `code::emulate`); the slot array each path leaves decides. A call
+/// the hook branches on is answered, when a library of the wheel exports it as a function
+/// that returns a constant; otherwise the verdict is `not-used-if` with the condition and
+/// both values. `None` when no path stores into the array: the static declaration stands.
+fn rewritten_slots(
+    bin: &Binary,
+    code: &Code,
+    hook: u64,
+    slots: u64,
+    libs: &dyn Libraries,
+    static_finding: &Finding,
+) -> Option<Finding> {
+    let p = u64::from(bin.pointer_size);
+    let stride = 2 * p;
+    let count =
+        (0..MAX_SLOTS).find(|&i| bin.u32_at(slots + i * stride).is_none_or(|id| id == 0))?;
+    let end = slots + (count + 1) * stride;
+    let mut answered: Vec<(String, String, u64)> = Vec::new();
+    let mut answer = |i: u32| {
+        let name = bin.imports.get(i as usize)?.name.clone();
+        let (member, value) = constant_return(bin, libs, &name)?;
+        answered.push((name, member, value));
+        Some(value)
+    };
+    let paths = code.paths(hook, slots, end, &mut answer)?;
+    if paths.iter().all(|path| path.stores.is_empty()) {
+        return None;
+    }
+    let name = |i: u32| {
+        bin.imports
+            .get(i as usize)
+            .map_or("?", |imp| imp.name.as_str())
+    };
+    let mut outcomes: Vec<(Option<Finding>, String)> = Vec::new();
+    for path in &paths {
+        let conds: Vec<String> = path
+            .taken
+            .iter()
+            .map(|t| {
+                let op = if t.nonzero { "!=" } else { "==" };
+                let known = answered
+                    .iter()
+                    .find(|(n, _, _)| n == name(t.import))
+                    .map(|(_, member, v)| format!(", which {member} answers with {v}"))
+                    .unwrap_or_default();
+                format!("{}() {op} 0{known}", name(t.import))
+            })
+            .collect();
+        let known: Vec<String> = answered
+            .iter()
+            .map(|(n, member, v)| format!("{n}() returns {v} in {member}"))
+            .collect();
+        let when = match (conds.is_empty(), known.is_empty()) {
+            (true, true) => "always".to_string(),
+            (true, false) => format!("as {}", known.join(" and ")),
+            (false, true) => format!("if {}", conds.join(" and ")),
+            (false, false) => format!("if {}, as {}", conds.join(" and "), known.join(" and ")),
+        };
+        if let Some(why) = &path.opaque {
+            outcomes.push((None, format!("{when}: not followed ({why})")));
+            continue;
+        }
+        let mut entries = Vec::new();
+        for k in 0..count {
+            let entry = slots + k * stride;
+            let stored = |addr: u64, size: u8| {
+                path.stores
+                    .iter()
+                    .rev()
+                    .find(|s| s.addr == addr && s.size == size)
+                    .map(|s| s.value)
+            };
+            let id = stored(entry, 4).map_or(bin.u32_at(entry), |v| Some(v as u32))?;
+            let value = stored(entry + p, bin.pointer_size)
+                .map(Word::Int)
+                .or_else(|| bin.word_at(entry + p))?;
+            entries.push(Slot {
+                index: k as usize,
+                id,
+                value,
+            });
+        }
+        let gil = gil_slots(&entries, &format!("m_slots[{{}}] at {}", loc(bin, slots)));
+        let f = decide(
+            &gil,
+            [
+                Reason::RuntimeSlotValue1,
+                Reason::RuntimeSlotValue0,
+                Reason::RuntimeNoGilSlot,
+            ],
+            &format!("m_slots at {}", loc(bin, slots)),
+        );
+        let stores: Vec<String> = path
+            .stores
+            .iter()
+            .map(|s| format!("{} <- {} at {}", loc(bin, s.addr), s.value, loc(bin, s.at)))
+            .collect();
+        let what = if stores.is_empty() {
+            "no store".to_string()
+        } else {
+            format!("stores {}", stores.join(", "))
+        };
+        let text = format!("{when}: {what}, so {}", f.evidence);
+        outcomes.push((Some(f), text));
+    }
+    let hook_at = loc(bin, hook);
+    let static_part = &static_finding.evidence;
+    let decided: Vec<&Finding> = outcomes.iter().filter_map(|(f, _)| f.as_ref()).collect();
+    let same = decided.len() == outcomes.len()
+        && decided
+            .windows(2)
+            .all(|w| (w[0].verdict, w[0].reason) == (w[1].verdict, w[1].reason));
+    let texts: Vec<&str> = outcomes.iter().map(|(_, t)| t.as_str()).collect();
+    if same && let Some(first) = decided.first() {
+        return Some(Finding::new(
+            first.verdict,
+            first.reason,
+            format!(
+                "static {static_part}, rewritten by the init hook at {hook_at}: {}",
+                texts.join("; ")
+            ),
+        ));
+    }
+    Some(Finding::new(
+        Verdict::Unknown,
+        Reason::NotUsedIf,
+        format!(
+            "static {static_part}; the init hook at {hook_at} rewrites it under a run-time condition: {}",
+            texts.join("; ")
+        ),
+    ))
+}
+
+/// The constant the function `name` returns, when a library of the wheel exports it as a
+/// function whose every path returns that constant (`mpfr_buildopt_tls_p` is `return 1;` in
+/// a thread-safe MPFR): the library's member name and the value.
+fn constant_return(bin: &Binary, libs: &dyn Libraries, name: &str) -> Option<(String, u64)> {
+    if name.starts_with("Py") || name.starts_with("_Py") {
+        return None;
+    }
+    let (member, bytes) = libs.exporting(name, &bin.needed)?;
+    let other = Binary::parse(&bytes, Some(bin.arch)).ok()?;
+    let &addr = other.exports.get(name)?;
+    let paths = Code::new(&other).paths(addr, 0, 0, &mut |_| None)?;
+    let first = paths.first()?.returns?;
+    paths
+        .iter()
+        .all(|path| path.opaque.is_none() && path.taken.is_empty() && path.returns == Some(first))
+        .then_some((member, first))
 }
 
 /// Tier 5: the slot array lives in zero-filled memory and code fills it.

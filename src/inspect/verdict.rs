@@ -52,6 +52,10 @@ pub enum Reason {
     #[serde(rename = "runtime-slot-value-0")]
     RuntimeSlotValue0,
     RuntimeNoGilSlot,
+    /// The init hook rewrites its static slot array before returning the def, and which
+    /// value the `Py_mod_gil` slot ends up with depends on a run-time condition.
+    #[serde(rename = "not-used-if")]
+    NotUsedIf,
     /// Single-phase module, `PyUnstable_Module_SetGIL(m, 1)`.
     #[serde(rename = "set-gil-1")]
     SetGil1,
@@ -99,6 +103,9 @@ impl Reason {
             Reason::RuntimeSlotValue1 => "the slots its init code builds declare NOT_USED",
             Reason::RuntimeSlotValue0 => "the slots its init code builds declare USED",
             Reason::RuntimeNoGilSlot => "the slots its init code builds have no Py_mod_gil",
+            Reason::NotUsedIf => {
+                "its init code declares Py_MOD_GIL_NOT_USED only under a run-time condition"
+            }
             Reason::SetGil1 => "it calls PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED)",
             Reason::SetGil0 => "it calls PyUnstable_Module_SetGIL(m, Py_MOD_GIL_USED)",
             Reason::SinglePhaseNoSetGil => {

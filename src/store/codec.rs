@@ -106,6 +106,7 @@ named!(
         Reason::RuntimeSlotValue1,
         Reason::RuntimeSlotValue0,
         Reason::RuntimeNoGilSlot,
+        Reason::NotUsedIf,
         Reason::SetGil1,
         Reason::SetGil0,
         Reason::SinglePhaseNoSetGil,
@@ -198,11 +199,10 @@ mod tests {
         match r {
             SlotValue1 | SlotValue0 | NoGilSlot | ExportSlotValue1 | ExportSlotValue0
             | ExportNoGilSlot | RuntimeSlotValue1 | RuntimeSlotValue0 | RuntimeNoGilSlot
-            | SetGil1 | SetGil0 | SinglePhaseNoSetGil | SetGilRuntimeValue | Delegated
-            | DelegatedOutside | NoInitHook | DefNotFound | SlotsUnreadable | MalformedBinary
-            | UnsupportedArch | WrongAbi | DuplicateGilSlot | UnreadableMember => {
-                Reason::all().contains(&r)
-            }
+            | NotUsedIf | SetGil1 | SetGil0 | SinglePhaseNoSetGil | SetGilRuntimeValue
+            | Delegated | DelegatedOutside | NoInitHook | DefNotFound | SlotsUnreadable
+            | MalformedBinary | UnsupportedArch | WrongAbi | DuplicateGilSlot
+            | UnreadableMember => Reason::all().contains(&r),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::emulate::{Callee, Cond, Machine, Src, Step};
 use super::{ArgValue, Code, FuncRefs, Store, code_at};
 use crate::inspect::model::{Binary, Pointer};
 
@@ -698,6 +699,288 @@ fn step(regs: &mut Regs, insn: Insn, pc: u64, lo: u64, hi: u64, out: &mut Vec<St
         _ => {}
     }
     Flow::Next
+}
+
+/// AArch64 as [`emulate`] sees it. Register 31 is the stack pointer as a base or in
+/// `add`/`sub` immediates, the zero register elsewhere.
+pub(super) struct A64Machine<'c, 'b, 'a> {
+    pub code: &'c Code<'b, 'a>,
+}
+
+const A64_ARGS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+
+impl A64Machine<'_, '_, '_> {
+    fn translate(&self, w: u32, pc: u64) -> Vec<Step<u8>> {
+        use Step::*;
+        let rd = (w & 31) as u8;
+        let rn = ((w >> 5) & 31) as u8;
+        let rt2 = ((w >> 10) & 31) as u8;
+        let sf = w & 0x8000_0000 != 0;
+        let mask = if sf { u64::MAX } else { 0xffff_ffff };
+        // A data register: 31 reads as zero.
+        let data = |r: u8| if r == 31 { Src::Imm(0) } else { Src::Reg(r) };
+        let set = |dst: u8, src: Src<u8>, add: u64, mask: u64| -> Vec<Step<u8>> {
+            if dst == 31 {
+                vec![]
+            } else {
+                vec![Set {
+                    dst,
+                    src,
+                    add,
+                    mask,
+                }]
+            }
+        };
+        // Hints: nop, bti, pac*/aut* on x30 with sp (the return address is not followed).
+        if w & 0xffff_f01f == 0xd503_201f {
+            return vec![];
+        }
+        // add/sub (immediate), with or without flags.
+        if (w >> 23) & 0x3f == 0b10_0010 {
+            let mut imm = u64::from((w >> 10) & 0xfff);
+            if w & (1 << 22) != 0 {
+                imm <<= 12;
+            }
+            let sub = w & (1 << 30) != 0;
+            let flags = w & (1 << 29) != 0;
+            let add = if sub { imm.wrapping_neg() } else { imm };
+            let mut steps = Vec::new();
+            if flags {
+                if !sub {
+                    return vec![Clobber(rd), ClobberFlags];
+                }
+                steps.push(Compare {
+                    a: data(rn),
+                    b: Src::Imm(imm),
+                    and: false,
+                    size: if sf { 8 } else { 4 },
+                });
+                steps.extend(set(rd, data(rn), add, mask));
+            } else {
+                // Without flags, 31 is the stack pointer on both sides.
+                steps.push(Set {
+                    dst: rd,
+                    src: Src::Reg(rn),
+                    add,
+                    mask,
+                });
+            }
+            return steps;
+        }
+        // subs/ands (shifted register, no shift): cmp and tst of two registers.
+        if w & 0x7f20_fc00 == 0x6b00_0000 || w & 0x7f20_fc00 == 0x6a00_0000 {
+            let rm = ((w >> 16) & 31) as u8;
+            let and = w & 0x7f20_0000 == 0x6a00_0000;
+            let mut steps = vec![Compare {
+                a: data(rn),
+                b: data(rm),
+                and,
+                size: if sf { 8 } else { 4 },
+            }];
+            if rd != 31 {
+                steps.push(Clobber(rd));
+            }
+            return steps;
+        }
+        // cbz/cbnz
+        if (w >> 25) & 0x3f == 0b01_1010 {
+            let target = pc.wrapping_add_signed(sext(u64::from((w >> 5) & 0x7_ffff), 19) << 2);
+            return vec![BranchZero {
+                reg: rd,
+                size: if sf { 8 } else { 4 },
+                zero: w & (1 << 24) == 0,
+                target,
+            }];
+        }
+        // b.cond
+        if w & 0xff00_0010 == 0x5400_0000 {
+            let target = pc.wrapping_add_signed(sext(u64::from((w >> 5) & 0x7_ffff), 19) << 2);
+            let cond = match w & 0xf {
+                0x0 => Cond::Eq,
+                0x1 => Cond::Ne,
+                0x2 => Cond::AboveEq,
+                0x3 => Cond::Below,
+                0x8 => Cond::Above,
+                0x9 => Cond::BelowEq,
+                0xa => Cond::GreaterEq,
+                0xb => Cond::Less,
+                0xc => Cond::Greater,
+                0xd => Cond::LessEq,
+                0xe => return vec![Jump(target)],
+                _ => return vec![Opaque("branches on flags not followed")],
+            };
+            return vec![Branch { cond, target }];
+        }
+        // ldr/str (immediate) of a general register: unsigned offset, unscaled, pre/post index.
+        if w & 0x3b00_0000 == 0x3900_0000 || w & 0x3b20_0000 == 0x3800_0000 {
+            let size_log = (w >> 30) as u8;
+            let size = 1u8 << size_log;
+            let opc = (w >> 22) & 3;
+            let unsigned = w & 0x0100_0000 != 0;
+            let mode = (w >> 10) & 3;
+            let (disp, writeback, post) = if unsigned {
+                (i64::from((w >> 10) & 0xfff) << size_log, false, false)
+            } else {
+                let imm9 = sext(u64::from((w >> 12) & 0x1ff), 9);
+                match mode {
+                    0b00 => (imm9, false, false),
+                    0b01 => (imm9, true, true),
+                    0b11 => (imm9, true, false),
+                    _ => return vec![Opaque("unprivileged load or store")],
+                }
+            };
+            let base = Src::Reg(rn);
+            let mut steps = Vec::new();
+            let at = if post { 0 } else { disp };
+            match opc {
+                0 if matches!(size, 4 | 8) => steps.push(Store {
+                    src: data(rd),
+                    base,
+                    disp: at,
+                    size,
+                }),
+                0 if rn == 31 => {} // a narrow store to the stack
+                0 => return vec![Opaque("writes memory in a way not followed")],
+                1 if matches!(size, 4 | 8) && rd != 31 => steps.push(Load {
+                    dst: rd,
+                    base,
+                    disp: at,
+                    size,
+                }),
+                _ => steps.push(Clobber(rd)),
+            }
+            if writeback {
+                steps.push(Set {
+                    dst: rn,
+                    src: Src::Reg(rn),
+                    add: disp as u64,
+                    mask: u64::MAX,
+                });
+            }
+            return steps;
+        }
+        // stp/ldp of general registers: signed offset, pre/post index.
+        if w & 0x3a00_0000 == 0x2800_0000 && w & 0x0400_0000 == 0 {
+            let size: u8 = if w & 0x8000_0000 != 0 { 8 } else { 4 };
+            if w & 0x4000_0000 != 0 {
+                return vec![Opaque("a signed pair load")];
+            }
+            let disp = sext(u64::from((w >> 15) & 0x7f), 7) * i64::from(size);
+            let mode = (w >> 23) & 3;
+            let load = w & (1 << 22) != 0;
+            let (writeback, post) = match mode {
+                0b01 => (true, true),
+                0b11 => (true, false),
+                _ => (false, false),
+            };
+            let at = if post { 0 } else { disp };
+            let base = Src::Reg(rn);
+            let mut steps = Vec::new();
+            for (k, r) in [rd, rt2].into_iter().enumerate() {
+                let disp = at + k as i64 * i64::from(size);
+                if load {
+                    if r != 31 {
+                        steps.push(Load {
+                            dst: r,
+                            base,
+                            disp,
+                            size,
+                        });
+                    }
+                } else {
+                    steps.push(Store {
+                        src: data(r),
+                        base,
+                        disp,
+                        size,
+                    });
+                }
+            }
+            if writeback {
+                steps.push(Set {
+                    dst: rn,
+                    src: Src::Reg(rn),
+                    add: disp as u64,
+                    mask: u64::MAX,
+                });
+            }
+            return steps;
+        }
+        match decode(w, pc) {
+            Insn::Adrp { rd, page } => set(rd, Src::Imm(page), 0, u64::MAX),
+            Insn::Adr { rd, addr } => set(rd, Src::Imm(addr), 0, u64::MAX),
+            Insn::MovImm { rd, value, wide } => set(
+                rd,
+                Src::Imm(value),
+                0,
+                if wide { u64::MAX } else { 0xffff_ffff },
+            ),
+            Insn::MovReg { rd, rm } => set(rd, data(rm), 0, mask),
+            Insn::MovK { rd, .. } => vec![Clobber(rd)],
+            Insn::Bl { target } => vec![Call(
+                self.code
+                    .stub_import(target)
+                    .map_or(Callee::Local(target), Callee::Import),
+            )],
+            Insn::B { target } => match self.code.stub_import(target) {
+                Some(i) => vec![Leave(Some(Callee::Import(i)))],
+                None => vec![Jump(target)],
+            },
+            Insn::Indirect { link: true, .. } => vec![Call(Callee::Unknown)],
+            // `ret` (x30) or the authenticated forms; any other `br` is a jump not followed.
+            Insn::Indirect {
+                link: false,
+                rn: 30,
+            } => vec![Leave(None)],
+            Insn::Indirect { .. } => vec![Opaque("jumps through a register")],
+            _ => {
+                let op0 = (w >> 25) & 0xf;
+                if op0 & 0b0101 == 0b0100 {
+                    // Another load or store: a store (bit 22 clear in most forms) that is not
+                    // to the stack is not followed; a load writes registers not followed.
+                    if w & (1 << 22) == 0 && w & (1 << 26) == 0 && rn != 31 {
+                        return vec![Opaque("writes memory in a way not followed")];
+                    }
+                    let mut steps = vec![Clobber(rd), Clobber(rt2)];
+                    if rn != 31 {
+                        steps.push(Clobber(rn));
+                    }
+                    steps
+                } else if op0 & 0b1110 == 0b1010 {
+                    // Branches, exceptions, system instructions not modelled above.
+                    vec![Opaque("an instruction not followed")]
+                } else {
+                    // Data processing: Rd changes, and the flags may.
+                    vec![Clobber(rd), ClobberFlags]
+                }
+            }
+        }
+    }
+}
+
+impl Machine for A64Machine<'_, '_, '_> {
+    type R = u8;
+
+    fn steps(&self, pc: u64) -> Option<(Vec<Step<u8>>, u64)> {
+        let w = word_at(self.code.bin, pc)?;
+        Some((self.translate(w, pc), pc + 4))
+    }
+
+    fn sp(&self) -> u8 {
+        31
+    }
+
+    fn ret(&self) -> u8 {
+        0
+    }
+
+    fn args(&self) -> &'static [u8] {
+        &A64_ARGS
+    }
+
+    fn clobbered_by_call(&self, reg: u8) -> bool {
+        reg <= 18 || reg == 30
+    }
 }
 
 #[cfg(test)]

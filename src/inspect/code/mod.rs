@@ -4,6 +4,7 @@
 //! scanners look for the few encodings that matter and decode only short windows.
 
 mod aarch64;
+mod emulate;
 mod flow;
 mod ppc64;
 mod riscv64;
@@ -12,6 +13,8 @@ mod x86;
 mod x86_64;
 
 use std::collections::HashMap;
+
+pub use emulate::{PathEnd, Taken};
 
 use super::model::{Arch, Binary, Format, Pointer};
 
@@ -179,6 +182,29 @@ impl<'b, 'a> Code<'b, 'a> {
         match self.bin.arch {
             Arch::X86_64 => x86_64::heap_slot_stores(self, site, m_slots),
             Arch::Aarch64 => aarch64::heap_slot_stores(self, site, m_slots),
+            _ => None,
+        }
+    }
+
+    /// Run the function at `func` path by path (x86-64 and AArch64): the constants each path
+    /// stores into `[lo, hi)`, the calls it branched on, and what it returns. `answer` says
+    /// what a call to an import returns, when that is known. `None` on other architectures.
+    pub fn paths(
+        &self,
+        func: u64,
+        lo: u64,
+        hi: u64,
+        answer: &mut dyn FnMut(u32) -> Option<u64>,
+    ) -> Option<Vec<PathEnd>> {
+        match self.bin.arch {
+            Arch::X86_64 => {
+                let m = x86_64::X64Machine::new(self, self.bin.format == Format::Pe);
+                Some(emulate::run(&m, self.bin, func, lo, hi, answer))
+            }
+            Arch::Aarch64 => {
+                let m = aarch64::A64Machine { code: self };
+                Some(emulate::run(&m, self.bin, func, lo, hi, answer))
+            }
             _ => None,
         }
     }

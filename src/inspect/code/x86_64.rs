@@ -10,6 +10,7 @@ use iced_x86::{
 };
 use memchr::memchr_iter;
 
+use super::emulate::{Callee, Cond, Machine, Src, Step};
 use super::flow::{self, Effect, Flow, Function, Isa};
 use super::{ArgValue, Code, FuncRefs, Store, code_at};
 use crate::inspect::model::{Binary, Pointer};
@@ -906,6 +907,333 @@ fn jumps_to(bin: &Binary, addr: u64) -> Vec<Instruction> {
     out
 }
 
+/// x86-64 as [`emulate`] sees it. `Register::None` serves as the scratch register that holds
+/// a memory operand a comparison reads.
+pub(super) struct X64Machine<'c, 'b, 'a> {
+    pub code: &'c Code<'b, 'a>,
+    pub windows: bool,
+    factory: RefCell<InstructionInfoFactory>,
+}
+
+impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
+    pub fn new(code: &'c Code<'b, 'a>, windows: bool) -> Self {
+        X64Machine {
+            code,
+            windows,
+            factory: RefCell::new(InstructionInfoFactory::new()),
+        }
+    }
+
+    /// The address a memory operand names, when it has no index register.
+    fn mem(&self, ins: &Instruction) -> Option<(Src<Register>, i64)> {
+        if ins.is_ip_rel_memory_operand() {
+            return Some((Src::Imm(ins.ip_rel_memory_address()), 0));
+        }
+        if ins.memory_index() != Register::None || ins.segment_prefix() != Register::None {
+            return None;
+        }
+        let base = ins.memory_base().full_register();
+        Some((Src::Reg(base), ins.memory_displacement64() as i64))
+    }
+
+    fn callee(&self, ins: &Instruction) -> Callee {
+        match ins.op0_kind() {
+            OpKind::NearBranch64 => {
+                let t = ins.near_branch_target();
+                self.code
+                    .stub_import(t)
+                    .map_or(Callee::Local(t), Callee::Import)
+            }
+            OpKind::Memory if ins.is_ip_rel_memory_operand() => self
+                .code
+                .slot_import(ins.ip_rel_memory_address())
+                .map_or(Callee::Unknown, Callee::Import),
+            _ => Callee::Unknown,
+        }
+    }
+
+    /// The steps of an instruction not modelled: its register writes become unknown; a
+    /// memory write makes the path opaque.
+    fn unmodelled(&self, ins: &Instruction) -> Vec<Step<Register>> {
+        let mut factory = self.factory.borrow_mut();
+        let info = factory.info(ins);
+        let writes_memory = info.used_memory().iter().any(|m| {
+            !matches!(
+                m.access(),
+                OpAccess::Read | OpAccess::CondRead | OpAccess::NoMemAccess
+            )
+        });
+        if writes_memory {
+            return vec![Step::Opaque("writes memory in a way not followed")];
+        }
+        let mut steps: Vec<Step<Register>> = info
+            .used_registers()
+            .iter()
+            .filter(|u| !matches!(u.access(), OpAccess::Read | OpAccess::CondRead))
+            .map(|u| Step::Clobber(u.register().full_register()))
+            .collect();
+        if ins.rflags_modified() != 0 {
+            steps.push(Step::ClobberFlags);
+        }
+        steps
+    }
+
+    fn translate(&self, ins: &Instruction) -> Vec<Step<Register>> {
+        use Step::*;
+        let reg = |i: u32| ins.op_register(i).full_register();
+        let width = |i: u32| ins.op_register(i).size() as u8;
+        let to_reg = ins.op0_kind() == OpKind::Register;
+        let wide = |i: u32| if width(i) == 8 { u64::MAX } else { 0xffff_ffff };
+        // A register operand of 4 or 8 bytes, or an immediate.
+        let src = |i: u32| -> Option<Src<Register>> {
+            match ins.op_kind(i) {
+                OpKind::Register if matches!(width(i), 4 | 8) => Some(Src::Reg(reg(i))),
+                OpKind::Immediate8
+                | OpKind::Immediate8to32
+                | OpKind::Immediate8to64
+                | OpKind::Immediate32
+                | OpKind::Immediate32to64
+                | OpKind::Immediate64 => Some(Src::Imm(ins.immediate(i))),
+                _ => None,
+            }
+        };
+        match ins.mnemonic() {
+            iced_x86::Mnemonic::Nop | iced_x86::Mnemonic::Endbr64 => vec![],
+            iced_x86::Mnemonic::Mov if to_reg && matches!(width(0), 4 | 8) => {
+                if ins.op1_kind() == OpKind::Memory {
+                    match self.mem(ins) {
+                        Some((base, disp)) => vec![Load {
+                            dst: reg(0),
+                            base,
+                            disp,
+                            size: width(0),
+                        }],
+                        None => vec![Clobber(reg(0))],
+                    }
+                } else if let Some(s) = src(1) {
+                    vec![Set {
+                        dst: reg(0),
+                        src: s,
+                        add: 0,
+                        mask: wide(0),
+                    }]
+                } else {
+                    vec![Clobber(reg(0))]
+                }
+            }
+            iced_x86::Mnemonic::Mov if ins.op0_kind() == OpKind::Memory => {
+                let size = ins.memory_size().size() as u8;
+                match (self.mem(ins), src(1)) {
+                    (Some((base, disp)), Some(s)) if matches!(size, 4 | 8) => vec![Store {
+                        src: s,
+                        base,
+                        disp,
+                        size,
+                    }],
+                    _ => vec![Opaque("writes memory in a way not followed")],
+                }
+            }
+            iced_x86::Mnemonic::Lea if matches!(width(0), 4 | 8) => match self.mem(ins) {
+                Some((base, disp)) => vec![Set {
+                    dst: reg(0),
+                    src: base,
+                    add: disp as u64,
+                    mask: wide(0),
+                }],
+                None => vec![Clobber(reg(0))],
+            },
+            iced_x86::Mnemonic::Xor | iced_x86::Mnemonic::Sub
+                if to_reg && ins.op1_kind() == OpKind::Register && reg(0) == reg(1) =>
+            {
+                vec![
+                    Set {
+                        dst: reg(0),
+                        src: Src::Imm(0),
+                        add: 0,
+                        mask: u64::MAX,
+                    },
+                    Compare {
+                        a: Src::Imm(0),
+                        b: Src::Imm(0),
+                        and: false,
+                        size: 8,
+                    },
+                ]
+            }
+            m @ (iced_x86::Mnemonic::Add | iced_x86::Mnemonic::Sub)
+                if to_reg && matches!(width(0), 4 | 8) =>
+            {
+                match src(1) {
+                    Some(Src::Imm(k)) => {
+                        let set = Set {
+                            dst: reg(0),
+                            src: Src::Reg(reg(0)),
+                            add: if m == iced_x86::Mnemonic::Add {
+                                k
+                            } else {
+                                k.wrapping_neg()
+                            },
+                            mask: wide(0),
+                        };
+                        if m == iced_x86::Mnemonic::Sub {
+                            // `sub` sets the flags `cmp` would.
+                            vec![
+                                Compare {
+                                    a: Src::Reg(reg(0)),
+                                    b: Src::Imm(k),
+                                    and: false,
+                                    size: width(0),
+                                },
+                                set,
+                            ]
+                        } else {
+                            vec![set, ClobberFlags]
+                        }
+                    }
+                    _ => vec![Clobber(reg(0)), ClobberFlags],
+                }
+            }
+            m @ (iced_x86::Mnemonic::Cmp | iced_x86::Mnemonic::Test) => {
+                let and = m == iced_x86::Mnemonic::Test;
+                let scratch = Register::None;
+                let size;
+                let mut steps = Vec::new();
+                let a = if ins.op0_kind() == OpKind::Memory {
+                    size = ins.memory_size().size() as u8;
+                    match self.mem(ins) {
+                        Some((base, disp)) if matches!(size, 4 | 8) => {
+                            steps.push(Load {
+                                dst: scratch,
+                                base,
+                                disp,
+                                size,
+                            });
+                            Some(Src::Reg(scratch))
+                        }
+                        _ => None,
+                    }
+                } else {
+                    size = width(0);
+                    src(0)
+                };
+                match (a, src(1)) {
+                    (Some(a), Some(b)) => {
+                        steps.push(Compare { a, b, and, size });
+                        steps
+                    }
+                    _ => vec![Opaque("compares operands not followed")],
+                }
+            }
+            iced_x86::Mnemonic::Push => match src(0) {
+                Some(s) if ins.op0_kind() == OpKind::Register => vec![
+                    Set {
+                        dst: Register::RSP,
+                        src: Src::Reg(Register::RSP),
+                        add: 8u64.wrapping_neg(),
+                        mask: u64::MAX,
+                    },
+                    Store {
+                        src: s,
+                        base: Src::Reg(Register::RSP),
+                        disp: 0,
+                        size: 8,
+                    },
+                ],
+                _ => vec![Opaque("pushes an operand not followed")],
+            },
+            iced_x86::Mnemonic::Pop if to_reg => vec![
+                Load {
+                    dst: reg(0),
+                    base: Src::Reg(Register::RSP),
+                    disp: 0,
+                    size: 8,
+                },
+                Set {
+                    dst: Register::RSP,
+                    src: Src::Reg(Register::RSP),
+                    add: 8,
+                    mask: u64::MAX,
+                },
+            ],
+            _ => match ins.flow_control() {
+                FlowControl::Next => self.unmodelled(ins),
+                FlowControl::Call | FlowControl::IndirectCall => vec![Call(self.callee(ins))],
+                FlowControl::UnconditionalBranch => {
+                    let t = ins.near_branch_target();
+                    match self.code.stub_import(t) {
+                        Some(i) => vec![Leave(Some(Callee::Import(i)))],
+                        None => vec![Jump(t)],
+                    }
+                }
+                FlowControl::IndirectBranch if ins.is_ip_rel_memory_operand() => {
+                    vec![Leave(Some(self.callee(ins)))]
+                }
+                FlowControl::ConditionalBranch => {
+                    use iced_x86::ConditionCode as C;
+                    let cond = match ins.condition_code() {
+                        C::e => Cond::Eq,
+                        C::ne => Cond::Ne,
+                        C::b => Cond::Below,
+                        C::ae => Cond::AboveEq,
+                        C::a => Cond::Above,
+                        C::be => Cond::BelowEq,
+                        C::l => Cond::Less,
+                        C::ge => Cond::GreaterEq,
+                        C::g => Cond::Greater,
+                        C::le => Cond::LessEq,
+                        _ => return vec![Opaque("branches on flags not followed")],
+                    };
+                    vec![Branch {
+                        cond,
+                        target: ins.near_branch_target(),
+                    }]
+                }
+                FlowControl::Return => vec![Leave(None)],
+                _ => vec![Opaque("leaves through a path not followed")],
+            },
+        }
+    }
+}
+
+impl Machine for X64Machine<'_, '_, '_> {
+    type R = Register;
+
+    fn steps(&self, pc: u64) -> Option<(Vec<Step<Register>>, u64)> {
+        let bytes = code_at(self.code.bin, pc)?;
+        let mut dec = decoder(&bytes[..bytes.len().min(15)], pc);
+        let ins = dec.decode();
+        if ins.is_invalid() {
+            return None;
+        }
+        Some((self.translate(&ins), ins.next_ip()))
+    }
+
+    fn sp(&self) -> Register {
+        Register::RSP
+    }
+
+    fn ret(&self) -> Register {
+        Register::RAX
+    }
+
+    fn args(&self) -> &'static [Register] {
+        if self.windows {
+            &WIN64_ARGS
+        } else {
+            &SYSV_ARGS
+        }
+    }
+
+    fn clobbered_by_call(&self, reg: Register) -> bool {
+        use Register::*;
+        match reg {
+            RAX | RCX | RDX | R8 | R9 | R10 | R11 | None => true,
+            RSI | RDI => !self.windows,
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1009,4 +1337,3 @@ mod tests {
         ));
     }
 }
-
