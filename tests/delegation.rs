@@ -242,3 +242,65 @@ fn a_library_loaded_with_ctypes_is_no_module_but_an_empty_export_table_proves_no
         (Verdict::Unknown, Reason::NoInitHook)
     );
 }
+
+/// klayout's shape: the hook first calls a library of the wheel that creates no module
+/// (`db::init`), then one that does (`pya::PythonModule`), and that library is named like an
+/// extension module itself. The library that imports a module-creating API decides.
+#[test]
+fn a_hook_that_calls_several_libraries_is_decided_by_the_one_that_creates_the_module() {
+    for (set_gil, want) in [
+        ("", (Verdict::GilUsed, Reason::SinglePhaseNoSetGil)),
+        (
+            "PyUnstable_Module_SetGIL(m, (void *)1);",
+            (Verdict::GilNotUsed, Reason::Delegated),
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let helper = "lib_helper.cpython-314t-x86_64-linux-gnu.so";
+        let creator = "lib_pya.cpython-314t-x86_64-linux-gnu.so";
+        std::fs::write(dir.join("helper.c"), "void helper_init(void) {}\n").unwrap();
+        let header = &IMPL[..IMPL.find("extern void *PyModuleDef_Init").unwrap()];
+        let create = format!(
+            "{header}
+extern void *PyModule_Create2(Def *, int);
+extern int PyUnstable_Module_SetGIL(void *, void *);
+static Def def = {{ 0, 4, 0, 0, 0xFFFFFFFFu, 0, 0, 0, 0, 0, \"edge\", 0, 0, 0, 0, 0, 0, 0 }};
+__attribute__((visibility(\"default\"))) void *make_module(void) {{
+    void *m = PyModule_Create2(&def, 1013);
+    if (!m) return 0;
+    {set_gil}
+    return m;
+}}"
+        );
+        std::fs::write(dir.join("creator.c"), create).unwrap();
+        std::fs::write(
+            dir.join("stub.c"),
+            "extern void helper_init(void);\nextern void *make_module(void);\n\
+             __attribute__((visibility(\"default\"))) void *PyInit_edge(void) { helper_init(); return make_module(); }\n",
+        )
+        .unwrap();
+        gcc(dir, &["-shared", "-fPIC", "-O2", "-o", helper, "helper.c"]);
+        gcc(dir, &["-shared", "-fPIC", "-O2", "-o", creator, "creator.c"]);
+        let (l_helper, l_creator) = (format!("-l:{helper}"), format!("-l:{creator}"));
+        gcc(
+            dir,
+            &[
+                "-shared", "-fPIC", "-O2", "-o", "stub.so", "stub.c", "-L.", &l_helper, &l_creator,
+            ],
+        );
+        let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+        let (stub, h, c) = (read("stub.so"), read(helper), read(creator));
+        let path = wheel(
+            dir,
+            &[
+                ("edge.cpython-314t-x86_64-linux-gnu.so", &stub),
+                (helper, &h),
+                (creator, &c),
+            ],
+        );
+        let (verdict, reason, evidence) = module_verdict(&path);
+        assert_eq!((verdict, reason), want, "{set_gil}: {evidence}");
+        assert!(evidence.contains(creator), "{evidence}");
+    }
+}

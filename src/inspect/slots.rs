@@ -1030,10 +1030,25 @@ fn delegation(
         .iter()
         .filter_map(|&i| name(i))
         .filter(|n| !n.starts_with("Py") && !n.starts_with("_Py") && !n.starts_with("__"));
+    // The library that creates the module object is the one that imports a creating API:
+    // a hook often calls several of the wheel's libraries first (klayout's `db::init`).
+    // Without one, the first library that exports a callee is followed.
+    let mut chosen = None;
     for sym in candidates {
         let Some((member, bytes)) = libs.exporting(sym, &bin.needed) else {
             continue;
         };
+        let creator = Binary::parse(&bytes, Some(bin.arch))
+            .is_ok_and(|b| creates.iter().any(|n| b.imports_name(n)));
+        if creator {
+            chosen = Some((sym, member, bytes));
+            break;
+        }
+        if chosen.is_none() {
+            chosen = Some((sym, member, bytes));
+        }
+    }
+    if let Some((sym, member, bytes)) = chosen {
         let other = match Binary::parse(&bytes, Some(bin.arch)) {
             Ok(b) => b,
             Err(e) => {
@@ -1045,7 +1060,7 @@ fn delegation(
             }
         };
         let Some(&addr) = other.exports.get(sym) else {
-            continue;
+            return None;
         };
         let other_code = Code::new(&other);
         let mut f = read_init(&other, &other_code, req, addr, libs, depth + 1);

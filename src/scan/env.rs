@@ -89,7 +89,8 @@ fn env_modules(
     let libs = DiskLibraries {
         files: files
             .iter()
-            .filter(|f| matches!(f.kind, MemberKind::SharedLibrary(_)))
+            // Extension-named files can be libraries others link against (see scan::wheel).
+            .filter(|f| matches!(f.kind, MemberKind::SharedLibrary(_) | MemberKind::Extension(_)))
             .map(|f| f.path.clone())
             .collect(),
         arch: arch_for(platform),

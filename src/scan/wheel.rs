@@ -117,9 +117,11 @@ fn wheel_modules<R: Read + Seek>(
     platform: Platform,
 ) -> (Vec<ModuleVerdict>, Vec<String>) {
     let classified = archive.native_members(python, platform);
+    // Any native file can be a library another one links against, extension-named ones too
+    // (klayout's modules link `lib_pya.cpython-314t-x86_64-linux-gnu.so`, which creates them).
     let libraries: Vec<String> = classified
         .iter()
-        .filter(|c| matches!(c.kind, MemberKind::SharedLibrary(_)))
+        .filter(|c| matches!(c.kind, MemberKind::SharedLibrary(_) | MemberKind::Extension(_)))
         .map(|c| c.path.clone())
         .collect();
     let archive = RefCell::new(archive);
