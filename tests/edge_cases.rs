@@ -1,7 +1,8 @@
 //! Edge cases of the slot reader on modules gcc builds during the test: no slot, slot 0,
 //! slot 1, single-phase with and without `PyUnstable_Module_SetGIL`, a value computed at run
 //! time, a pybind11-style SetGIL call behind a flag, a slot array filled by code, a static
-//! slot the init hook rewrites (gmpy2), PyO3 0.26's closure flag, DT_RELR
+//! slot the init hook rewrites (gmpy2), a def a one-time initialiser fills (pybind11 3 on
+//! macOS), PyO3 0.26's closure flag, DT_RELR
 //! relocations and stripped files. The sources
 //! declare the free-threaded `PyModuleDef` layout themselves, so no Python headers are needed.
 
@@ -146,6 +147,30 @@ EXPORT void *PyInit_edge(void) {{
     )
 }
 
+/// pybind11 3 on macOS: the def and its slots are function-local statics that a one-time
+/// initialiser (behind a guard, in a function of its own) fills, after a version check.
+fn filled_def(gil: &str) -> String {
+    format!(
+        "{PRELUDE}
+extern const char *Py_GetVersion(void);
+extern int strncmp(const char *, const char *, unsigned long);
+static int guard;
+static Slot slots[4];
+static Def def;
+__attribute__((noinline)) static void fill(void) {{
+    slots[0].slot = 2; slots[0].value = (void *)exec_mod;
+    slots[1].slot = 4; slots[1].value = (void *){gil};
+    def.ob_flags = 4; def.ob_ref_local = 0xFFFFFFFFu;
+    def.m_name = \"edge\"; def.m_slots = slots;
+}}
+EXPORT void *PyInit_edge(void) {{
+    if (strncmp(Py_GetVersion(), \"3.14\", 4) != 0) return 0;
+    if (!guard) {{ fill(); guard = 1; }}
+    return PyModuleDef_Init(&def);
+}}"
+    )
+}
+
 fn runtime_slots(gil: &str) -> String {
     format!(
         "{PRELUDE}
@@ -217,6 +242,10 @@ fn expected_on(cc: &str, name: &str, want: (Verdict, Reason)) -> (Verdict, Reaso
         return unsupported;
     }
     if (name.starts_with("sp_set") || name == "sp_runtime" || name == "flag_guard") && !calls {
+        return unsupported;
+    }
+    if name.starts_with("filled_") && !stores {
+        // The hook is run only on x86-64 and AArch64.
         return unsupported;
     }
     if name.starts_with("rewrite_") && !stores {
@@ -444,6 +473,18 @@ EXPORT void *PyInit_edge(void) {{
             rewritten("lib_threadsafe()"),
             Verdict::Unknown,
             Reason::NotUsedIf,
+        ),
+        (
+            "filled_def1",
+            filled_def("1"),
+            Verdict::GilNotUsed,
+            Reason::RuntimeSlotValue1,
+        ),
+        (
+            "filled_def0",
+            filled_def("0"),
+            Verdict::GilUsed,
+            Reason::RuntimeSlotValue0,
         ),
         // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
         (

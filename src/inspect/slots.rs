@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use memchr::memmem;
 
-use super::code::{ArgValue, Code, Store};
+use super::code::{ArgValue, Code, Imports, Store};
 use super::model::{Binary, Pointer, Word};
 use super::verdict::{Binder, Reason, Verdict};
 
@@ -176,6 +176,9 @@ fn read_init(
     }
     if bin.imports_name("PyModule_Create2") && !bin.imports_name("PyModuleDef_Init") {
         return single_phase(bin, code, req.binder, "PyModuleDef not located", None);
+    }
+    if let Some(f) = emulated_init(bin, code, req, hook, libs) {
+        return f;
     }
     if !code.supported() {
         return Finding::new(
@@ -556,14 +559,9 @@ fn rewritten_slots(
     let count =
         (0..MAX_SLOTS).find(|&i| bin.u32_at(slots + i * stride).is_none_or(|id| id == 0))?;
     let end = slots + (count + 1) * stride;
-    let mut answered: Vec<(String, String, u64)> = Vec::new();
-    let mut answer = |i: u32| {
-        let name = bin.imports.get(i as usize)?.name.clone();
-        let (member, value) = constant_return(bin, libs, &name)?;
-        answered.push((name, member, value));
-        Some(value)
-    };
-    let paths = code.paths(hook, slots, end, &mut answer)?;
+    let mut known = LibraryAnswers::new(bin, libs);
+    let paths = code.paths(hook, (slots, end), false, &mut known)?;
+    let answered = known.answered;
     if paths.iter().all(|path| path.stores.is_empty()) {
         return None;
     }
@@ -577,14 +575,15 @@ fn rewritten_slots(
         let conds: Vec<String> = path
             .taken
             .iter()
-            .map(|t| {
-                let op = if t.nonzero { "!=" } else { "==" };
-                let known = answered
-                    .iter()
-                    .find(|(n, _, _)| n == name(t.import))
-                    .map(|(_, member, v)| format!(", which {member} answers with {v}"))
-                    .unwrap_or_default();
-                format!("{}() {op} 0{known}", name(t.import))
+            .map(|t| match t.import {
+                Some(i) => {
+                    let op = if t.nonzero { "!=" } else { "==" };
+                    format!("{}() {op} 0", name(i))
+                }
+                None => {
+                    let way = if t.nonzero { "taken" } else { "not taken" };
+                    format!("the branch at {} is {way}", loc(bin, t.at))
+                }
             })
             .collect();
         let known: Vec<String> = answered
@@ -672,9 +671,176 @@ fn rewritten_slots(
     ))
 }
 
+/// A def the init code builds or fills in itself (pybind11 3 on macOS keeps def and slots in
+/// function-local statics that one-time initialisers fill; C++ static initialisers): run the
+/// hook with its local calls followed, and read the def each path passes to
+/// `PyModuleDef_Init`, and the slots it points to, from the memory the path leaves. Every path
+/// that creates the module must be followed and agree; a path that returns without creating
+/// it (a failed version check) does not count. `None` when that cannot be shown.
+fn emulated_init(
+    bin: &Binary,
+    code: &Code,
+    req: &Request,
+    hook: u64,
+    libs: &dyn Libraries,
+) -> Option<Finding> {
+    let init = bin.import("PyModuleDef_Init")?;
+    let mut known = LibraryAnswers::new(bin, libs);
+    let paths = code.paths(hook, (0, 0), true, &mut known)?;
+    let layout = layouts(bin)[0];
+    let p = u64::from(bin.pointer_size);
+    let mut found: Vec<(Finding, u64, String)> = Vec::new();
+    for path in &paths {
+        if path.opaque.is_some() {
+            return None;
+        }
+        let Some(call) = path.calls.iter().rev().find(|c| c.import == init) else {
+            continue; // this path fails the import
+        };
+        let def = call.args[0]?;
+        let name_ptr = path.read(bin, def + layout.m_name, bin.pointer_size)?;
+        let name = bin.c_str(name_ptr)?;
+        let short = req.module.rsplit('.').next().unwrap_or(req.module);
+        if name != req.module.as_bytes() && name != short.as_bytes() {
+            return None;
+        }
+        let slots = path.read(bin, def + layout.m_slots, bin.pointer_size)?;
+        if slots == 0 {
+            return None;
+        }
+        let mut entries = Vec::new();
+        for k in 0..MAX_SLOTS {
+            let entry = slots + k * 2 * p;
+            let id = path.read(bin, entry, 4)? as u32;
+            if id == 0 {
+                break;
+            }
+            if !plausible_id(id) || k + 1 == MAX_SLOTS {
+                return None;
+            }
+            let value = match path.read(bin, entry + p, bin.pointer_size) {
+                Some(v) => Word::Int(v),
+                None if !is_gil(id) => Word::Int(0),
+                None => return None,
+            };
+            entries.push(Slot {
+                index: k as usize,
+                id,
+                value,
+            });
+        }
+        // What the path skipped must not write the def or its slots in a way it did not.
+        if !path.skipped.is_empty() {
+            let ranges = [(def, def + 16 * p), (slots, slots + (entries.len() as u64 + 1) * 2 * p)];
+            for (lo, hi) in ranges {
+                if code
+                    .stores_into(lo, hi)
+                    .iter()
+                    .any(|s| path.read(bin, s.addr, s.size) != Some(s.value))
+                {
+                    return None;
+                }
+            }
+        }
+        let gil = gil_slots(&entries, &format!("m_slots[{{}}] at {}", loc(bin, slots)));
+        let f = decide(
+            &gil,
+            [
+                Reason::RuntimeSlotValue1,
+                Reason::RuntimeSlotValue0,
+                Reason::RuntimeNoGilSlot,
+            ],
+            &format!("m_slots at {}", loc(bin, slots)),
+        );
+        found.push((f, def, String::from_utf8_lossy(name).into_owned()));
+    }
+    let (first, def, name) = found.first()?;
+    if found
+        .iter()
+        .any(|(f, _, _)| (f.verdict, f.reason) != (first.verdict, first.reason))
+    {
+        return None;
+    }
+    let skipped: usize = paths.iter().map(|p| p.skipped.len()).sum();
+    Some(Finding::new(
+        first.verdict,
+        first.reason,
+        format!(
+            "{} (PyModuleDef `{}` at {} and its slots are filled by the init code: read by running {} at {} over {} path(s), {} call(s) not followed)",
+            first.evidence,
+            name,
+            loc(bin, *def),
+            req.init_hook,
+            loc(bin, hook),
+            found.len(),
+            skipped
+        ),
+    ))
+}
+
+/// What the emulator is told about imports: a function a library of the wheel exports and
+/// that returns a constant on every path (`mpfr_buildopt_tls_p` is `return 1;` in a
+/// thread-safe MPFR) returns that constant; C++ one-time initialisation guards are free on
+/// first import. Any other import may write through its pointer arguments.
+struct LibraryAnswers<'b, 'a, 'l> {
+    bin: &'b Binary<'a>,
+    libs: &'l dyn Libraries,
+    /// (function, library member, value) for every answer given.
+    answered: Vec<(String, String, u64)>,
+}
+
+impl<'b, 'a, 'l> LibraryAnswers<'b, 'a, 'l> {
+    fn new(bin: &'b Binary<'a>, libs: &'l dyn Libraries) -> Self {
+        LibraryAnswers {
+            bin,
+            libs,
+            answered: Vec::new(),
+        }
+    }
+
+    fn name(&self, import: u32) -> &str {
+        self.bin.imports.get(import as usize).map_or("", |i| i.name.as_str())
+    }
+}
+
+impl Imports for LibraryAnswers<'_, '_, '_> {
+    fn returns(&mut self, import: u32) -> Option<u64> {
+        let name = self.name(import).to_string();
+        if name.trim_start_matches('_') == "cxa_guard_acquire" {
+            // The guard of a static local is free the first time the module is imported.
+            return Some(1);
+        }
+        let (member, value) = constant_return(self.bin, self.libs, &name)?;
+        self.answered.push((name, member, value));
+        Some(value)
+    }
+
+    fn writes_through_args(&self, import: u32) -> bool {
+        // The C API never writes a module's def or slot array (PyModuleDef_Init and
+        // PyModule_Create2 set only the def's object header), nor do the C++ guards.
+        let name = self.name(import).trim_start_matches('_');
+        !(name.starts_with("Py")
+            || matches!(
+                name,
+                "cxa_guard_acquire" | "cxa_guard_release" | "cxa_guard_abort" | "cxa_atexit"
+            ))
+    }
+}
+
+/// Nothing known about any import (a library's own function is read on its own).
+struct NoAnswers;
+
+impl Imports for NoAnswers {
+    fn returns(&mut self, _: u32) -> Option<u64> {
+        None
+    }
+    fn writes_through_args(&self, _: u32) -> bool {
+        true
+    }
+}
+
 /// The constant the function `name` returns, when a library of the wheel exports it as a
-/// function whose every path returns that constant (`mpfr_buildopt_tls_p` is `return 1;` in
-/// a thread-safe MPFR): the library's member name and the value.
+/// function whose every path returns that constant: the library's member name and the value.
 fn constant_return(bin: &Binary, libs: &dyn Libraries, name: &str) -> Option<(String, u64)> {
     if name.starts_with("Py") || name.starts_with("_Py") {
         return None;
@@ -682,7 +848,7 @@ fn constant_return(bin: &Binary, libs: &dyn Libraries, name: &str) -> Option<(St
     let (member, bytes) = libs.exporting(name, &bin.needed)?;
     let other = Binary::parse(&bytes, Some(bin.arch)).ok()?;
     let &addr = other.exports.get(name)?;
-    let paths = Code::new(&other).paths(addr, 0, 0, &mut |_| None)?;
+    let paths = Code::new(&other).paths(addr, (0, 0), false, &mut NoAnswers)?;
     let first = paths.first()?.returns?;
     paths
         .iter()
@@ -1059,9 +1225,7 @@ fn delegation(
                 ));
             }
         };
-        let Some(&addr) = other.exports.get(sym) else {
-            return None;
-        };
+        let &addr = other.exports.get(sym)?;
         let other_code = Code::new(&other);
         let mut f = read_init(&other, &other_code, req, addr, libs, depth + 1);
         f.evidence = format!(

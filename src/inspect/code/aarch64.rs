@@ -792,6 +792,41 @@ impl A64Machine<'_, '_, '_> {
                 target,
             }];
         }
+        // tbz/tbnz
+        if (w >> 25) & 0x3f == 0b01_1011 {
+            let bit = (((w >> 31) & 1) << 5 | (w >> 19) & 31) as u8;
+            let target = pc.wrapping_add_signed(sext(u64::from((w >> 5) & 0x3fff), 14) << 2);
+            return vec![BranchBit {
+                reg: rd,
+                bit,
+                set: w & (1 << 24) != 0,
+                target,
+            }];
+        }
+        // ldarb/ldarh/ldar, ldaprb/ldapr: acquire loads, as plain loads (one thread runs the hook).
+        if w & 0x3fff_fc00 == 0x08df_fc00 || w & 0x3fff_fc00 == 0x38bf_c000 {
+            let size = 1u8 << (w >> 30);
+            return if rd == 31 {
+                vec![]
+            } else {
+                vec![Load {
+                    dst: rd,
+                    base: Src::Reg(rn),
+                    disp: 0,
+                    size,
+                }]
+            };
+        }
+        // stlrb/stlrh/stlr: release stores, as plain stores.
+        if w & 0x3fff_fc00 == 0x089f_fc00 {
+            let size = 1u8 << (w >> 30);
+            return vec![Store {
+                src: data(rd),
+                base: Src::Reg(rn),
+                disp: 0,
+                size,
+            }];
+        }
         // b.cond
         if w & 0xff00_0010 == 0x5400_0000 {
             let target = pc.wrapping_add_signed(sext(u64::from((w >> 5) & 0x7_ffff), 19) << 2);
@@ -810,6 +845,82 @@ impl A64Machine<'_, '_, '_> {
                 _ => return vec![Opaque("branches on flags not followed")],
             };
             return vec![Branch { cond, target }];
+        }
+        // movi vD.2d, #0 / movi dD, #0: a vector register known to be zero (register 32 + n).
+        if w & 0xbfff_ffe0 == 0x2f00_e400 {
+            return vec![Set {
+                dst: 32 + rd,
+                src: Src::Imm(0),
+                add: 0,
+                mask: u64::MAX,
+            }];
+        }
+        // ldr/str (immediate) of a vector register.
+        if (w & 0x3b00_0000 == 0x3900_0000 || w & 0x3b20_0000 == 0x3800_0000) && w & (1 << 26) != 0 {
+            let opc = (w >> 22) & 3;
+            let size_log = if opc & 2 != 0 && w >> 30 == 0 { 4 } else { (w >> 30) as u8 };
+            let bytes = 1u64 << size_log;
+            let unsigned = w & 0x0100_0000 != 0;
+            let (disp, writeback, post) = if unsigned {
+                (i64::from((w >> 10) & 0xfff) << size_log, false, false)
+            } else {
+                let imm9 = sext(u64::from((w >> 12) & 0x1ff), 9);
+                match (w >> 10) & 3 {
+                    0b00 => (imm9, false, false),
+                    0b01 => (imm9, true, true),
+                    0b11 => (imm9, true, false),
+                    _ => return vec![Opaque("unprivileged load or store")],
+                }
+            };
+            let at = if post { 0 } else { disp };
+            let mut steps = if opc & 1 == 1 {
+                vec![Clobber(32 + rd)]
+            } else {
+                vector_store(32 + rd, rn, at, bytes)
+            };
+            if writeback {
+                steps.push(Set {
+                    dst: rn,
+                    src: Src::Reg(rn),
+                    add: disp as u64,
+                    mask: u64::MAX,
+                });
+            }
+            return steps;
+        }
+        // stp/ldp of vector registers.
+        if w & 0x3a00_0000 == 0x2800_0000 && w & 0x0400_0000 != 0 {
+            let bytes: u64 = match w >> 30 {
+                0 => 4,
+                1 => 8,
+                2 => 16,
+                _ => return vec![Opaque("a reserved pair form")],
+            };
+            let disp = sext(u64::from((w >> 15) & 0x7f), 7) * bytes as i64;
+            let load = w & (1 << 22) != 0;
+            let (writeback, post) = match (w >> 23) & 3 {
+                0b01 => (true, true),
+                0b11 => (true, false),
+                _ => (false, false),
+            };
+            let at = if post { 0 } else { disp };
+            let mut steps = Vec::new();
+            for (k, r) in [rd, rt2].into_iter().enumerate() {
+                if load {
+                    steps.push(Clobber(32 + r));
+                } else {
+                    steps.extend(vector_store(32 + r, rn, at + k as i64 * bytes as i64, bytes));
+                }
+            }
+            if writeback {
+                steps.push(Set {
+                    dst: rn,
+                    src: Src::Reg(rn),
+                    add: disp as u64,
+                    mask: u64::MAX,
+                });
+            }
+            return steps;
         }
         // ldr/str (immediate) of a general register: unsigned offset, unscaled, pre/post index.
         if w & 0x3b00_0000 == 0x3900_0000 || w & 0x3b20_0000 == 0x3800_0000 {
@@ -833,15 +944,13 @@ impl A64Machine<'_, '_, '_> {
             let mut steps = Vec::new();
             let at = if post { 0 } else { disp };
             match opc {
-                0 if matches!(size, 4 | 8) => steps.push(Store {
+                0 => steps.push(Store {
                     src: data(rd),
                     base,
                     disp: at,
                     size,
                 }),
-                0 if rn == 31 => {} // a narrow store to the stack
-                0 => return vec![Opaque("writes memory in a way not followed")],
-                1 if matches!(size, 4 | 8) && rd != 31 => steps.push(Load {
+                1 if rd != 31 => steps.push(Load {
                     dst: rd,
                     base,
                     disp: at,
@@ -949,6 +1058,9 @@ impl A64Machine<'_, '_, '_> {
                 } else if op0 & 0b1110 == 0b1010 {
                     // Branches, exceptions, system instructions not modelled above.
                     vec![Opaque("an instruction not followed")]
+                } else if op0 & 0b0111 == 0b0111 {
+                    // Vector and floating point: Vd (or a general Rd) and the flags change.
+                    vec![Clobber(32 + rd), Clobber(rd), ClobberFlags]
                 } else {
                     // Data processing: Rd changes, and the flags may.
                     vec![Clobber(rd), ClobberFlags]
@@ -956,6 +1068,19 @@ impl A64Machine<'_, '_, '_> {
             }
         }
     }
+}
+
+/// The stores of `bytes` bytes of vector register `v` at `[rn + disp]`, 8 bytes at a time:
+/// zero when the register is known to be zero, else unknown.
+fn vector_store(v: u8, rn: u8, disp: i64, bytes: u64) -> Vec<Step<u8>> {
+    (0..bytes.div_ceil(8))
+        .map(|k| Step::Store {
+            src: Src::Reg(v),
+            base: Src::Reg(rn),
+            disp: disp + 8 * k as i64,
+            size: bytes.min(8) as u8,
+        })
+        .collect()
 }
 
 impl Machine for A64Machine<'_, '_, '_> {
@@ -979,7 +1104,7 @@ impl Machine for A64Machine<'_, '_, '_> {
     }
 
     fn clobbered_by_call(&self, reg: u8) -> bool {
-        reg <= 18 || reg == 30
+        reg <= 18 || reg == 30 || reg >= 32
     }
 }
 

@@ -4,7 +4,9 @@
 //! for loads, so a loop that walks a static slot array looking for one id runs as it would.
 //! A branch on the result of an imported call forks: each path records the condition it
 //! took ("`mpfr_buildopt_tls_p()` != 0"), unless the caller can say what that call returns.
-//! Anything the steps cannot follow (a write through an unknown pointer, a local call, a
+//! Local calls are followed a few levels deep, each on its own small budget; a callee that
+//! cannot be followed to its return is skipped (its registers become unknown and the path
+//! records it). Anything else the steps cannot follow (a write through an unknown pointer, a
 //! jump through a register, the budget) marks the path opaque, with the reason.
 
 use std::collections::{BTreeMap, HashMap};
@@ -88,6 +90,13 @@ pub(super) enum Step<R> {
         zero: bool,
         target: u64,
     },
+    /// Jump to `target` when bit `bit` of `reg` is set (`set`) or clear.
+    BranchBit {
+        reg: R,
+        bit: u8,
+        set: bool,
+        target: u64,
+    },
     Jump(u64),
     /// A call that returns here; caller-saved registers are unknown after it.
     Call(Callee),
@@ -122,12 +131,32 @@ enum V {
     Unk,
 }
 
+/// What the caller knows about the imports the code calls.
+pub trait Imports {
+    /// The constant a call to `import` returns, when known.
+    fn returns(&mut self, import: u32) -> Option<u64>;
+    /// Whether a call to `import` may write memory its pointer arguments point to.
+    fn writes_through_args(&self, import: u32) -> bool;
+}
+
 /// A condition a path took on the result of an imported call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Taken {
-    pub import: u32,
-    /// The path runs when the result is non-zero (else when it is zero).
+    /// The import whose result the branch tests, or `None` for a value not followed.
+    pub import: Option<u32>,
+    /// The branch.
+    pub at: u64,
+    /// For a call: the path runs when the result is non-zero (else when it is zero). For a
+    /// value: the path takes the branch (else falls through).
     pub nonzero: bool,
+}
+
+/// A call to an import on a path, with its first arguments where they are constants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Called {
+    pub import: u32,
+    pub args: [Option<u64>; 4],
+    pub at: u64,
 }
 
 /// How one path left the function.
@@ -136,18 +165,46 @@ pub struct PathEnd {
     pub taken: Vec<Taken>,
     /// Constant stores into the watched range, in program order.
     pub stores: Vec<Store>,
+    /// Everything the path wrote outside the stack, by address: (size, value if constant).
+    pub memory: BTreeMap<u64, (u8, Option<u64>)>,
+    /// The imports it called, in order (a final tail call included).
+    pub calls: Vec<Called>,
+    /// Local functions it called but could not follow to their return (skipped).
+    pub skipped: Vec<u64>,
     /// Why the path could not be followed to its end, if it could not.
     pub opaque: Option<String>,
     /// The constant in the return register when the path returns (not for a tail call).
     pub returns: Option<u64>,
 }
 
+impl PathEnd {
+    /// `size` bytes at `addr` as the path left them: what it stored there, else the file's
+    /// (relocated words included). `None` when not known.
+    pub fn read(&self, bin: &Binary, addr: u64, size: u8) -> Option<u64> {
+        read_through(bin, &self.memory, addr, size)
+    }
+}
+
 /// Instructions all paths together may run.
-const BUDGET: usize = 4096;
+const BUDGET: usize = 16_384;
+/// Instructions one followed call may run before it is skipped instead.
+const CALL_BUDGET: usize = 768;
+/// How deep local calls are followed.
+const MAX_DEPTH: usize = 3;
 /// Most paths one run explores.
 const MAX_PATHS: usize = 32;
 /// Where the stack pointer starts: far from any image.
 const STACK: u64 = 0x7fff_0000_0000;
+
+/// A followed call: where it returns to, and the caller's state to go back to when the
+/// callee cannot be followed.
+#[derive(Clone)]
+struct Frame<R> {
+    ret_pc: u64,
+    callee: u64,
+    budget: usize,
+    snapshot: Box<State<R>>,
+}
 
 #[derive(Clone)]
 struct State<R> {
@@ -157,17 +214,27 @@ struct State<R> {
     flags: Option<(V, V, bool, u8)>,
     taken: Vec<Taken>,
     stores: Vec<Store>,
+    calls: Vec<Called>,
+    skipped: Vec<u64>,
+    frames: Vec<Frame<R>>,
+    returns: Option<u64>,
 }
 
-/// Run the function at `start`, watching stores into `[lo, hi)`. `answer` says what a call to
-/// an import returns when that is known. Every path is returned, opaque ones included.
+/// What to watch and whether to follow local calls.
+pub(super) struct Watch {
+    pub lo: u64,
+    pub hi: u64,
+    /// Follow local calls (else a local call makes the path opaque).
+    pub follow: bool,
+}
+
+/// Run the function at `start`, path by path. Every path is returned, opaque ones included.
 pub(super) fn run<M: Machine>(
     m: &M,
     bin: &Binary,
     start: u64,
-    lo: u64,
-    hi: u64,
-    answer: &mut dyn FnMut(u32) -> Option<u64>,
+    watch: &Watch,
+    imports: &mut dyn Imports,
 ) -> Vec<PathEnd> {
     let mut regs = HashMap::new();
     regs.insert(m.sp(), V::K(STACK));
@@ -178,30 +245,138 @@ pub(super) fn run<M: Machine>(
         flags: None,
         taken: Vec::new(),
         stores: Vec::new(),
+        calls: Vec::new(),
+        skipped: Vec::new(),
+        frames: Vec::new(),
+        returns: None,
     }];
     let mut out = Vec::new();
-    let mut budget = BUDGET;
-    let mut answers: HashMap<u32, Option<u64>> = HashMap::new();
+    let mut cx = Run {
+        budget: BUDGET,
+        answers: HashMap::new(),
+        paths: 1,
+    };
     while let Some(mut st) = work.pop() {
-        let mut returns = None;
-        let end = 'path: loop {
-            if budget == 0 {
-                break 'path Some("the instruction budget ran out".to_string());
+        let end = loop {
+            let end = cx.path(m, bin, &mut st, &mut work, watch, imports);
+            match end {
+                // A callee that cannot be followed is skipped: back to the caller as it was
+                // at the call, with what the callee may change unknown.
+                Some(_) if !st.frames.is_empty() && cx.budget > 0 => {
+                    let frame = st.frames.pop().expect("a frame");
+                    let callee = frame.callee;
+                    st = *frame.snapshot;
+                    st.regs.retain(|&r, _| !m.clobbered_by_call(r));
+                    st.flags = None;
+                    st.skipped.push(callee);
+                    st.pc = frame.ret_pc;
+                }
+                end => break end,
             }
-            budget -= 1;
-            let Some((steps, next)) = m.steps(st.pc) else {
-                break 'path Some(format!("no instruction at {:#x}", st.pc));
+        };
+        let memory = st
+            .mem
+            .iter()
+            .filter(|(a, _)| !on_stack(**a))
+            .map(|(&a, &(s, v))| (a, (s, if let V::K(k) = v { Some(k) } else { None })))
+            .collect();
+        out.push(PathEnd {
+            taken: st.taken,
+            stores: st.stores,
+            memory,
+            calls: st.calls,
+            skipped: st.skipped,
+            opaque: end,
+            returns: st.returns,
+        });
+    }
+    out
+}
+
+struct Run {
+    budget: usize,
+    answers: HashMap<u32, Option<u64>>,
+    paths: usize,
+}
+
+impl Run {
+    /// A call result whose value the caller knows becomes that constant.
+    fn resolve(&mut self, v: V, imports: &mut dyn Imports) -> V {
+        match v {
+            V::Ret(i) => match *self.answers.entry(i).or_insert_with(|| imports.returns(i)) {
+                Some(k) => V::K(k),
+                None => v,
+            },
+            v => v,
+        }
+    }
+
+    /// Fork `st` at the branch at `at`, on the result of `import` or (`None`) on a value not
+    /// followed: `st` goes on at `target`, the other path falls through to `next`.
+    /// `jumps_when`: the branch is taken when the result is non-zero (for a call) or always
+    /// (for a value: the two paths are "taken" and "not taken").
+    #[allow(clippy::too_many_arguments)]
+    fn fork<R: Copy + Eq + Hash>(
+        &mut self,
+        st: &mut State<R>,
+        work: &mut Vec<State<R>>,
+        import: Option<u32>,
+        at: u64,
+        jumps_when: bool,
+        target: u64,
+        next: u64,
+    ) -> Result<(), String> {
+        if self.paths >= MAX_PATHS {
+            return Err("too many paths".to_string());
+        }
+        self.paths += 1;
+        let mut other = st.clone();
+        other.pc = next;
+        other.taken.push(Taken {
+            import,
+            at,
+            nonzero: !jumps_when,
+        });
+        work.push(other);
+        st.taken.push(Taken {
+            import,
+            at,
+            nonzero: jumps_when,
+        });
+        st.pc = target;
+        Ok(())
+    }
+
+    /// Run one path until it leaves the function (`None`) or cannot be followed (the reason).
+    fn path<M: Machine>(
+        &mut self,
+        m: &M,
+        bin: &Binary,
+        st: &mut State<M::R>,
+        work: &mut Vec<State<M::R>>,
+        watch: &Watch,
+        imports: &mut dyn Imports,
+    ) -> Option<String> {
+        loop {
+            if self.budget == 0 {
+                return Some("the instruction budget ran out".to_string());
+            }
+            self.budget -= 1;
+            if let Some(frame) = st.frames.last_mut() {
+                if frame.budget == 0 {
+                    return Some("a callee ran past its budget".to_string());
+                }
+                frame.budget -= 1;
+            }
+            let here = st.pc;
+            let Some((steps, next)) = m.steps(here) else {
+                return Some(format!("no instruction at {here:#x}"));
             };
-            let mut pc = next;
+            st.pc = next;
             for step in steps {
                 match step {
-                    Step::Set {
-                        dst,
-                        src,
-                        add,
-                        mask,
-                    } => {
-                        let v = match get(&st, src) {
+                    Step::Set { dst, src, add, mask } => {
+                        let v = match get(st, src) {
                             V::K(k) => V::K(k.wrapping_add(add) & mask),
                             V::Ret(i) if add == 0 => V::Ret(i),
                             _ => V::Unk,
@@ -214,8 +389,8 @@ pub(super) fn run<M: Machine>(
                         disp,
                         size,
                     } => {
-                        let v = match get(&st, base) {
-                            V::K(a) => load(bin, &st, a.wrapping_add_signed(disp), size),
+                        let v = match get(st, base) {
+                            V::K(a) => load(bin, &st.mem, a.wrapping_add_signed(disp), size),
                             _ => V::Unk,
                         };
                         st.regs.insert(dst, v);
@@ -226,84 +401,69 @@ pub(super) fn run<M: Machine>(
                         disp,
                         size,
                     } => {
-                        let V::K(a) = get(&st, base) else {
-                            break 'path Some(format!(
-                                "stores through a pointer not followed at {:#x}",
-                                st.pc
+                        let V::K(a) = get(st, base) else {
+                            return Some(format!(
+                                "stores through a pointer not followed at {here:#x}"
                             ));
                         };
                         let a = a.wrapping_add_signed(disp);
-                        let v = get(&st, src);
-                        if a < hi && a.saturating_add(u64::from(size)) > lo {
+                        let v = get(st, src);
+                        if a < watch.hi && a.saturating_add(u64::from(size)) > watch.lo {
                             let V::K(value) = v else {
-                                break 'path Some(format!(
-                                    "stores a value computed at run time at {:#x}",
-                                    st.pc
+                                return Some(format!(
+                                    "stores a value computed at run time at {here:#x}"
                                 ));
                             };
                             st.stores.push(Store {
                                 addr: a,
                                 size,
                                 value: mask(value, size),
-                                at: st.pc,
+                                at: here,
                             });
+                        }
+                        // A store over part of an earlier one leaves the bytes unknown.
+                        let lo = a.saturating_sub(7);
+                        let overlapped: Vec<u64> = st
+                            .mem
+                            .range(lo..a.saturating_add(u64::from(size)))
+                            .filter(|(b, (s, _))| {
+                                **b != a && **b + u64::from(*s) > a || **b == a && *s != size
+                            })
+                            .map(|(b, _)| *b)
+                            .collect();
+                        for b in overlapped {
+                            st.mem.insert(b, (st.mem[&b].0, V::Unk));
                         }
                         st.mem.insert(a, (size, v));
                     }
                     Step::Compare { a, b, and, size } => {
-                        st.flags = Some((get(&st, a), get(&st, b), and, size));
+                        st.flags = Some((get(st, a), get(st, b), and, size));
                     }
                     Step::Branch { cond, target } => {
                         let Some((a, b, and, size)) = st.flags else {
-                            break 'path Some(format!("branches on unset flags at {:#x}", st.pc));
+                            return Some(format!("branches on unset flags at {here:#x}"));
                         };
-                        let (a, b) = (
-                            resolve(a, answer, &mut answers),
-                            resolve(b, answer, &mut answers),
-                        );
+                        let (a, b) = (self.resolve(a, imports), self.resolve(b, imports));
                         match decide(cond, a, b, and, size) {
-                            Some(true) => pc = target,
+                            Some(true) => st.pc = target,
                             Some(false) => {}
                             None => {
-                                // Only `f() == 0` / `f() != 0` forks; anything else is opaque.
-                                let import = match (a, b, and) {
-                                    (V::Ret(i), V::K(0), false) => i,
-                                    (V::Ret(i), V::Ret(j), true) if i == j => i,
-                                    _ => {
-                                        break 'path Some(format!(
-                                            "branches on a value computed at run time at {:#x}",
-                                            st.pc
-                                        ));
+                                // `f() == 0` / `f() != 0` forks on the call; anything else on
+                                // the branch itself.
+                                let import = match (a, b, and, cond) {
+                                    (V::Ret(i), V::K(0), false, Cond::Eq | Cond::Ne) => Some(i),
+                                    (V::Ret(i), V::Ret(j), true, Cond::Eq | Cond::Ne) if i == j => {
+                                        Some(i)
                                     }
+                                    _ => None,
                                 };
-                                let nonzero_jumps = match cond {
-                                    Cond::Ne => true,
-                                    Cond::Eq => false,
-                                    _ => {
-                                        break 'path Some(format!(
-                                            "branches on the sign of a call's result at {:#x}",
-                                            st.pc
-                                        ));
-                                    }
-                                };
-                                if work.len() + out.len() >= MAX_PATHS {
-                                    break 'path Some("too many paths".to_string());
+                                let jumps_when = import.is_none() || cond == Cond::Ne;
+                                let next = st.pc;
+                                if let Err(e) =
+                                    self.fork(st, work, import, here, jumps_when, target, next)
+                                {
+                                    return Some(e);
                                 }
-                                let mut other = st.clone();
-                                other.pc = target;
-                                other.taken.push(Taken {
-                                    import,
-                                    nonzero: nonzero_jumps,
-                                });
-                                st.taken.push(Taken {
-                                    import,
-                                    nonzero: !nonzero_jumps,
-                                });
-                                st.pc = pc;
-                                work.push(st.clone());
-                                st = other;
-                                pc = st.pc;
-                                // The rest of this instruction's steps (none after a branch).
                             }
                         }
                     }
@@ -313,92 +473,143 @@ pub(super) fn run<M: Machine>(
                         zero,
                         target,
                     } => {
-                        let v = resolve(get(&st, Src::Reg(reg)), answer, &mut answers);
-                        match v {
-                            V::K(k) => {
-                                if (mask(k, size) == 0) == zero {
-                                    pc = target;
-                                }
+                        let v = self.resolve(get(st, Src::Reg(reg)), imports);
+                        if let V::K(k) = v {
+                            if (mask(k, size) == 0) == zero {
+                                st.pc = target;
                             }
-                            V::Ret(import) => {
-                                if work.len() + out.len() >= MAX_PATHS {
-                                    break 'path Some("too many paths".to_string());
-                                }
-                                let mut other = st.clone();
-                                other.pc = target;
-                                other.taken.push(Taken {
-                                    import,
-                                    nonzero: !zero,
-                                });
-                                st.taken.push(Taken {
-                                    import,
-                                    nonzero: zero,
-                                });
-                                st.pc = pc;
-                                work.push(st.clone());
-                                st = other;
-                                pc = st.pc;
-                            }
-                            V::Unk => {
-                                break 'path Some(format!(
-                                    "branches on a value computed at run time at {:#x}",
-                                    st.pc
-                                ));
+                        } else {
+                            let import = if let V::Ret(i) = v { Some(i) } else { None };
+                            let jumps_when = import.is_none() || !zero;
+                            let next = st.pc;
+                            if let Err(e) = self.fork(st, work, import, here, jumps_when, target, next)
+                            {
+                                return Some(e);
                             }
                         }
                     }
-                    Step::Jump(target) => pc = target,
-                    Step::Call(callee) => {
-                        let args = m.args();
-                        let passes_range = args.iter().any(
-                            |&r| matches!(st.regs.get(&r), Some(V::K(a)) if *a >= lo && *a < hi),
-                        );
-                        if passes_range {
-                            break 'path Some(format!(
-                                "passes the watched memory to a call at {:#x}",
-                                st.pc
-                            ));
+                    Step::BranchBit {
+                        reg,
+                        bit,
+                        set,
+                        target,
+                    } => {
+                        if let V::K(k) = self.resolve(get(st, Src::Reg(reg)), imports) {
+                            if (k >> bit & 1 == 1) == set {
+                                st.pc = target;
+                            }
+                        } else {
+                            let next = st.pc;
+                            if let Err(e) = self.fork(st, work, None, here, true, target, next) {
+                                return Some(e);
+                            }
                         }
-                        match callee {
-                            Callee::Import(i) => {
-                                st.regs.retain(|&r, _| !m.clobbered_by_call(r));
-                                st.regs.insert(m.ret(), V::Ret(i));
-                            }
-                            Callee::Local(_) | Callee::Unknown => {
-                                break 'path Some(format!(
-                                    "calls code that is not followed at {:#x}",
-                                    st.pc
-                                ));
-                            }
+                    }
+                    Step::Jump(target) => st.pc = target,
+                    Step::Call(callee) => {
+                        if let Err(e) = self.call(m, bin, st, callee, here, watch, imports) {
+                            return Some(e);
                         }
                     }
                     Step::Leave(callee) => {
-                        if callee.is_none()
+                        if let Some(callee) = callee {
+                            // A tail call: the callee's effects, then the caller's return.
+                            match callee {
+                                Callee::Import(_) => {
+                                    if let Err(e) = self.call(m, bin, st, callee, here, watch, imports) {
+                                        return Some(e);
+                                    }
+                                }
+                                _ => return Some(format!("tail-calls code not followed at {here:#x}")),
+                            }
+                        } else if st.frames.is_empty()
                             && let Some(V::K(k)) = st.regs.get(&m.ret())
                         {
-                            returns = Some(*k);
+                            st.returns = Some(*k);
                         }
-                        break 'path None;
+                        match st.frames.pop() {
+                            Some(frame) => st.pc = frame.ret_pc,
+                            None => return None,
+                        }
                     }
                     Step::Clobber(r) => {
                         st.regs.insert(r, V::Unk);
                     }
                     Step::ClobberFlags => st.flags = None,
-                    Step::Opaque(what) => {
-                        break 'path Some(format!("{what} at {:#x}", st.pc));
-                    }
+                    Step::Opaque(what) => return Some(format!("{what} at {here:#x}")),
                 }
             }
-            st.pc = pc;
-        };
-        out.push(PathEnd {
-            taken: st.taken,
-            stores: st.stores,
-            opaque: end,
-            returns,
-        });
+        }
     }
-    out
+
+    /// A call at `here`: an import's result becomes `Ret`; a local callee is followed.
+    #[allow(clippy::too_many_arguments)]
+    fn call<M: Machine>(
+        &mut self,
+        m: &M,
+        bin: &Binary,
+        st: &mut State<M::R>,
+        callee: Callee,
+        here: u64,
+        watch: &Watch,
+        imports: &mut dyn Imports,
+    ) -> Result<(), String> {
+        let args: Vec<V> = m
+            .args()
+            .iter()
+            .map(|r| st.regs.get(r).copied().unwrap_or(V::Unk))
+            .collect();
+        match callee {
+            Callee::Import(i) => {
+                let into_memory = args.iter().any(|v| match *v {
+                    V::K(a) => {
+                        a >= watch.lo && a < watch.hi
+                            || watch.follow
+                                && (on_stack(a) || bin.segment(a).is_some_and(|s| s.write))
+                    }
+                    _ => false,
+                });
+                if into_memory && imports.writes_through_args(i) {
+                    return Err(format!(
+                        "passes memory it reads to a call that may write it at {here:#x}"
+                    ));
+                }
+                let mut known = [None; 4];
+                for (k, v) in args.iter().take(4).enumerate() {
+                    if let V::K(a) = v {
+                        known[k] = Some(*a);
+                    }
+                }
+                st.calls.push(Called {
+                    import: i,
+                    args: known,
+                    at: here,
+                });
+                st.regs.retain(|&r, _| !m.clobbered_by_call(r));
+                st.regs.insert(m.ret(), V::Ret(i));
+                st.flags = None;
+                Ok(())
+            }
+            Callee::Local(target) if watch.follow && st.frames.len() < MAX_DEPTH => {
+                let snapshot = Box::new(st.clone());
+                st.frames.push(Frame {
+                    ret_pc: st.pc,
+                    callee: target,
+                    budget: CALL_BUDGET,
+                    snapshot,
+                });
+                st.pc = target;
+                Ok(())
+            }
+            Callee::Local(_) | Callee::Unknown => {
+                Err(format!("calls code that is not followed at {here:#x}"))
+            }
+        }
+    }
+}
+
+fn on_stack(a: u64) -> bool {
+    (STACK - (1 << 20)..STACK + (1 << 20)).contains(&a)
 }
 
 fn mask(v: u64, size: u8) -> u64 {
@@ -416,24 +627,9 @@ fn get<R: Copy + Eq + Hash>(st: &State<R>, src: Src<R>) -> V {
     }
 }
 
-/// A call result whose value the caller knows becomes that constant.
-fn resolve(
-    v: V,
-    answer: &mut dyn FnMut(u32) -> Option<u64>,
-    answers: &mut HashMap<u32, Option<u64>>,
-) -> V {
-    match v {
-        V::Ret(i) => match *answers.entry(i).or_insert_with(|| answer(i)) {
-            Some(k) => V::K(k),
-            None => v,
-        },
-        v => v,
-    }
-}
-
 /// `size` bytes at `addr`: from what this path stored there, else from the file.
-fn load<R>(bin: &Binary, st: &State<R>, addr: u64, size: u8) -> V {
-    if let Some(&(s, v)) = st.mem.get(&addr) {
+fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, addr: u64, size: u8) -> V {
+    if let Some(&(s, v)) = mem.get(&addr) {
         return match v {
             V::K(k) if s >= size => V::K(mask(k, size)),
             _ if s == size => v,
@@ -441,25 +637,50 @@ fn load<R>(bin: &Binary, st: &State<R>, addr: u64, size: u8) -> V {
         };
     }
     // A store that overlaps the bytes read makes them unknown.
-    let overlaps = st
-        .mem
+    let overlaps = mem
         .range(addr.saturating_sub(8)..addr.saturating_add(u64::from(size)))
         .any(|(&a, &(s, _))| a + u64::from(s) > addr);
-    if overlaps || (STACK - (1 << 20)..STACK + (1 << 20)).contains(&addr) {
+    if overlaps || on_stack(addr) {
         return V::Unk;
     }
-    let value = match size {
-        4 => bin.u32_at(addr).map(u64::from),
-        8 => bin.uptr_at(addr).filter(|_| bin.pointer_size == 8),
-        _ => None,
-    };
-    // A word the loader relocates is not what the file holds.
-    match value {
-        Some(k) if bin.pointers.get(addr).is_none() => V::K(k),
-        _ => V::Unk,
-    }
+    file_value(bin, addr, size).map_or(V::Unk, V::K)
 }
 
+/// What the file holds at `addr` once loaded: a relocated word is the address it points to;
+/// a word bound to an import is not known.
+fn file_value(bin: &Binary, addr: u64, size: u8) -> Option<u64> {
+    if !bin.little_endian || !matches!(size, 1 | 2 | 4 | 8) {
+        return None;
+    }
+    match bin.pointers.get(addr) {
+        Some(crate::inspect::model::Pointer::Addr(t)) if u32::from(size) == u32::from(bin.pointer_size) => {
+            return Some(t);
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    let b = bin.bytes(addr, usize::from(size))?;
+    Some(b.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x)))
+}
+
+/// `size` bytes at `addr` as `memory` (a path's stores) over the file leaves them.
+fn read_through(
+    bin: &Binary,
+    memory: &BTreeMap<u64, (u8, Option<u64>)>,
+    addr: u64,
+    size: u8,
+) -> Option<u64> {
+    if let Some(&(s, v)) = memory.get(&addr) {
+        return if s >= size { v.map(|k| mask(k, size)) } else { None };
+    }
+    let overlaps = memory
+        .range(addr.saturating_sub(8)..addr.saturating_add(u64::from(size)))
+        .any(|(&a, &(s, _))| a + u64::from(s) > addr);
+    if overlaps {
+        return None;
+    }
+    file_value(bin, addr, size)
+}
 /// Whether `cond` holds for `a - b` (or `a & b`), when both are known.
 fn decide(cond: Cond, a: V, b: V, and: bool, size: u8) -> Option<bool> {
     let (V::K(a), V::K(b)) = (a, b) else {

@@ -14,7 +14,7 @@ mod x86_64;
 
 use std::collections::HashMap;
 
-pub use emulate::{PathEnd, Taken};
+pub use emulate::{Called, Imports, PathEnd, Taken};
 
 use super::model::{Arch, Binary, Format, Pointer};
 
@@ -187,23 +187,25 @@ impl<'b, 'a> Code<'b, 'a> {
     }
 
     /// Run the function at `func` path by path (x86-64 and AArch64): the constants each path
-    /// stores into `[lo, hi)`, the calls it branched on, and what it returns. `answer` says
-    /// what a call to an import returns, when that is known. `None` on other architectures.
+    /// stores into `[lo, hi)` (and everything else it writes), the calls it makes and
+    /// branches on, and what it returns. With `follow`, local calls are followed too.
+    /// `None` on other architectures.
     pub fn paths(
         &self,
         func: u64,
-        lo: u64,
-        hi: u64,
-        answer: &mut dyn FnMut(u32) -> Option<u64>,
+        (lo, hi): (u64, u64),
+        follow: bool,
+        imports: &mut dyn Imports,
     ) -> Option<Vec<PathEnd>> {
+        let watch = emulate::Watch { lo, hi, follow };
         match self.bin.arch {
             Arch::X86_64 => {
                 let m = x86_64::X64Machine::new(self, self.bin.format == Format::Pe);
-                Some(emulate::run(&m, self.bin, func, lo, hi, answer))
+                Some(emulate::run(&m, self.bin, func, &watch, imports))
             }
             Arch::Aarch64 => {
                 let m = aarch64::A64Machine { code: self };
-                Some(emulate::run(&m, self.bin, func, lo, hi, answer))
+                Some(emulate::run(&m, self.bin, func, &watch, imports))
             }
             _ => None,
         }

@@ -1021,10 +1021,27 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                     vec![Clobber(reg(0))]
                 }
             }
+            iced_x86::Mnemonic::Movzx if to_reg && ins.op1_kind() == OpKind::Memory => {
+                let size = ins.memory_size().size() as u8;
+                match self.mem(ins) {
+                    Some((base, disp)) if matches!(size, 1 | 2) => vec![Load {
+                        dst: reg(0),
+                        base,
+                        disp,
+                        size,
+                    }],
+                    _ => vec![Clobber(reg(0))],
+                }
+            }
             iced_x86::Mnemonic::Mov if ins.op0_kind() == OpKind::Memory => {
                 let size = ins.memory_size().size() as u8;
-                match (self.mem(ins), src(1)) {
-                    (Some((base, disp)), Some(s)) if matches!(size, 4 | 8) => vec![Store {
+                // A byte or word register source is the low part of the full register.
+                let src1 = match ins.op1_kind() {
+                    OpKind::Register => Some(Src::Reg(reg(1))),
+                    _ => src(1),
+                };
+                match (self.mem(ins), src1) {
+                    (Some((base, disp)), Some(s)) if matches!(size, 1 | 2 | 4 | 8) => vec![Store {
                         src: s,
                         base,
                         disp,
@@ -1096,27 +1113,37 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
             m @ (iced_x86::Mnemonic::Cmp | iced_x86::Mnemonic::Test) => {
                 let and = m == iced_x86::Mnemonic::Test;
                 let scratch = Register::None;
-                let size;
+                // Any register but the high-byte ones (`ah`) compares on its low `size` bytes.
+                let operand = |i: u32| match ins.op_kind(i) {
+                    OpKind::Register
+                        if !matches!(
+                            ins.op_register(i),
+                            Register::AH | Register::BH | Register::CH | Register::DH
+                        ) =>
+                    {
+                        Some(Src::Reg(reg(i)))
+                    }
+                    _ => src(i),
+                };
                 let mut steps = Vec::new();
-                let a = if ins.op0_kind() == OpKind::Memory {
-                    size = ins.memory_size().size() as u8;
+                let (a, size) = if ins.op0_kind() == OpKind::Memory {
+                    let size = ins.memory_size().size() as u8;
                     match self.mem(ins) {
-                        Some((base, disp)) if matches!(size, 4 | 8) => {
+                        Some((base, disp)) if matches!(size, 1 | 2 | 4 | 8) => {
                             steps.push(Load {
                                 dst: scratch,
                                 base,
                                 disp,
                                 size,
                             });
-                            Some(Src::Reg(scratch))
+                            (Some(Src::Reg(scratch)), size)
                         }
-                        _ => None,
+                        _ => (None, size),
                     }
                 } else {
-                    size = width(0);
-                    src(0)
+                    (operand(0), width(0))
                 };
-                match (a, src(1)) {
+                match (a, operand(1)) {
                     (Some(a), Some(b)) => {
                         steps.push(Compare { a, b, and, size });
                         steps
