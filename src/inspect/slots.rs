@@ -825,10 +825,42 @@ impl Imports for LibraryAnswers<'_, '_, '_> {
                 "cxa_guard_acquire" | "cxa_guard_release" | "cxa_guard_abort" | "cxa_atexit"
             ))
     }
+
+    fn never_returns(&self, import: u32) -> bool {
+        never_returns(self.name(import))
+    }
+
+    fn allocates(&self, import: u32) -> Option<bool> {
+        match self.name(import).trim_start_matches('_') {
+            "PyMem_Calloc" | "PyMem_RawCalloc" | "PyObject_Calloc" | "calloc" => Some(true),
+            "PyMem_Malloc" | "PyMem_RawMalloc" | "PyObject_Malloc" | "malloc" | "Znwm"
+            | "Znam" | "??2@YAPEAX_K@Z" | "??_U@YAPEAX_K@Z" => Some(false),
+            _ => None,
+        }
+    }
 }
 
 /// Nothing known about any import (a library's own function is read on its own).
 struct NoAnswers;
+
+/// Functions that never return: a path that calls one ends there without creating a module
+/// (a C++ throw out of an init hook is caught by the generator's wrapper, which returns NULL).
+fn never_returns(name: &str) -> bool {
+    matches!(
+        name.trim_start_matches('_'),
+        "cxa_throw"
+            | "cxa_rethrow"
+            | "cxa_allocate_exception"
+            | "Unwind_Resume"
+            | "CxxThrowException"
+            | "abort"
+            | "exit"
+            | "stack_chk_fail"
+            | "assert_fail"
+            | "ZSt9terminatev"
+            | "Py_FatalError"
+    )
+}
 
 impl Imports for NoAnswers {
     fn returns(&mut self, _: u32) -> Option<u64> {
@@ -836,6 +868,12 @@ impl Imports for NoAnswers {
     }
     fn writes_through_args(&self, _: u32) -> bool {
         true
+    }
+    fn never_returns(&self, _: u32) -> bool {
+        false
+    }
+    fn allocates(&self, _: u32) -> Option<bool> {
+        None
     }
 }
 

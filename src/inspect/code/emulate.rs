@@ -71,6 +71,9 @@ pub(super) enum Step<R> {
         disp: i64,
         size: u8,
     },
+    /// `size` bytes at `[base + disp]` now hold something not followed (a read-modify-write
+    /// such as `lock add`).
+    Forget { base: Src<R>, disp: i64, size: u8 },
     /// Flags from `a - b` (`and`: from `a & b`), on `size` bytes.
     Compare {
         a: Src<R>,
@@ -137,6 +140,12 @@ pub trait Imports {
     fn returns(&mut self, import: u32) -> Option<u64>;
     /// Whether a call to `import` may write memory its pointer arguments point to.
     fn writes_through_args(&self, import: u32) -> bool;
+    /// Whether a call to `import` never returns (it throws, aborts or exits): the path ends
+    /// there without going on.
+    fn never_returns(&self, import: u32) -> bool;
+    /// Whether `import` allocates memory (`Some(zeroed)`): its result is then a fresh block,
+    /// zero-filled when `zeroed` (`calloc`), else of unknown content.
+    fn allocates(&self, import: u32) -> Option<bool>;
 }
 
 /// A condition a path took on the result of an imported call.
@@ -175,26 +184,34 @@ pub struct PathEnd {
     pub opaque: Option<String>,
     /// The constant in the return register when the path returns (not for a tail call).
     pub returns: Option<u64>,
+    /// Whether each block the path allocated is zero-filled.
+    blocks: Vec<bool>,
 }
 
 impl PathEnd {
     /// `size` bytes at `addr` as the path left them: what it stored there, else the file's
     /// (relocated words included). `None` when not known.
     pub fn read(&self, bin: &Binary, addr: u64, size: u8) -> Option<u64> {
-        read_through(bin, &self.memory, addr, size)
+        read_through(bin, &self.memory, &self.blocks, addr, size)
     }
 }
 
 /// Instructions all paths together may run.
 const BUDGET: usize = 16_384;
 /// Instructions one followed call may run before it is skipped instead.
-const CALL_BUDGET: usize = 768;
+const CALL_BUDGET: usize = 2048;
 /// How deep local calls are followed.
 const MAX_DEPTH: usize = 3;
 /// Most paths one run explores.
 const MAX_PATHS: usize = 32;
+/// What `Run::call` answers for a call that never returns; the path ends there, followed.
+const NEVER_RETURNS: &str = "never returns";
 /// Where the stack pointer starts: far from any image.
 const STACK: u64 = 0x7fff_0000_0000;
+/// Where allocated blocks are placed, one [`HEAP_BLOCK`] apart: far from images and stack.
+const HEAP: u64 = 0x7ffe_0000_0000;
+const HEAP_BLOCK: u64 = 1 << 24;
+const MAX_BLOCKS: u64 = 64;
 
 /// A followed call: where it returns to, and the caller's state to go back to when the
 /// callee cannot be followed.
@@ -218,6 +235,8 @@ struct State<R> {
     skipped: Vec<u64>,
     frames: Vec<Frame<R>>,
     returns: Option<u64>,
+    /// Whether each allocated block is zero-filled, by block number.
+    blocks: Vec<bool>,
 }
 
 /// What to watch and whether to follow local calls.
@@ -249,6 +268,7 @@ pub(super) fn run<M: Machine>(
         skipped: Vec::new(),
         frames: Vec::new(),
         returns: None,
+        blocks: Vec::new(),
     }];
     let mut out = Vec::new();
     let mut cx = Run {
@@ -260,6 +280,8 @@ pub(super) fn run<M: Machine>(
         let end = loop {
             let end = cx.path(m, bin, &mut st, &mut work, watch, imports);
             match end {
+                // A path that throws or aborts ends there, followed to its end.
+                Some(why) if why == NEVER_RETURNS => break None,
                 // A callee that cannot be followed is skipped: back to the caller as it was
                 // at the call, with what the callee may change unknown.
                 Some(_) if !st.frames.is_empty() && cx.budget > 0 => {
@@ -288,6 +310,7 @@ pub(super) fn run<M: Machine>(
             skipped: st.skipped,
             opaque: end,
             returns: st.returns,
+            blocks: st.blocks,
         });
     }
     out
@@ -390,24 +413,29 @@ impl Run {
                         size,
                     } => {
                         let v = match get(st, base) {
-                            V::K(a) => load(bin, &st.mem, a.wrapping_add_signed(disp), size),
+                            V::K(a) => load(bin, &st.mem, &st.blocks, a.wrapping_add_signed(disp), size),
                             _ => V::Unk,
                         };
                         st.regs.insert(dst, v);
                     }
-                    Step::Store {
-                        src,
-                        base,
-                        disp,
-                        size,
-                    } => {
+                    Step::Store { .. } | Step::Forget { .. } => {
+                        let (src, base, disp, size) = match step {
+                            Step::Store {
+                                src,
+                                base,
+                                disp,
+                                size,
+                            } => (Some(src), base, disp, size),
+                            Step::Forget { base, disp, size } => (None, base, disp, size),
+                            _ => unreachable!("matched above"),
+                        };
                         let V::K(a) = get(st, base) else {
                             return Some(format!(
                                 "stores through a pointer not followed at {here:#x}"
                             ));
                         };
                         let a = a.wrapping_add_signed(disp);
-                        let v = get(st, src);
+                        let v = src.map_or(V::Unk, |src| get(st, src));
                         if a < watch.hi && a.saturating_add(u64::from(size)) > watch.lo {
                             let V::K(value) = v else {
                                 return Some(format!(
@@ -560,12 +588,22 @@ impl Run {
             .map(|r| st.regs.get(r).copied().unwrap_or(V::Unk))
             .collect();
         match callee {
+            Callee::Import(i) if imports.never_returns(i) => {
+                st.calls.push(Called {
+                    import: i,
+                    args: [None; 4],
+                    at: here,
+                });
+                Err(NEVER_RETURNS.to_string())
+            }
             Callee::Import(i) => {
                 let into_memory = args.iter().any(|v| match *v {
                     V::K(a) => {
                         a >= watch.lo && a < watch.hi
                             || watch.follow
-                                && (on_stack(a) || bin.segment(a).is_some_and(|s| s.write))
+                                && (on_stack(a)
+                                    || block_of(a).is_some()
+                                    || bin.segment(a).is_some_and(|s| s.write))
                     }
                     _ => false,
                 });
@@ -586,7 +624,14 @@ impl Run {
                     at: here,
                 });
                 st.regs.retain(|&r, _| !m.clobbered_by_call(r));
-                st.regs.insert(m.ret(), V::Ret(i));
+                let result = match imports.allocates(i) {
+                    Some(zeroed) if (st.blocks.len() as u64) < MAX_BLOCKS => {
+                        st.blocks.push(zeroed);
+                        V::K(HEAP + (st.blocks.len() as u64 - 1) * HEAP_BLOCK)
+                    }
+                    _ => V::Ret(i),
+                };
+                st.regs.insert(m.ret(), result);
                 st.flags = None;
                 Ok(())
             }
@@ -628,7 +673,7 @@ fn get<R: Copy + Eq + Hash>(st: &State<R>, src: Src<R>) -> V {
 }
 
 /// `size` bytes at `addr`: from what this path stored there, else from the file.
-fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, addr: u64, size: u8) -> V {
+fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, blocks: &[bool], addr: u64, size: u8) -> V {
     if let Some(&(s, v)) = mem.get(&addr) {
         return match v {
             V::K(k) if s >= size => V::K(mask(k, size)),
@@ -643,7 +688,21 @@ fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, addr: u64, size: u8) -> V {
     if overlaps || on_stack(addr) {
         return V::Unk;
     }
+    if let Some(b) = block_of(addr) {
+        return if blocks.get(b).copied().unwrap_or(false) {
+            V::K(0)
+        } else {
+            V::Unk
+        };
+    }
     file_value(bin, addr, size).map_or(V::Unk, V::K)
+}
+
+/// The allocated block `addr` lies in, by number.
+fn block_of(addr: u64) -> Option<usize> {
+    (HEAP..HEAP + MAX_BLOCKS * HEAP_BLOCK)
+        .contains(&addr)
+        .then(|| ((addr - HEAP) / HEAP_BLOCK) as usize)
 }
 
 /// What the file holds at `addr` once loaded: a relocated word is the address it points to;
@@ -667,6 +726,7 @@ fn file_value(bin: &Binary, addr: u64, size: u8) -> Option<u64> {
 fn read_through(
     bin: &Binary,
     memory: &BTreeMap<u64, (u8, Option<u64>)>,
+    blocks: &[bool],
     addr: u64,
     size: u8,
 ) -> Option<u64> {
@@ -678,6 +738,9 @@ fn read_through(
         .any(|(&a, &(s, _))| a + u64::from(s) > addr);
     if overlaps {
         return None;
+    }
+    if let Some(b) = block_of(addr) {
+        return blocks.get(b).copied().unwrap_or(false).then_some(0);
     }
     file_value(bin, addr, size)
 }

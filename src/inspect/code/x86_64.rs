@@ -964,7 +964,26 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
             )
         });
         if writes_memory {
-            return vec![Step::Opaque("writes memory in a way not followed")];
+            // A write to one operand whose address is known leaves it unknown; anything else
+            // (string instructions, pushes of memory) is not followed.
+            let size = ins.memory_size().size() as u8;
+            let one = info.used_memory().len() == 1 && (1..=8).contains(&size);
+            return match self.mem(ins) {
+                Some((base, disp)) if one && ins.op0_kind() == OpKind::Memory => {
+                    let mut steps = vec![Step::Forget { base, disp, size }];
+                    steps.extend(
+                        info.used_registers()
+                            .iter()
+                            .filter(|u| !matches!(u.access(), OpAccess::Read | OpAccess::CondRead))
+                            .map(|u| Step::Clobber(u.register().full_register())),
+                    );
+                    if ins.rflags_modified() != 0 {
+                        steps.push(Step::ClobberFlags);
+                    }
+                    steps
+                }
+                _ => vec![Step::Opaque("writes memory in a way not followed")],
+            };
         }
         let mut steps: Vec<Step<Register>> = info
             .used_registers()
