@@ -244,6 +244,10 @@ fn expected_on(cc: &str, name: &str, want: (Verdict, Reason)) -> (Verdict, Reaso
     if (name.starts_with("sp_set") || name == "sp_runtime" || name == "flag_guard") && !calls {
         return unsupported;
     }
+    if name.starts_with("two_defs") && !stores {
+        // Which def is created is read by running the hook: x86-64 and AArch64 only.
+        return (Verdict::Unknown, Reason::SlotsUnreadable);
+    }
     if name.starts_with("filled_") && !stores {
         // The hook is run only on x86-64 and AArch64.
         return unsupported;
@@ -485,6 +489,24 @@ EXPORT void *PyInit_edge(void) {{
             filled_def("0"),
             Verdict::GilUsed,
             Reason::RuntimeSlotValue0,
+        ),
+        // apache-sedona's shape: one of two slot-less defs, picked by whether an import works.
+        (
+            "two_defs_noslots",
+            format!(
+                "{PRELUDE}
+extern void *PyCapsule_Import(const char *, int);
+extern void PyErr_Clear(void);
+static Def with_capsule = DEF(0);
+static Def without = DEF(0);
+EXPORT void *PyInit_edge(void) {{
+    if (PyCapsule_Import(\"geos.capi\", 0)) return PyModuleDef_Init(&with_capsule);
+    PyErr_Clear();
+    return PyModuleDef_Init(&without);
+}}"
+            ),
+            Verdict::GilUsed,
+            Reason::RuntimeNoGilSlot,
         ),
         // 3.14 ignores PyModExport_*: the PyInit def (slot 0) decides.
         (

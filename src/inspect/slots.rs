@@ -166,7 +166,7 @@ fn read_init(
                 ),
             );
         }
-        return read_def(bin, code, &def, req.binder, hook, libs);
+        return read_def(bin, code, &def, req, hook, libs);
     }
     if let Some(f) = heap_def(bin, code) {
         return f;
@@ -480,10 +480,11 @@ fn read_def(
     bin: &Binary,
     code: &Code,
     def: &Def,
-    binder: Binder,
+    req: &Request,
     hook: u64,
     libs: &dyn Libraries,
 ) -> Finding {
+    let binder = req.binder;
     let at = def.addr + def.layout.m_slots;
     let where_def = format!("PyModuleDef `{}` at {}", def.name, loc(bin, def.addr));
     match bin.word_at(at) {
@@ -492,7 +493,13 @@ fn read_def(
                 || bin.u32_at(slots) == Some(0)
                     && bin.uptr_at(slots + u64::from(bin.pointer_size)) == Some(0);
             if runtime {
-                return runtime_slots(bin, code, slots, &where_def);
+                let f = runtime_slots(bin, code, slots, &where_def);
+                if f.verdict == Verdict::Unknown
+                    && let Some(g) = emulated_init(bin, code, req, hook, libs)
+                {
+                    return g;
+                }
+                return f;
             }
             let mut entries = Vec::new();
             if let Err(e) = walk(bin, slots, false, &mut entries) {
@@ -522,6 +529,9 @@ fn read_def(
                 );
             }
             if let Some(f) = runtime_m_slots(bin, code, def, &where_def) {
+                return f;
+            }
+            if let Some(f) = emulated_init(bin, code, req, hook, libs) {
                 return f;
             }
             Finding::new(
@@ -704,12 +714,10 @@ fn emulated_init(
         if name != req.module.as_bytes() && name != short.as_bytes() {
             return None;
         }
+        // A def without slots created multi-phase declares nothing: the GIL is used.
         let slots = path.read(bin, def + layout.m_slots, bin.pointer_size)?;
-        if slots == 0 {
-            return None;
-        }
         let mut entries = Vec::new();
-        for k in 0..MAX_SLOTS {
+        for k in (0..MAX_SLOTS).take_while(|_| slots != 0) {
             let entry = slots + k * 2 * p;
             let id = path.read(bin, entry, 4)? as u32;
             if id == 0 {

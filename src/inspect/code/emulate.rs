@@ -203,9 +203,11 @@ const CALL_BUDGET: usize = 2048;
 /// How deep local calls are followed.
 const MAX_DEPTH: usize = 3;
 /// Most paths one run explores.
-const MAX_PATHS: usize = 32;
+const MAX_PATHS: usize = 64;
 /// What `Run::call` answers for a call that never returns; the path ends there, followed.
 const NEVER_RETURNS: &str = "never returns";
+/// What marks a path dropped because a sibling continues in its place.
+const DUPLICATE: &str = "duplicate";
 /// Where the stack pointer starts: far from any image.
 const STACK: u64 = 0x7fff_0000_0000;
 /// Where allocated blocks are placed, one [`HEAP_BLOCK`] apart: far from images and stack.
@@ -217,6 +219,8 @@ const MAX_BLOCKS: u64 = 64;
 /// callee cannot be followed.
 #[derive(Clone)]
 struct Frame<R> {
+    /// Paths forked inside the callee share the frame: one that is skipped is skipped once.
+    id: u64,
     ret_pc: u64,
     callee: u64,
     budget: usize,
@@ -273,6 +277,8 @@ pub(super) fn run<M: Machine>(
     let mut out = Vec::new();
     let mut cx = Run {
         budget: BUDGET,
+        unwound: std::collections::HashSet::new(),
+        frames: 0,
         answers: HashMap::new(),
         paths: 1,
     };
@@ -286,6 +292,11 @@ pub(super) fn run<M: Machine>(
                 // at the call, with what the callee may change unknown.
                 Some(_) if !st.frames.is_empty() && cx.budget > 0 => {
                     let frame = st.frames.pop().expect("a frame");
+                    if !cx.unwound.insert(frame.id) {
+                        // A sibling path already went back to the caller from this call.
+                        cx.paths -= 1;
+                        break Some(DUPLICATE.to_string());
+                    }
                     let callee = frame.callee;
                     st = *frame.snapshot;
                     st.regs.retain(|&r, _| !m.clobbered_by_call(r));
@@ -296,6 +307,9 @@ pub(super) fn run<M: Machine>(
                 end => break end,
             }
         };
+        if end.as_deref() == Some(DUPLICATE) {
+            continue;
+        }
         let memory = st
             .mem
             .iter()
@@ -318,6 +332,10 @@ pub(super) fn run<M: Machine>(
 
 struct Run {
     budget: usize,
+    /// Frames whose callee was skipped.
+    unwound: std::collections::HashSet<u64>,
+    /// Frames made so far, for their ids.
+    frames: u64,
     answers: HashMap<u32, Option<u64>>,
     paths: usize,
 }
@@ -637,7 +655,9 @@ impl Run {
             }
             Callee::Local(target) if watch.follow && st.frames.len() < MAX_DEPTH => {
                 let snapshot = Box::new(st.clone());
+                self.frames += 1;
                 st.frames.push(Frame {
+                    id: self.frames,
                     ret_pc: st.pc,
                     callee: target,
                     budget: CALL_BUDGET,
