@@ -281,7 +281,10 @@ __attribute__((visibility(\"default\"))) void *make_module(void) {{
         )
         .unwrap();
         gcc(dir, &["-shared", "-fPIC", "-O2", "-o", helper, "helper.c"]);
-        gcc(dir, &["-shared", "-fPIC", "-O2", "-o", creator, "creator.c"]);
+        gcc(
+            dir,
+            &["-shared", "-fPIC", "-O2", "-o", creator, "creator.c"],
+        );
         let (l_helper, l_creator) = (format!("-l:{helper}"), format!("-l:{creator}"));
         gcc(
             dir,

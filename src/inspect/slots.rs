@@ -739,7 +739,10 @@ fn emulated_init(
         }
         // What the path skipped must not write the def or its slots in a way it did not.
         if !path.skipped.is_empty() {
-            let ranges = [(def, def + 16 * p), (slots, slots + (entries.len() as u64 + 1) * 2 * p)];
+            let ranges = [
+                (def, def + 16 * p),
+                (slots, slots + (entries.len() as u64 + 1) * 2 * p),
+            ];
             for (lo, hi) in ranges {
                 if code
                     .stores_into(lo, hi)
@@ -807,7 +810,10 @@ impl<'b, 'a, 'l> LibraryAnswers<'b, 'a, 'l> {
     }
 
     fn name(&self, import: u32) -> &str {
-        self.bin.imports.get(import as usize).map_or("", |i| i.name.as_str())
+        self.bin
+            .imports
+            .get(import as usize)
+            .map_or("", |i| i.name.as_str())
     }
 }
 
@@ -841,8 +847,8 @@ impl Imports for LibraryAnswers<'_, '_, '_> {
     fn allocates(&self, import: u32) -> Option<bool> {
         match self.name(import).trim_start_matches('_') {
             "PyMem_Calloc" | "PyMem_RawCalloc" | "PyObject_Calloc" | "calloc" => Some(true),
-            "PyMem_Malloc" | "PyMem_RawMalloc" | "PyObject_Malloc" | "malloc" | "Znwm"
-            | "Znam" | "??2@YAPEAX_K@Z" | "??_U@YAPEAX_K@Z" => Some(false),
+            "PyMem_Malloc" | "PyMem_RawMalloc" | "PyObject_Malloc" | "malloc" | "Znwm" | "Znam"
+            | "??2@YAPEAX_K@Z" | "??_U@YAPEAX_K@Z" => Some(false),
             _ => None,
         }
     }

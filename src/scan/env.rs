@@ -90,7 +90,12 @@ fn env_modules(
         files: files
             .iter()
             // Extension-named files can be libraries others link against (see scan::wheel).
-            .filter(|f| matches!(f.kind, MemberKind::SharedLibrary(_) | MemberKind::Extension(_)))
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    MemberKind::SharedLibrary(_) | MemberKind::Extension(_)
+                )
+            })
             .map(|f| f.path.clone())
             .collect(),
         arch: arch_for(platform),

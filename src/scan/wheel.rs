@@ -121,7 +121,12 @@ fn wheel_modules<R: Read + Seek>(
     // (klayout's modules link `lib_pya.cpython-314t-x86_64-linux-gnu.so`, which creates them).
     let libraries: Vec<String> = classified
         .iter()
-        .filter(|c| matches!(c.kind, MemberKind::SharedLibrary(_) | MemberKind::Extension(_)))
+        .filter(|c| {
+            matches!(
+                c.kind,
+                MemberKind::SharedLibrary(_) | MemberKind::Extension(_)
+            )
+        })
         .map(|c| c.path.clone())
         .collect();
     let archive = RefCell::new(archive);

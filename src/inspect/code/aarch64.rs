@@ -856,9 +856,14 @@ impl A64Machine<'_, '_, '_> {
             }];
         }
         // ldr/str (immediate) of a vector register.
-        if (w & 0x3b00_0000 == 0x3900_0000 || w & 0x3b20_0000 == 0x3800_0000) && w & (1 << 26) != 0 {
+        if (w & 0x3b00_0000 == 0x3900_0000 || w & 0x3b20_0000 == 0x3800_0000) && w & (1 << 26) != 0
+        {
             let opc = (w >> 22) & 3;
-            let size_log = if opc & 2 != 0 && w >> 30 == 0 { 4 } else { (w >> 30) as u8 };
+            let size_log = if opc & 2 != 0 && w >> 30 == 0 {
+                4
+            } else {
+                (w >> 30) as u8
+            };
             let bytes = 1u64 << size_log;
             let unsigned = w & 0x0100_0000 != 0;
             let (disp, writeback, post) = if unsigned {
@@ -909,7 +914,12 @@ impl A64Machine<'_, '_, '_> {
                 if load {
                     steps.push(Clobber(32 + r));
                 } else {
-                    steps.extend(vector_store(32 + r, rn, at + k as i64 * bytes as i64, bytes));
+                    steps.extend(vector_store(
+                        32 + r,
+                        rn,
+                        at + k as i64 * bytes as i64,
+                        bytes,
+                    ));
                 }
             }
             if writeback {

@@ -73,7 +73,11 @@ pub(super) enum Step<R> {
     },
     /// `size` bytes at `[base + disp]` now hold something not followed (a read-modify-write
     /// such as `lock add`).
-    Forget { base: Src<R>, disp: i64, size: u8 },
+    Forget {
+        base: Src<R>,
+        disp: i64,
+        size: u8,
+    },
     /// Flags from `a - b` (`and`: from `a & b`), on `size` bytes.
     Compare {
         a: Src<R>,
@@ -416,7 +420,12 @@ impl Run {
             st.pc = next;
             for step in steps {
                 match step {
-                    Step::Set { dst, src, add, mask } => {
+                    Step::Set {
+                        dst,
+                        src,
+                        add,
+                        mask,
+                    } => {
                         let v = match get(st, src) {
                             V::K(k) => V::K(k.wrapping_add(add) & mask),
                             V::Ret(i) if add == 0 => V::Ret(i),
@@ -431,7 +440,9 @@ impl Run {
                         size,
                     } => {
                         let v = match get(st, base) {
-                            V::K(a) => load(bin, &st.mem, &st.blocks, a.wrapping_add_signed(disp), size),
+                            V::K(a) => {
+                                load(bin, &st.mem, &st.blocks, a.wrapping_add_signed(disp), size)
+                            }
                             _ => V::Unk,
                         };
                         st.regs.insert(dst, v);
@@ -528,7 +539,8 @@ impl Run {
                             let import = if let V::Ret(i) = v { Some(i) } else { None };
                             let jumps_when = import.is_none() || !zero;
                             let next = st.pc;
-                            if let Err(e) = self.fork(st, work, import, here, jumps_when, target, next)
+                            if let Err(e) =
+                                self.fork(st, work, import, here, jumps_when, target, next)
                             {
                                 return Some(e);
                             }
@@ -562,11 +574,17 @@ impl Run {
                             // A tail call: the callee's effects, then the caller's return.
                             match callee {
                                 Callee::Import(_) => {
-                                    if let Err(e) = self.call(m, bin, st, callee, here, watch, imports) {
+                                    if let Err(e) =
+                                        self.call(m, bin, st, callee, here, watch, imports)
+                                    {
                                         return Some(e);
                                     }
                                 }
-                                _ => return Some(format!("tail-calls code not followed at {here:#x}")),
+                                _ => {
+                                    return Some(format!(
+                                        "tail-calls code not followed at {here:#x}"
+                                    ));
+                                }
                             }
                         } else if st.frames.is_empty()
                             && let Some(V::K(k)) = st.regs.get(&m.ret())
@@ -732,7 +750,9 @@ fn file_value(bin: &Binary, addr: u64, size: u8) -> Option<u64> {
         return None;
     }
     match bin.pointers.get(addr) {
-        Some(crate::inspect::model::Pointer::Addr(t)) if u32::from(size) == u32::from(bin.pointer_size) => {
+        Some(crate::inspect::model::Pointer::Addr(t))
+            if u32::from(size) == u32::from(bin.pointer_size) =>
+        {
             return Some(t);
         }
         Some(_) => return None,
@@ -751,7 +771,11 @@ fn read_through(
     size: u8,
 ) -> Option<u64> {
     if let Some(&(s, v)) = memory.get(&addr) {
-        return if s >= size { v.map(|k| mask(k, size)) } else { None };
+        return if s >= size {
+            v.map(|k| mask(k, size))
+        } else {
+            None
+        };
     }
     let overlaps = memory
         .range(addr.saturating_sub(8)..addr.saturating_add(u64::from(size)))
