@@ -630,16 +630,7 @@ fn rewritten_slots(
                 value,
             });
         }
-        let gil = gil_slots(&entries, &format!("m_slots[{{}}] at {}", loc(bin, slots)));
-        let f = decide(
-            &gil,
-            [
-                Reason::RuntimeSlotValue1,
-                Reason::RuntimeSlotValue0,
-                Reason::RuntimeNoGilSlot,
-            ],
-            &format!("m_slots at {}", loc(bin, slots)),
-        );
+        let f = decide_runtime(bin, &entries, slots);
         let stores: Vec<String> = path
             .stores
             .iter()
@@ -753,16 +744,7 @@ fn emulated_init(
                 }
             }
         }
-        let gil = gil_slots(&entries, &format!("m_slots[{{}}] at {}", loc(bin, slots)));
-        let f = decide(
-            &gil,
-            [
-                Reason::RuntimeSlotValue1,
-                Reason::RuntimeSlotValue0,
-                Reason::RuntimeNoGilSlot,
-            ],
-            &format!("m_slots at {}", loc(bin, slots)),
-        );
+        let f = decide_runtime(bin, &entries, slots);
         found.push((f, def, String::from_utf8_lossy(name).into_owned()));
     }
     let (first, def, name) = found.first()?;
@@ -787,6 +769,20 @@ fn emulated_init(
             skipped
         ),
     ))
+}
+
+/// Decide a slot array as code left it, at `slots`.
+fn decide_runtime(bin: &Binary, entries: &[Slot], slots: u64) -> Finding {
+    let gil = gil_slots(entries, &format!("m_slots[{{}}] at {}", loc(bin, slots)));
+    decide(
+        &gil,
+        [
+            Reason::RuntimeSlotValue1,
+            Reason::RuntimeSlotValue0,
+            Reason::RuntimeNoGilSlot,
+        ],
+        &format!("m_slots at {}", loc(bin, slots)),
+    )
 }
 
 /// What the emulator is told about imports: a function a library of the wheel exports and

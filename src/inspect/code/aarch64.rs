@@ -865,17 +865,9 @@ impl A64Machine<'_, '_, '_> {
                 (w >> 30) as u8
             };
             let bytes = 1u64 << size_log;
-            let unsigned = w & 0x0100_0000 != 0;
-            let (disp, writeback, post) = if unsigned {
-                (i64::from((w >> 10) & 0xfff) << size_log, false, false)
-            } else {
-                let imm9 = sext(u64::from((w >> 12) & 0x1ff), 9);
-                match (w >> 10) & 3 {
-                    0b00 => (imm9, false, false),
-                    0b01 => (imm9, true, true),
-                    0b11 => (imm9, true, false),
-                    _ => return vec![Opaque("unprivileged load or store")],
-                }
+            let (disp, writeback, post) = match ldst_offset(w, size_log) {
+                Ok(o) => o,
+                Err(what) => return vec![Opaque(what)],
             };
             let at = if post { 0 } else { disp };
             let mut steps = if opc & 1 == 1 {
@@ -884,12 +876,7 @@ impl A64Machine<'_, '_, '_> {
                 vector_store(32 + rd, rn, at, bytes)
             };
             if writeback {
-                steps.push(Set {
-                    dst: rn,
-                    src: Src::Reg(rn),
-                    add: disp as u64,
-                    mask: u64::MAX,
-                });
+                steps.push(base_update(rn, disp));
             }
             return steps;
         }
@@ -923,12 +910,7 @@ impl A64Machine<'_, '_, '_> {
                 }
             }
             if writeback {
-                steps.push(Set {
-                    dst: rn,
-                    src: Src::Reg(rn),
-                    add: disp as u64,
-                    mask: u64::MAX,
-                });
+                steps.push(base_update(rn, disp));
             }
             return steps;
         }
@@ -937,18 +919,9 @@ impl A64Machine<'_, '_, '_> {
             let size_log = (w >> 30) as u8;
             let size = 1u8 << size_log;
             let opc = (w >> 22) & 3;
-            let unsigned = w & 0x0100_0000 != 0;
-            let mode = (w >> 10) & 3;
-            let (disp, writeback, post) = if unsigned {
-                (i64::from((w >> 10) & 0xfff) << size_log, false, false)
-            } else {
-                let imm9 = sext(u64::from((w >> 12) & 0x1ff), 9);
-                match mode {
-                    0b00 => (imm9, false, false),
-                    0b01 => (imm9, true, true),
-                    0b11 => (imm9, true, false),
-                    _ => return vec![Opaque("unprivileged load or store")],
-                }
+            let (disp, writeback, post) = match ldst_offset(w, size_log) {
+                Ok(o) => o,
+                Err(what) => return vec![Opaque(what)],
             };
             let base = Src::Reg(rn);
             let mut steps = Vec::new();
@@ -969,12 +942,7 @@ impl A64Machine<'_, '_, '_> {
                 _ => steps.push(Clobber(rd)),
             }
             if writeback {
-                steps.push(Set {
-                    dst: rn,
-                    src: Src::Reg(rn),
-                    add: disp as u64,
-                    mask: u64::MAX,
-                });
+                steps.push(base_update(rn, disp));
             }
             return steps;
         }
@@ -1016,12 +984,7 @@ impl A64Machine<'_, '_, '_> {
                 }
             }
             if writeback {
-                steps.push(Set {
-                    dst: rn,
-                    src: Src::Reg(rn),
-                    add: disp as u64,
-                    mask: u64::MAX,
-                });
+                steps.push(base_update(rn, disp));
             }
             return steps;
         }
@@ -1077,6 +1040,31 @@ impl A64Machine<'_, '_, '_> {
                 }
             }
         }
+    }
+}
+
+/// The base register update of a pre- or post-indexed access.
+fn base_update(rn: u8, disp: i64) -> Step<u8> {
+    Step::Set {
+        dst: rn,
+        src: Src::Reg(rn),
+        add: disp as u64,
+        mask: u64::MAX,
+    }
+}
+
+/// The offset of a single-register load or store (immediate forms) of `1 << size_log` bytes,
+/// and whether it writes the base back, after (`post`) or before the access.
+fn ldst_offset(w: u32, size_log: u8) -> Result<(i64, bool, bool), &'static str> {
+    if w & 0x0100_0000 != 0 {
+        return Ok((i64::from((w >> 10) & 0xfff) << size_log, false, false));
+    }
+    let imm9 = sext(u64::from((w >> 12) & 0x1ff), 9);
+    match (w >> 10) & 3 {
+        0b00 => Ok((imm9, false, false)),
+        0b01 => Ok((imm9, true, true)),
+        0b11 => Ok((imm9, true, false)),
+        _ => Err("unprivileged load or store"),
     }
 }
 
