@@ -817,3 +817,266 @@ fn decide(cond: Cond, a: V, b: V, and: bool, size: u8) -> Option<bool> {
         Cond::LessEq => signed(a) <= signed(b),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::model::{Arch, Segment};
+
+    /// A machine whose program is a table: the steps at each address, falling through by 4.
+    struct Table(HashMap<u64, Vec<Step<u8>>>);
+
+    impl Machine for Table {
+        type R = u8;
+        fn steps(&self, pc: u64) -> Option<(Vec<Step<u8>>, u64)> {
+            self.0.get(&pc).map(|s| (s.clone(), pc + 4))
+        }
+        fn sp(&self) -> u8 {
+            31
+        }
+        fn ret(&self) -> u8 {
+            0
+        }
+        fn args(&self) -> &'static [u8] {
+            &[0, 1]
+        }
+        fn clobbered_by_call(&self, reg: u8) -> bool {
+            reg < 8
+        }
+    }
+
+    /// Import 0 returns what `answer` says; import 1 never returns; import 2 is calloc.
+    struct Known(Option<u64>);
+
+    impl Imports for Known {
+        fn returns(&mut self, import: u32) -> Option<u64> {
+            if import == 0 { self.0 } else { None }
+        }
+        fn writes_through_args(&self, _: u32) -> bool {
+            true
+        }
+        fn never_returns(&self, import: u32) -> bool {
+            import == 1
+        }
+        fn allocates(&self, import: u32) -> Option<bool> {
+            (import == 2).then_some(true)
+        }
+    }
+
+    const DATA: u64 = 0x1000;
+
+    /// 16 writable bytes at `DATA` holding `{4, 0}` as a slot would.
+    fn binary(bytes: &[u8]) -> Binary<'_> {
+        let seg = Segment {
+            name: ".data".into(),
+            vaddr: DATA,
+            vsize: bytes.len() as u64,
+            offset: 0,
+            filesize: bytes.len() as u64,
+            exec: false,
+            write: true,
+        };
+        Binary::bare(Arch::Aarch64, bytes, vec![seg])
+    }
+
+    fn store(value: u64, at: u64) -> Step<u8> {
+        Step::Store {
+            src: Src::Imm(value),
+            base: Src::Imm(at),
+            disp: 0,
+            size: 8,
+        }
+    }
+
+    fn run_table(
+        table: Vec<(u64, Vec<Step<u8>>)>,
+        answer: Option<u64>,
+        follow: bool,
+    ) -> Vec<PathEnd> {
+        let bytes = [4u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let bin = binary(&bytes);
+        let watch = Watch {
+            lo: DATA,
+            hi: DATA + 16,
+            follow,
+        };
+        run(
+            &Table(table.into_iter().collect()),
+            &bin,
+            0,
+            &watch,
+            &mut Known(answer),
+        )
+    }
+
+    /// `if (f()) slot.value = 1; return;`
+    fn conditional_store() -> Vec<(u64, Vec<Step<u8>>)> {
+        vec![
+            (0, vec![Step::Call(Callee::Import(0))]),
+            (
+                4,
+                vec![Step::BranchZero {
+                    reg: 0,
+                    size: 4,
+                    zero: true,
+                    target: 12,
+                }],
+            ),
+            (8, vec![store(1, DATA + 8)]),
+            (12, vec![Step::Leave(None)]),
+        ]
+    }
+
+    #[test]
+    fn a_branch_on_an_unknown_call_forks_and_each_path_names_its_condition() {
+        let paths = run_table(conditional_store(), None, false);
+        assert_eq!(paths.len(), 2);
+        let stored: Vec<(bool, usize)> = paths
+            .iter()
+            .map(|p| (p.taken[0].nonzero, p.stores.len()))
+            .collect();
+        assert!(
+            stored.contains(&(true, 1)) && stored.contains(&(false, 0)),
+            "{stored:?}"
+        );
+        assert!(paths.iter().all(|p| p.opaque.is_none()));
+    }
+
+    #[test]
+    fn a_known_answer_decides_the_branch() {
+        for (answer, stores) in [(1, 1), (0, 0)] {
+            let paths = run_table(conditional_store(), Some(answer), false);
+            assert_eq!(paths.len(), 1);
+            assert_eq!(paths[0].stores.len(), stores);
+            assert!(paths[0].taken.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_loop_over_static_data_runs_as_it_would() {
+        // r1 = DATA; loop: r2 = [r1] (4 bytes); if r2 == 4 store 1 at [r1+8]; else r1 += 16.
+        let table = vec![
+            (
+                0,
+                vec![Step::Set {
+                    dst: 1,
+                    src: Src::Imm(DATA),
+                    add: 0,
+                    mask: u64::MAX,
+                }],
+            ),
+            (
+                4,
+                vec![Step::Load {
+                    dst: 2,
+                    base: Src::Reg(1),
+                    disp: 0,
+                    size: 4,
+                }],
+            ),
+            (
+                8,
+                vec![Step::Compare {
+                    a: Src::Reg(2),
+                    b: Src::Imm(4),
+                    and: false,
+                    size: 4,
+                }],
+            ),
+            (
+                12,
+                vec![Step::Branch {
+                    cond: Cond::Eq,
+                    target: 20,
+                }],
+            ),
+            (
+                16,
+                vec![
+                    Step::Set {
+                        dst: 1,
+                        src: Src::Reg(1),
+                        add: 16,
+                        mask: u64::MAX,
+                    },
+                    Step::Jump(4),
+                ],
+            ),
+            (
+                20,
+                vec![Step::Store {
+                    src: Src::Imm(1),
+                    base: Src::Reg(1),
+                    disp: 8,
+                    size: 8,
+                }],
+            ),
+            (24, vec![Step::Leave(None)]),
+        ];
+        let paths = run_table(table, None, false);
+        assert_eq!(paths.len(), 1);
+        assert_eq!(paths[0].stores[0].addr, DATA + 8);
+        assert_eq!(paths[0].stores[0].value, 1);
+    }
+
+    #[test]
+    fn a_call_that_never_returns_ends_the_path_followed() {
+        let table = vec![
+            (0, vec![Step::Call(Callee::Import(1))]),
+            (4, vec![store(1, DATA + 8)]),
+        ];
+        let paths = run_table(table, None, false);
+        assert_eq!(paths.len(), 1);
+        assert!(paths[0].opaque.is_none() && paths[0].stores.is_empty());
+    }
+
+    #[test]
+    fn a_callee_that_cannot_be_followed_is_skipped_and_said() {
+        // The callee at 100 jumps through a register; the caller goes on after the call.
+        let table = vec![
+            (0, vec![Step::Call(Callee::Local(100))]),
+            (4, vec![store(1, DATA + 8), Step::Leave(None)]),
+            (100, vec![Step::Opaque("jumps through a register")]),
+        ];
+        let paths = run_table(table.clone(), None, true);
+        assert_eq!(paths.len(), 1);
+        assert_eq!(paths[0].skipped, vec![100]);
+        assert_eq!(paths[0].stores.len(), 1);
+        // Without following calls, the same call makes the path opaque.
+        let paths = run_table(table, None, false);
+        assert!(paths[0].opaque.is_some());
+    }
+
+    #[test]
+    fn allocated_zeroed_memory_reads_as_zero_and_stores_are_kept() {
+        let table = vec![
+            (0, vec![Step::Call(Callee::Import(2))]),
+            (
+                4,
+                vec![Step::Store {
+                    src: Src::Imm(7),
+                    base: Src::Reg(0),
+                    disp: 8,
+                    size: 8,
+                }],
+            ),
+            (8, vec![Step::Leave(None)]),
+        ];
+        let paths = run_table(table, None, true);
+        let bin_bytes = [0u8; 16];
+        let bin = binary(&bin_bytes);
+        assert_eq!(paths[0].read(&bin, HEAP, 8), Some(0));
+        assert_eq!(paths[0].read(&bin, HEAP + 8, 8), Some(7));
+        assert_eq!(paths[0].read(&bin, HEAP + 4, 8), None, "overlaps the store");
+    }
+
+    #[test]
+    fn an_endless_loop_stops_at_the_budget() {
+        let table = vec![(0, vec![Step::Jump(0)])];
+        let paths = run_table(table, None, true);
+        assert_eq!(
+            paths[0].opaque.as_deref(),
+            Some("the instruction budget ran out")
+        );
+    }
+}
