@@ -566,9 +566,11 @@ fn rewritten_slots(
 ) -> Option<Finding> {
     let p = u64::from(bin.pointer_size);
     let stride = 2 * p;
-    let count =
-        (0..MAX_SLOTS).find(|&i| bin.u32_at(slots + i * stride).is_none_or(|id| id == 0))?;
-    let end = slots + (count + 1) * stride;
+    let count = (0..MAX_SLOTS).find(|&i| {
+        bin.u32_at(slots.wrapping_add(i * stride))
+            .is_none_or(|id| id == 0)
+    })?;
+    let end = slots.checked_add((count + 1) * stride)?;
     let mut known = LibraryAnswers::new(bin, libs);
     let paths = code.paths(hook, (slots, end), false, &mut known)?;
     let answered = known.answered;
@@ -699,17 +701,17 @@ fn emulated_init(
             continue; // this path fails the import
         };
         let def = call.args[0]?;
-        let name_ptr = path.read(bin, def + layout.m_name, bin.pointer_size)?;
+        let name_ptr = path.read(bin, def.checked_add(layout.m_name)?, bin.pointer_size)?;
         let name = bin.c_str(name_ptr)?;
         let short = req.module.rsplit('.').next().unwrap_or(req.module);
         if name != req.module.as_bytes() && name != short.as_bytes() {
             return None;
         }
         // A def without slots created multi-phase declares nothing: the GIL is used.
-        let slots = path.read(bin, def + layout.m_slots, bin.pointer_size)?;
+        let slots = path.read(bin, def.checked_add(layout.m_slots)?, bin.pointer_size)?;
         let mut entries = Vec::new();
         for k in (0..MAX_SLOTS).take_while(|_| slots != 0) {
-            let entry = slots + k * 2 * p;
+            let entry = slots.checked_add(k * 2 * p)?;
             let id = path.read(bin, entry, 4)? as u32;
             if id == 0 {
                 break;
@@ -717,7 +719,7 @@ fn emulated_init(
             if !plausible_id(id) || k + 1 == MAX_SLOTS {
                 return None;
             }
-            let value = match path.read(bin, entry + p, bin.pointer_size) {
+            let value = match path.read(bin, entry.checked_add(p)?, bin.pointer_size) {
                 Some(v) => Word::Int(v),
                 None if !is_gil(id) => Word::Int(0),
                 None => return None,
@@ -731,8 +733,11 @@ fn emulated_init(
         // What the path skipped must not write the def or its slots in a way it did not.
         if !path.skipped.is_empty() {
             let ranges = [
-                (def, def + 16 * p),
-                (slots, slots + (entries.len() as u64 + 1) * 2 * p),
+                (def, def.saturating_add(16 * p)),
+                (
+                    slots,
+                    slots.saturating_add((entries.len() as u64 + 1) * 2 * p),
+                ),
             ];
             for (lo, hi) in ranges {
                 if code

@@ -1086,7 +1086,7 @@ impl Machine for A64Machine<'_, '_, '_> {
 
     fn steps(&self, pc: u64) -> Option<(Vec<Step<u8>>, u64)> {
         let w = word_at(self.code.bin, pc)?;
-        Some((self.translate(w, pc), pc + 4))
+        Some((self.translate(w, pc), pc.wrapping_add(4)))
     }
 
     fn sp(&self) -> u8 {

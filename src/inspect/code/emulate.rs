@@ -484,7 +484,8 @@ impl Run {
                             .mem
                             .range(lo..a.saturating_add(u64::from(size)))
                             .filter(|(b, (s, _))| {
-                                **b != a && **b + u64::from(*s) > a || **b == a && *s != size
+                                **b != a && b.saturating_add(u64::from(*s)) > a
+                                    || **b == a && *s != size
                             })
                             .map(|(b, _)| *b)
                             .collect();
@@ -722,7 +723,7 @@ fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, blocks: &[bool], addr: u64, 
     // A store that overlaps the bytes read makes them unknown.
     let overlaps = mem
         .range(addr.saturating_sub(8)..addr.saturating_add(u64::from(size)))
-        .any(|(&a, &(s, _))| a + u64::from(s) > addr);
+        .any(|(&a, &(s, _))| a.saturating_add(u64::from(s)) > addr);
     if overlaps || on_stack(addr) {
         return V::Unk;
     }
@@ -779,7 +780,7 @@ fn read_through(
     }
     let overlaps = memory
         .range(addr.saturating_sub(8)..addr.saturating_add(u64::from(size)))
-        .any(|(&a, &(s, _))| a + u64::from(s) > addr);
+        .any(|(&a, &(s, _))| a.saturating_add(u64::from(s)) > addr);
     if overlaps {
         return None;
     }
@@ -802,7 +803,7 @@ fn decide(cond: Cond, a: V, b: V, and: bool, size: u8) -> Option<bool> {
             _ => None,
         };
     }
-    let bits = 8 * u32::from(size.min(8));
+    let bits = 8 * u32::from(size.clamp(1, 8));
     let signed = |v: u64| ((v << (64 - bits)) as i64) >> (64 - bits);
     Some(match cond {
         Cond::Eq => a == b,
