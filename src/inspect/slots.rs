@@ -582,6 +582,10 @@ fn rewritten_slots(
             .get(i as usize)
             .map_or("?", |imp| imp.name.as_str())
     };
+    let known: Vec<String> = answered
+        .iter()
+        .map(|(n, member, v)| format!("{n}() returns {v} in {member}"))
+        .collect();
     let mut outcomes: Vec<(Option<Finding>, String)> = Vec::new();
     for path in &paths {
         let conds: Vec<String> = path
@@ -597,10 +601,6 @@ fn rewritten_slots(
                     format!("the branch at {} is {way}", loc(bin, t.at))
                 }
             })
-            .collect();
-        let known: Vec<String> = answered
-            .iter()
-            .map(|(n, member, v)| format!("{n}() returns {v} in {member}"))
             .collect();
         let when = match (conds.is_empty(), known.is_empty()) {
             (true, true) => "always".to_string(),
@@ -1251,14 +1251,19 @@ fn delegation(
         .filter(|n| !n.starts_with("Py") && !n.starts_with("_Py") && !n.starts_with("__"));
     // The library that creates the module object is the one that imports a creating API:
     // a hook often calls several of the wheel's libraries first (klayout's `db::init`).
-    // Without one, the first library that exports a callee is followed.
+    // Without one, the first library that exports a callee is followed. An imported name is
+    // in the file's strings, so looking for it there tells a creator without parsing each
+    // candidate (the one chosen is parsed below).
     let mut chosen = None;
     for sym in candidates {
         let Some((member, bytes)) = libs.exporting(sym, &bin.needed) else {
             continue;
         };
-        let creator = Binary::parse(&bytes, Some(bin.arch))
-            .is_ok_and(|b| creates.iter().any(|n| b.imports_name(n)));
+        let creator = creates.iter().any(|n| {
+            let mut needle = n.as_bytes().to_vec();
+            needle.push(0);
+            memmem::find(&bytes, &needle).is_some()
+        });
         if creator {
             chosen = Some((sym, member, bytes));
             break;

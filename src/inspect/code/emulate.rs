@@ -356,27 +356,33 @@ impl Run {
         }
     }
 
-    /// Fork `st` at the branch at `at`, on the result of `import` or (`None`) on a value not
-    /// followed: `st` goes on at `target`, the other path falls through to `next`.
-    /// `jumps_when`: the branch is taken when the result is non-zero (for a call) or always
-    /// (for a value: the two paths are "taken" and "not taken").
-    #[allow(clippy::too_many_arguments)]
-    fn fork<R: Copy + Eq + Hash>(
+    /// A conditional branch at `at` to `target`: taken or not when `taken` says, else a fork.
+    /// `on` is what the branch tests — the result of an import, or (`None`) a value not
+    /// followed — and when it jumps: for a call, when the result is non-zero (`true`) or
+    /// zero; for a value, always `true` (the two paths are "taken" and "not taken"). `st`
+    /// goes on at `target`, the other path falls through.
+    fn branch<R: Copy + Eq + Hash>(
         &mut self,
         st: &mut State<R>,
         work: &mut Vec<State<R>>,
-        import: Option<u32>,
+        taken: Option<bool>,
+        (import, jumps_when): (Option<u32>, bool),
         at: u64,
-        jumps_when: bool,
         target: u64,
-        next: u64,
     ) -> Result<(), String> {
+        match taken {
+            Some(true) => {
+                st.pc = target;
+                return Ok(());
+            }
+            Some(false) => return Ok(()),
+            None => {}
+        }
         if self.paths >= MAX_PATHS {
             return Err("too many paths".to_string());
         }
         self.paths += 1;
         let mut other = st.clone();
-        other.pc = next;
         other.taken.push(Taken {
             import,
             at,
@@ -502,27 +508,17 @@ impl Run {
                             return Some(format!("branches on unset flags at {here:#x}"));
                         };
                         let (a, b) = (self.resolve(a, imports), self.resolve(b, imports));
-                        match decide(cond, a, b, and, size) {
-                            Some(true) => st.pc = target,
-                            Some(false) => {}
-                            None => {
-                                // `f() == 0` / `f() != 0` forks on the call; anything else on
-                                // the branch itself.
-                                let import = match (a, b, and, cond) {
-                                    (V::Ret(i), V::K(0), false, Cond::Eq | Cond::Ne) => Some(i),
-                                    (V::Ret(i), V::Ret(j), true, Cond::Eq | Cond::Ne) if i == j => {
-                                        Some(i)
-                                    }
-                                    _ => None,
-                                };
-                                let jumps_when = import.is_none() || cond == Cond::Ne;
-                                let next = st.pc;
-                                if let Err(e) =
-                                    self.fork(st, work, import, here, jumps_when, target, next)
-                                {
-                                    return Some(e);
-                                }
-                            }
+                        // `f() == 0` / `f() != 0` forks on the call; anything else on the
+                        // branch itself.
+                        let import = match (a, b, and, cond) {
+                            (V::Ret(i), V::K(0), false, Cond::Eq | Cond::Ne) => Some(i),
+                            (V::Ret(i), V::Ret(j), true, Cond::Eq | Cond::Ne) if i == j => Some(i),
+                            _ => None,
+                        };
+                        let on = (import, import.is_none() || cond == Cond::Ne);
+                        let taken = decide(cond, a, b, and, size);
+                        if let Err(e) = self.branch(st, work, taken, on, here, target) {
+                            return Some(e);
                         }
                     }
                     Step::BranchZero {
@@ -532,19 +528,14 @@ impl Run {
                         target,
                     } => {
                         let v = self.resolve(get(st, Src::Reg(reg)), imports);
-                        if let V::K(k) = v {
-                            if (mask(k, size) == 0) == zero {
-                                st.pc = target;
-                            }
-                        } else {
-                            let import = if let V::Ret(i) = v { Some(i) } else { None };
-                            let jumps_when = import.is_none() || !zero;
-                            let next = st.pc;
-                            if let Err(e) =
-                                self.fork(st, work, import, here, jumps_when, target, next)
-                            {
-                                return Some(e);
-                            }
+                        let (taken, import) = match v {
+                            V::K(k) => (Some((mask(k, size) == 0) == zero), None),
+                            V::Ret(i) => (None, Some(i)),
+                            V::Unk => (None, None),
+                        };
+                        let on = (import, import.is_none() || !zero);
+                        if let Err(e) = self.branch(st, work, taken, on, here, target) {
+                            return Some(e);
                         }
                     }
                     Step::BranchBit {
@@ -553,15 +544,12 @@ impl Run {
                         set,
                         target,
                     } => {
-                        if let V::K(k) = self.resolve(get(st, Src::Reg(reg)), imports) {
-                            if (k >> bit & 1 == 1) == set {
-                                st.pc = target;
-                            }
-                        } else {
-                            let next = st.pc;
-                            if let Err(e) = self.fork(st, work, None, here, true, target, next) {
-                                return Some(e);
-                            }
+                        let taken = match self.resolve(get(st, Src::Reg(reg)), imports) {
+                            V::K(k) => Some((k >> bit & 1 == 1) == set),
+                            _ => None,
+                        };
+                        if let Err(e) = self.branch(st, work, taken, (None, true), here, target) {
+                            return Some(e);
                         }
                     }
                     Step::Jump(target) => st.pc = target,
@@ -571,26 +559,23 @@ impl Run {
                         }
                     }
                     Step::Leave(callee) => {
-                        if let Some(callee) = callee {
+                        match callee {
                             // A tail call: the callee's effects, then the caller's return.
-                            match callee {
-                                Callee::Import(_) => {
-                                    if let Err(e) =
-                                        self.call(m, bin, st, callee, here, watch, imports)
-                                    {
-                                        return Some(e);
-                                    }
-                                }
-                                _ => {
-                                    return Some(format!(
-                                        "tail-calls code not followed at {here:#x}"
-                                    ));
+                            Some(c @ Callee::Import(_)) => {
+                                if let Err(e) = self.call(m, bin, st, c, here, watch, imports) {
+                                    return Some(e);
                                 }
                             }
-                        } else if st.frames.is_empty()
-                            && let Some(V::K(k)) = st.regs.get(&m.ret())
-                        {
-                            st.returns = Some(*k);
+                            Some(_) => {
+                                return Some(format!("tail-calls code not followed at {here:#x}"));
+                            }
+                            None => {
+                                if st.frames.is_empty()
+                                    && let Some(V::K(k)) = st.regs.get(&m.ret())
+                                {
+                                    st.returns = Some(*k);
+                                }
+                            }
                         }
                         match st.frames.pop() {
                             Some(frame) => st.pc = frame.ret_pc,

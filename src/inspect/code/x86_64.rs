@@ -373,30 +373,9 @@ impl Isa for X64 {
 /// before the call.
 pub(super) fn addr_arg_at_call(code: &Code, site: u64, n: usize, windows: bool) -> Option<u64> {
     let regs: &[Register] = if windows { &WIN64_ARGS } else { &SYSV_ARGS };
-    let run = instructions_before(code.bin, site, 64, 16);
-    let mut factory = InstructionInfoFactory::new();
-    let reg = *regs.get(n)?;
-    for ins in run.iter().rev() {
-        if matches!(
-            ins.flow_control(),
-            FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return
-        ) {
-            return None;
-        }
-        let writes = factory.info(ins).used_registers().iter().any(|u| {
-            u.register().full_register() == reg
-                && !matches!(u.access(), OpAccess::Read | OpAccess::CondRead)
-        });
-        if writes {
-            return match ins.code() {
-                Op::Lea_r64_m if ins.is_ip_rel_memory_operand() => {
-                    Some(ins.ip_rel_memory_address())
-                }
-                _ => None,
-            };
-        }
-    }
-    None
+    let ins = last_write(code, site, *regs.get(n)?, true)?;
+    (ins.code() == Op::Lea_r64_m && ins.is_ip_rel_memory_operand())
+        .then(|| ins.ip_rel_memory_address())
 }
 
 /// Walk back from the call at `site` to the instruction that last set `reg`, over the code
@@ -656,18 +635,31 @@ fn reg_in_run(run: &[Instruction], reg: Register) -> Option<u64> {
 /// The constant or RIP-relative address a general register holds at `site`, when the code
 /// just before sets it that way.
 fn reg_value(code: &Code, site: u64, reg: Register) -> Option<u64> {
+    constant_set_by(&last_write(code, site, reg, false)?)
+}
+
+/// The instruction that last writes `reg` in the straight-line code just before `site`;
+/// with `stop_at_calls`, none when a call or return comes first (a call may change it).
+fn last_write(code: &Code, site: u64, reg: Register, stop_at_calls: bool) -> Option<Instruction> {
     let run = instructions_before(code.bin, site, 64, 16);
     let mut factory = InstructionInfoFactory::new();
     for ins in run.iter().rev() {
+        if stop_at_calls
+            && matches!(
+                ins.flow_control(),
+                FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return
+            )
+        {
+            return None;
+        }
         let writes = factory.info(ins).used_registers().iter().any(|u| {
             u.register().full_register() == reg
                 && u.access() != OpAccess::Read
                 && u.access() != OpAccess::CondRead
         });
-        if !writes {
-            continue;
+        if writes {
+            return Some(*ins);
         }
-        return constant_set_by(ins);
     }
     None
 }
