@@ -229,6 +229,58 @@ fn a_library_loaded_with_ctypes_is_no_module_but_an_empty_export_table_proves_no
     assert!(w.modules.is_empty(), "{:?}", w.modules);
     assert_eq!(w.readiness, gilfree::scan::Readiness::Ready);
 
+    // The same stub built for the other architectures gilfree reads (CI installs the cross
+    // compilers; armhf builds Thumb code, `-marm` ARM code): the code that decides is short
+    // enough to recognise even where the slot reader does not run init code.
+    for (cc, flags) in [
+        ("i686-linux-gnu-gcc", &[][..]),
+        ("arm-linux-gnueabihf-gcc", &[][..]),
+        ("arm-linux-gnueabihf-gcc", &["-marm"][..]),
+        ("s390x-linux-gnu-gcc", &[][..]),
+        ("powerpc64le-linux-gnu-gcc", &[][..]),
+        ("riscv64-linux-gnu-gcc", &[][..]),
+    ] {
+        if Command::new(cc).arg("--version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{cc} is missing: .ci/run installs it"
+            );
+            eprintln!("note: {cc} not installed; its null-init stub is skipped");
+            continue;
+        }
+        let out = Command::new(cc)
+            .current_dir(dir)
+            .args([
+                "-shared",
+                "-fPIC",
+                "-O2",
+                "-o",
+                "nullinit-cross.so",
+                "stub.c",
+            ])
+            .args(flags)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cc}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stub = std::fs::read(dir.join("nullinit-cross.so")).unwrap();
+        let path = wheel(
+            dir,
+            &[("edge/_raw_des.cpython-314t-x86_64-linux-gnu.so", &stub)],
+        );
+        let report = scan_paths(&[path], &ScanConfig::default());
+        let w = &report.wheels[0];
+        assert!(w.modules.is_empty(), "{cc} {flags:?}: {:?}", w.modules);
+        assert_eq!(
+            w.readiness,
+            gilfree::scan::Readiness::Ready,
+            "{cc} {flags:?}"
+        );
+    }
+
     // Nothing exported at all: no evidence that it is a library, so it stays unknown.
     let path = wheel(
         dir,

@@ -21,7 +21,11 @@ pub(super) fn is_foreign_loaded_library(
     if v.reason == Reason::MalformedBinary {
         return is_text(data);
     }
-    if !matches!(v.reason, Reason::NoInitHook | Reason::DefNotFound) {
+    // Code not read in full (32-bit x86, ARM, ...) still shows a hook that only returns NULL.
+    if !matches!(
+        v.reason,
+        Reason::NoInitHook | Reason::DefNotFound | Reason::UnsupportedArch
+    ) {
         return false;
     }
     let Ok(bin) = crate::inspect::Binary::parse(data, arch) else {
@@ -31,10 +35,12 @@ pub(super) fn is_foreign_loaded_library(
         Reason::NoInitHook => !bin.exports.is_empty(),
         _ => {
             let hook = crate::wheel::hook_names(&v.module).init;
+            // An ARM export with bit 0 set is Thumb code at the even address.
+            let thumb = bin.arch == Arch::Arm && bin.exports.get(&hook).is_some_and(|a| a & 1 == 1);
             bin.exports
                 .get(&hook)
-                .and_then(|&at| bin.code_from(at))
-                .is_some_and(|code| returns_null(bin.arch, code))
+                .and_then(|&at| bin.code_from(if thumb { at & !1 } else { at }))
+                .is_some_and(|code| returns_null(bin.arch, thumb, code))
         }
     }
 }
@@ -57,8 +63,12 @@ fn is_text(data: &[u8]) -> bool {
 }
 
 /// Whether a function's code is nothing but `return NULL` (`xor eax, eax; ret` and the like),
-/// after an optional landing pad.
-fn returns_null(arch: Arch, code: &[u8]) -> bool {
+/// after an optional landing pad. `thumb`: ARM code in the Thumb instruction set.
+fn returns_null(arch: Arch, thumb: bool, code: &[u8]) -> bool {
+    let le32 = |i: usize| {
+        code.get(i * 4..i * 4 + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     match arch {
         Arch::X86_64 | Arch::X86 => {
             let code = code.strip_prefix(&[0xf3, 0x0f, 0x1e, 0xfa]).unwrap_or(code); // endbr64
@@ -69,16 +79,30 @@ fn returns_null(arch: Arch, code: &[u8]) -> bool {
                 .any(|p| code.starts_with(p))
         }
         Arch::Aarch64 => {
-            let word = |i: usize| {
-                code.get(i * 4..i * 4 + 4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            };
             // An optional `bti c`, then `mov x0, #0` / `mov w0, #0` / `mov x0, xzr`, `ret`.
-            let first = usize::from(word(0) == Some(0xd503_245f));
-            matches!(word(first), Some(0xd280_0000 | 0x5280_0000 | 0xaa1f_03e0))
-                && word(first + 1) == Some(0xd65f_03c0)
+            let first = usize::from(le32(0) == Some(0xd503_245f));
+            matches!(le32(first), Some(0xd280_0000 | 0x5280_0000 | 0xaa1f_03e0))
+                && le32(first + 1) == Some(0xd65f_03c0)
         }
-        _ => false,
+        // Thumb `movs r0, #0; bx lr`; ARM `mov r0, #0; bx lr`.
+        Arch::Arm if thumb => code.starts_with(&[0x00, 0x20, 0x70, 0x47]),
+        Arch::Arm => le32(0) == Some(0xe3a0_0000) && le32(1) == Some(0xe12f_ff1e),
+        // Little-endian ELFv2: an optional TOC set-up (`addis r2, r12, hi; addi r2, r2, lo`),
+        // then `li r3, 0; blr`.
+        Arch::Ppc64 => {
+            let toc = le32(0).is_some_and(|w| w >> 16 == 0x3c4c)
+                && le32(1).is_some_and(|w| w >> 16 == 0x3842);
+            let first = if toc { 2 } else { 0 };
+            le32(first) == Some(0x3860_0000) && le32(first + 1) == Some(0x4e80_0020)
+        }
+        // `lghi %r2, 0; br %r14`.
+        Arch::S390x => code.starts_with(&[0xa7, 0x29, 0x00, 0x00, 0x07, 0xfe]),
+        // `c.li a0, 0; c.jr ra`, or `li a0, 0; ret` uncompressed.
+        Arch::Riscv64 => {
+            code.starts_with(&[0x01, 0x45, 0x82, 0x80])
+                || le32(0) == Some(0x0000_0513) && le32(1) == Some(0x0000_8067)
+        }
+        Arch::Other => false,
     }
 }
 
@@ -135,10 +159,54 @@ mod tests {
                 &[0x20, 0x00, 0x80, 0xd2, 0xc0, 0x03, 0x5f, 0xd6],
                 false,
             ),
+            // Big-endian bytes of `li r3, 0`: not little-endian code.
             (Arch::Ppc64, &[0x38, 0x60, 0x00, 0x00], false),
+            (
+                Arch::Ppc64,
+                &[0x00, 0x00, 0x60, 0x38, 0x20, 0x00, 0x80, 0x4e],
+                true,
+            ),
+            (
+                Arch::Ppc64,
+                &[
+                    0x02, 0x00, 0x4c, 0x3c, 0x00, 0x80, 0x42, 0x38, 0x00, 0x00, 0x60, 0x38, 0x20,
+                    0x00, 0x80, 0x4e,
+                ],
+                true,
+            ),
+            (
+                Arch::Ppc64,
+                &[0x01, 0x00, 0x60, 0x38, 0x20, 0x00, 0x80, 0x4e],
+                false,
+            ),
+            (Arch::S390x, &[0xa7, 0x29, 0x00, 0x00, 0x07, 0xfe], true),
+            (Arch::S390x, &[0xa7, 0x29, 0x00, 0x01, 0x07, 0xfe], false),
+            (Arch::Riscv64, &[0x01, 0x45, 0x82, 0x80], true),
+            (
+                Arch::Riscv64,
+                &[0x13, 0x05, 0x00, 0x00, 0x67, 0x80, 0x00, 0x00],
+                true,
+            ),
+            (Arch::Riscv64, &[0x05, 0x45, 0x82, 0x80], false),
+            (
+                Arch::Arm,
+                &[0x00, 0x00, 0xa0, 0xe3, 0x1e, 0xff, 0x2f, 0xe1],
+                true,
+            ),
+            (
+                Arch::Arm,
+                &[0x01, 0x00, 0xa0, 0xe3, 0x1e, 0xff, 0x2f, 0xe1],
+                false,
+            ),
+            (Arch::Other, &[0x31, 0xc0, 0xc3], false),
         ] {
-            assert_eq!(returns_null(arch, code), want, "{arch:?} {code:x?}");
+            assert_eq!(returns_null(arch, false, code), want, "{arch:?} {code:x?}");
         }
+        // Thumb: the same bytes are ARM code only when the export says so.
+        let thumb = [0x00, 0x20, 0x70, 0x47];
+        assert!(returns_null(Arch::Arm, true, &thumb));
+        assert!(!returns_null(Arch::Arm, false, &thumb));
+        assert!(!returns_null(Arch::Arm, true, &[0x01, 0x20, 0x70, 0x47]));
     }
 
     #[test]
