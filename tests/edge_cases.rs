@@ -186,7 +186,8 @@ EXPORT void *PyInit_edge(void) {{
 
 /// The C compilers to build with: the host gcc (x86-64) and, when installed (CI installs
 /// them), cross compilers for AArch64 and i686, s390x (big-endian), ppc64le and riscv64
-/// (whose calls and constant arguments are read) and armhf (REL relocations; code not read).
+/// (whose calls, constant arguments and leading references are read) and armhf (REL
+/// relocations; code not read).
 const CROSS: [&str; 6] = [
     "aarch64-linux-gnu-gcc",
     "i686-linux-gnu-gcc",
@@ -223,7 +224,7 @@ fn reads(cc: &str) -> (bool, bool, bool) {
         "gcc" | "aarch64-linux-gnu-gcc" => (true, true, true),
         "i686-linux-gnu-gcc" => (true, true, false),
         "s390x-linux-gnu-gcc" | "powerpc64le-linux-gnu-gcc" | "riscv64-linux-gnu-gcc" => {
-            (true, false, false)
+            (true, true, false)
         }
         "arm-linux-gnueabihf-gcc" => (false, false, false),
         other => panic!("no expectations for {other}: add it to `reads`"),

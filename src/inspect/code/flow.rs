@@ -56,6 +56,90 @@ pub(super) trait Isa {
     fn effect(&self, insn: &Self::Insn, reg: Self::Reg) -> Option<Effect<Self::Reg>>;
     /// Whether a called function may change `reg` (the ABI's caller-saved registers).
     fn clobbered_by_call(&self, reg: Self::Reg) -> bool;
+    /// The pointer-sized load `insn` makes, if it is one ([`leaf_refs`] reads it; the walk
+    /// back of [`value_before`] takes a load's effect as opaque).
+    fn load(&self, _insn: &Self::Insn) -> Option<Load<Self::Reg>> {
+        None
+    }
+}
+
+/// `dst = the pointer-sized word at [base + disp]` (`base: None`: at the address `disp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Load<R> {
+    pub dst: R,
+    pub base: Option<R>,
+    pub disp: u64,
+}
+
+/// What the straight-line code from a function's start computes and loads, up to its first
+/// return, jump or `max` instructions: every address in the image a register is set to
+/// (constants and pc-relative arithmetic) and every pointer it loads from a relocated word
+/// (a GOT or TOC entry, a field of a static struct). The shape of a `PyModExport_*` hook,
+/// which returns a pointer to a static slot array, and of init hooks that pass a def's
+/// address. Candidates only: the slot reader validates each. `seeds` are registers known
+/// at entry (the ppc64 ELFv2 global entry point's `r12`), `regs` the register count.
+pub(super) fn leaf_refs<I: Isa<Reg = u8>>(
+    isa: &I,
+    bin: &crate::inspect::model::Binary,
+    insns: &[(u64, I::Insn)],
+    seeds: &[(u8, u64)],
+    regs: u8,
+) -> Vec<u64> {
+    use crate::inspect::model::{Pointer, Word};
+    let mut known: HashMap<u8, u64> = seeds.iter().copied().collect();
+    let mut out = Vec::new();
+    for (_, insn) in insns {
+        if let Some(l) = isa.load(insn) {
+            let addr = match l.base {
+                None => Some(l.disp),
+                Some(b) => known.get(&b).map(|v| v.wrapping_add(l.disp)),
+            };
+            match addr.and_then(|a| bin.word_at(a)) {
+                Some(Word::Pointer(Pointer::Addr(a))) => {
+                    out.push(a);
+                    known.insert(l.dst, a);
+                }
+                Some(Word::Int(v)) => {
+                    known.insert(l.dst, v);
+                }
+                _ => {
+                    known.remove(&l.dst);
+                }
+            }
+        } else {
+            let mut set = Vec::new();
+            for r in 0..regs {
+                match isa.effect(insn, r) {
+                    None => {}
+                    Some(Effect::Const(k)) => set.push((r, Some(k))),
+                    Some(Effect::Derived { src, add, mask }) => {
+                        set.push((r, known.get(&src).map(|v| v.wrapping_add(add) & mask)));
+                    }
+                    Some(Effect::Opaque) => set.push((r, None)),
+                }
+            }
+            for (r, v) in set {
+                match v {
+                    Some(v) => {
+                        if bin.segment(v).is_some() {
+                            out.push(v);
+                        }
+                        known.insert(r, v);
+                    }
+                    None => {
+                        known.remove(&r);
+                    }
+                }
+            }
+        }
+        match isa.flow(insn) {
+            Flow::Next | Flow::Branch(_) => {}
+            Flow::Call => known.retain(|&r, _| !isa.clobbered_by_call(r)),
+            Flow::Jump(_) | Flow::JumpIndirect | Flow::Stop => break,
+        }
+    }
+    out.dedup();
+    out
 }
 
 /// The instructions of one function, decoded forward from its start, in address order.

@@ -121,6 +121,9 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86_64 => x86_64::refs(self, func, max),
             Arch::Aarch64 => aarch64::refs(self, func, max),
             Arch::X86 => x86::refs(self, func, max),
+            Arch::S390x => s390x::refs(self, func, max),
+            Arch::Riscv64 => riscv64::refs(self, func, max),
+            Arch::Ppc64 if self.bin.little_endian => ppc64::refs(self, func, max),
             _ => FuncRefs::default(),
         }
     }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use super::flow::{self, Effect, Flow, Function, Isa};
+use super::flow::{self, Effect, Flow, Function, Isa, Load};
 use super::{ArgValue, Code};
 use crate::inspect::model::{Binary, Pointer};
 
@@ -270,7 +270,11 @@ impl Isa for Ppc64 {
             15 if t == r => Some(if a == 0 {
                 Effect::Const(si16(w) << 16)
             } else {
-                Effect::Opaque
+                Effect::Derived {
+                    src: a,
+                    add: si16(w) << 16,
+                    mask: u64::MAX,
+                }
             }),
             // ori ra, rs, 0 copies rs (`nop` is ori 0,0,0); other D-form logicals write ra.
             24 if a == r && w & 0xffff == 0 => Some(Effect::Derived {
@@ -298,6 +302,44 @@ impl Isa for Ppc64 {
 
     fn clobbered_by_call(&self, r: u8) -> bool {
         r == 0 || (3..=12).contains(&r)
+    }
+
+    fn load(&self, i: &Insn) -> Option<Load<u8>> {
+        let w = i.w;
+        // ld rt, ds(ra) (DS form, not the update form)
+        (i.suffix.is_none() && op(w) == 58 && w & 3 == 0 && rt(w) != 0).then(|| Load {
+            dst: rt(w),
+            base: (ra(w) != 0).then_some(ra(w)),
+            disp: sext(u64::from(w & 0xfffc), 16),
+        })
+    }
+}
+
+/// What the first `max` instructions at `func` compute and load (see [`flow::leaf_refs`]).
+/// A function entered at its global entry point has its own address in `r12`.
+pub(super) fn refs(code: &Code, func: u64, max: usize) -> super::FuncRefs {
+    let Some(bytes) = code.bin.code_from(func) else {
+        return super::FuncRefs::default();
+    };
+    let ws: Vec<u32> = words(&bytes[..bytes.len().min(8 * max)]).collect();
+    let mut insns = Vec::new();
+    let mut k = 0;
+    while k < ws.len() && insns.len() < max {
+        let pc = func + 4 * k as u64;
+        let prefixed = op(ws[k]) == 1 && k + 1 < ws.len();
+        insns.push((
+            pc,
+            Insn {
+                w: ws[k],
+                suffix: prefixed.then(|| ws[k + 1]),
+                pc,
+            },
+        ));
+        k += if prefixed { 2 } else { 1 };
+    }
+    super::FuncRefs {
+        data: flow::leaf_refs(&Ppc64, code.bin, &insns, &[(12, func)], 32),
+        ..Default::default()
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use super::flow::{self, Effect, Flow, Function, Isa};
+use super::flow::{self, Effect, Flow, Function, Isa, Load};
 use super::{ArgValue, Code};
 use crate::inspect::model::{Binary, Pointer};
 
@@ -292,6 +292,7 @@ impl Isa for Riscv64 {
                 0x13 if (w >> 12) & 7 == 0 => Some(derived(rs1(w), imm_i(w))), // addi, li, mv
                 0x1b if (w >> 12) & 7 == 0 && rs1(w) == 0 => Some(Effect::Const(imm_i(w))),
                 0x37 => Some(Effect::Const(imm_u(w))), // lui
+                0x17 => Some(Effect::Const(i.pc.wrapping_add(imm_u(w)))), // auipc
                 0x33 if w >> 25 == 0 && (w >> 12) & 7 == 0 && rs2(w) == 0 => {
                     Some(derived(rs1(w), 0))
                 }
@@ -333,6 +334,55 @@ impl Isa for Riscv64 {
 
     fn clobbered_by_call(&self, r: u8) -> bool {
         matches!(r, 1 | 5..=7 | 10..=17 | 28..=31)
+    }
+
+    fn load(&self, i: &Insn) -> Option<Load<u8>> {
+        let w = i.raw;
+        let base = |r: u8| (r != 0).then_some(r);
+        if i.len == 4 {
+            // ld rd, imm(rs1)
+            return (is_ld(w) && rd(w) != 0).then(|| Load {
+                dst: rd(w),
+                base: base(rs1(w)),
+                disp: imm_i(w),
+            });
+        }
+        // c.ld rd', uimm(rs1')
+        (w & 3 == 0 && w >> 13 == 3).then(|| Load {
+            dst: (((w >> 2) & 7) + 8) as u8,
+            base: Some((((w >> 7) & 7) + 8) as u8),
+            disp: u64::from(((w >> 10) & 7) << 3 | ((w >> 5) & 3) << 6),
+        })
+    }
+}
+
+/// What the first `max` instructions at `func` compute and load (see [`flow::leaf_refs`]).
+pub(super) fn refs(code: &Code, func: u64, max: usize) -> super::FuncRefs {
+    let Some(bytes) = code.bin.code_from(func) else {
+        return super::FuncRefs::default();
+    };
+    let mut insns = Vec::new();
+    let mut k = 0usize;
+    while insns.len() < max {
+        let Some((raw, len)) = at(bytes, k) else {
+            break;
+        };
+        let pc = func + k as u64;
+        insns.push((
+            pc,
+            Insn {
+                raw,
+                len: len as u8,
+                pc,
+                target: None,
+                through_slot: false,
+            },
+        ));
+        k += len;
+    }
+    super::FuncRefs {
+        data: flow::leaf_refs(&Riscv64, code.bin, &insns, &[], 32),
+        ..Default::default()
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::flow::{self, Effect, Flow, Function, Isa};
+use super::flow::{self, Effect, Flow, Function, Isa, Load};
 use super::{ArgValue, Code};
 use crate::inspect::model::{Binary, Pointer};
 
@@ -323,7 +323,8 @@ impl Isa for S390x {
                 0x1 => Some(Effect::Const(sext(be32(&b[2..]), 32))),
                 0xe => Some(Effect::Const(be32(&b[2..]) << 32)),
                 0xf => Some(Effect::Const(be32(&b[2..]))),
-                _ => opaque, // larl (an address), brasl (the return address), inserts
+                0x0 => Some(Effect::Const(i.rel32())), // larl
+                _ => opaque,                           // brasl (the return address), inserts
             },
             0xc4 => match b[1] & 15 {
                 0x7 | 0xb | 0xf => None,
@@ -382,6 +383,62 @@ impl Isa for S390x {
 
     fn clobbered_by_call(&self, r: u8) -> bool {
         r <= 5 || r == 14
+    }
+
+    fn load(&self, i: &Insn) -> Option<Load<u8>> {
+        let b = &i.b;
+        match (b[0], i.len) {
+            // lg r1, d20(x2, b2) without an index.
+            (0xe3, 6) if b[5] == 0x04 && b[1] & 15 == 0 => {
+                let base = b[2] >> 4;
+                let d = sext(
+                    (u64::from(b[4]) << 12) | (u64::from(b[2] & 15) << 8) | u64::from(b[3]),
+                    20,
+                );
+                Some(Load {
+                    dst: i.r1(),
+                    base: (base != 0).then_some(base),
+                    disp: d,
+                })
+            }
+            // lgrl r1, pc-relative
+            (0xc4, 6) if b[1] & 15 == 0x8 => Some(Load {
+                dst: i.r1(),
+                base: None,
+                disp: i.rel32(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What the first `max` instructions at `func` compute and load (see [`flow::leaf_refs`]).
+pub(super) fn refs(code: &Code, func: u64, max: usize) -> super::FuncRefs {
+    let Some(bytes) = code.bin.code_from(func) else {
+        return super::FuncRefs::default();
+    };
+    let mut insns = Vec::new();
+    let mut at = 0usize;
+    while insns.len() < max {
+        let Some(raw) = bytes.get(at..at + length(bytes.get(at).copied().unwrap_or(0))) else {
+            break;
+        };
+        let mut b = [0u8; 6];
+        b[..raw.len()].copy_from_slice(raw);
+        let pc = func + at as u64;
+        insns.push((
+            pc,
+            Insn {
+                b,
+                len: raw.len() as u8,
+                pc,
+            },
+        ));
+        at += raw.len();
+    }
+    super::FuncRefs {
+        data: flow::leaf_refs(&S390x, code.bin, &insns, &[], 16),
+        ..Default::default()
     }
 }
 

@@ -214,6 +214,14 @@ pub(super) fn refs(code: &Code, func: u64, max: usize) -> super::FuncRefs {
                         (_, Some(g)) if ins.mnemonic() == iced_x86::Mnemonic::Lea => {
                             out.data.push(g.wrapping_add(disp) & 0xffff_ffff);
                         }
+                        // A load from a GOT entry that holds a local address (`mov eax,
+                        // [eax+off]` after the GOT base is computed).
+                        (_, Some(g)) if ins.mnemonic() == iced_x86::Mnemonic::Mov => {
+                            let slot = g.wrapping_add(disp) & 0xffff_ffff;
+                            if let Some(Pointer::Addr(a)) = code.bin.pointers.get(slot) {
+                                out.data.push(a);
+                            }
+                        }
                         _ => {}
                     }
                 }
