@@ -169,13 +169,74 @@ fn function_ranges(elf: &Elf, bin: &Binary) -> Vec<(u64, u64)> {
             .map(|table| super::eh_frame::functions(bin, table, u64::MAX))
             .unwrap_or_default()
     };
+    if bin.arch == Arch::Arm {
+        let exidx = bin
+            .segments
+            .iter()
+            .find(|s| s.name == ".ARM.exidx")
+            .map(|s| (s.vaddr, s.vsize))
+            .or_else(|| {
+                elf.program_headers
+                    .iter()
+                    .find(|p| p.p_type == program_header::PT_ARM_EXIDX)
+                    .map(|p| (p.p_vaddr, p.p_memsz))
+            });
+        if let Some((addr, size)) = exidx {
+            out.extend(arm_exidx(bin, addr, size));
+        }
+    }
     let funcs = elf
         .syms
         .iter()
         .chain(elf.dynsyms.iter())
         .filter(|s| s.st_type() == sym::STT_FUNC && s.st_size > 0 && s.st_value != 0)
-        .filter_map(|s| Some((s.st_value, s.st_value.checked_add(s.st_size)?)));
+        .filter_map(|s| {
+            // An ARM Thumb function's address has bit 0 set, its code starts one byte lower:
+            // the start keeps the bit (the code reader takes the instruction set from it),
+            // the end does not.
+            let code = if bin.arch == Arch::Arm {
+                s.st_value & !1
+            } else {
+                s.st_value
+            };
+            Some((s.st_value, code.checked_add(s.st_size)?))
+        });
     out.extend(funcs);
+    out
+}
+
+/// Function ranges from an ARM exception index table (`.ARM.exidx`): one entry per function,
+/// sorted, each starting with a place-relative 31-bit offset to the function (bit 0 set for
+/// Thumb code); a function ends where the next begins, the last at the end of its code.
+fn arm_exidx(bin: &Binary, addr: u64, size: u64) -> Vec<(u64, u64)> {
+    let n = usize::try_from(size / 8).unwrap_or(0).min(1 << 20);
+    let Some(table) = bin.bytes(addr, n * 8) else {
+        return Vec::new();
+    };
+    let mut starts: Vec<u64> = table
+        .chunks_exact(8)
+        .enumerate()
+        .map(|(k, e)| {
+            let w = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+            let off = i64::from(((w << 1) as i32) >> 1);
+            (addr + 8 * k as u64).wrapping_add_signed(off) & 0xffff_ffff
+        })
+        .collect();
+    starts.sort_unstable_by_key(|&s| s & !1);
+    starts.dedup();
+    let mut out = Vec::with_capacity(starts.len());
+    for (k, &start) in starts.iter().enumerate() {
+        let end = match starts.get(k + 1) {
+            Some(&next) => next & !1,
+            None => match bin.segment(start).filter(|s| s.exec) {
+                Some(s) => s.vaddr + s.vsize,
+                None => continue,
+            },
+        };
+        if end > start & !1 {
+            out.push((start, end));
+        }
+    }
     out
 }
 

@@ -4,6 +4,7 @@
 //! scanners look for the few encodings that matter and decode only short windows.
 
 mod aarch64;
+mod arm;
 mod emulate;
 mod flow;
 mod ppc64;
@@ -76,7 +77,8 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::Ppc64 => ppc64::find_stubs(bin, &mut stubs),
             Arch::S390x => s390x::find_stubs(bin, &mut stubs),
             Arch::Riscv64 => riscv64::find_stubs(bin, &mut stubs),
-            _ => {}
+            Arch::Arm => arm::find_stubs(bin, &mut stubs),
+            Arch::Other => {}
         }
         Code { bin, stubs }
     }
@@ -93,7 +95,8 @@ impl<'b, 'a> Code<'b, 'a> {
         match self.bin.arch {
             Arch::X86_64 | Arch::Aarch64 | Arch::X86 | Arch::S390x | Arch::Riscv64 => true,
             Arch::Ppc64 => self.bin.little_endian && self.bin.format == Format::Elf,
-            Arch::Arm | Arch::Other => false,
+            Arch::Arm => self.bin.little_endian && self.bin.format == Format::Elf,
+            Arch::Other => false,
         }
     }
 
@@ -124,6 +127,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::S390x => s390x::refs(self, func, max),
             Arch::Riscv64 => riscv64::refs(self, func, max),
             Arch::Ppc64 if self.bin.little_endian => ppc64::refs(self, func, max),
+            Arch::Arm if self.reads_calls() => arm::refs(self, func, max),
             _ => FuncRefs::default(),
         }
     }
@@ -135,6 +139,7 @@ impl<'b, 'a> Code<'b, 'a> {
         match self.bin.arch {
             Arch::X86_64 => x86_64::addr_arg_at_call(self, site, n, self.bin.format == Format::Pe),
             Arch::Aarch64 => aarch64::addr_arg_at_call(self, site, n),
+            Arch::Arm if self.reads_calls() => arm::addr_arg_at_call(self, site, n),
             _ => None,
         }
     }
@@ -148,6 +153,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::Ppc64 => ppc64::call_sites(self, imports),
             Arch::S390x => s390x::call_sites(self, imports),
             Arch::Riscv64 => riscv64::call_sites(self, imports),
+            Arch::Arm if self.reads_calls() => arm::call_sites(self, imports),
             _ => Vec::new(),
         }
     }
@@ -164,6 +170,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::Ppc64 => ppc64::arg_at_call(self, site, n),
             Arch::S390x => s390x::arg_at_call(self, site, n),
             Arch::Riscv64 => riscv64::arg_at_call(self, site, n),
+            Arch::Arm if self.reads_calls() => arm::arg_at_call(self, site, n),
             a => ArgValue::Unknown(format!("call arguments are not decoded on {}", a.name())),
         }
     }
