@@ -221,8 +221,8 @@ fn compilers() -> Vec<&'static str> {
 /// what a hook references, and find stores that build slot arrays at run time.
 fn reads(cc: &str) -> (bool, bool, bool) {
     match cc {
-        "gcc" | "aarch64-linux-gnu-gcc" => (true, true, true),
-        "i686-linux-gnu-gcc" | "arm-linux-gnueabihf-gcc" => (true, true, false),
+        "gcc" | "aarch64-linux-gnu-gcc" | "i686-linux-gnu-gcc" => (true, true, true),
+        "arm-linux-gnueabihf-gcc" => (true, true, false),
         "s390x-linux-gnu-gcc" | "powerpc64le-linux-gnu-gcc" | "riscv64-linux-gnu-gcc" => {
             (true, true, false)
         }
@@ -234,7 +234,7 @@ fn reads(cc: &str) -> (bool, bool, bool) {
 fn reads_address_arguments(cc: &str) -> bool {
     matches!(
         cc,
-        "gcc" | "aarch64-linux-gnu-gcc" | "arm-linux-gnueabihf-gcc"
+        "gcc" | "aarch64-linux-gnu-gcc" | "arm-linux-gnueabihf-gcc" | "i686-linux-gnu-gcc"
     )
 }
 
@@ -271,8 +271,8 @@ fn expected_on(cc: &str, name: &str, variant: &str, want: (Verdict, Reason)) -> 
     }
     if name.starts_with("pyo3_closure") && !reads_address_arguments(cc) {
         // The flag is read at the init hook's call, whose address arguments are followed on
-        // x86-64, AArch64 and 32-bit ARM only; elsewhere the SetGIL argument stays a run-time
-        // value.
+        // x86-64, AArch64, 32-bit x86 and 32-bit ARM only; elsewhere the SetGIL argument
+        // stays a run-time value.
         return if calls {
             (Verdict::Unknown, Reason::SetGilRuntimeValue)
         } else {
@@ -570,8 +570,8 @@ EXPORT void *PyInit_edge(void) {{
 /// The constant passed to `PyUnstable_Module_SetGIL` is decided, never left unknown, on
 /// every architecture whose calls are read, however the module is built: optimised for size
 /// or not at all, calling through the GOT instead of the PLT (`-fno-plt`), without unwind
-/// tables and stripped (armhf: Thumb code, with the ARM PLT). 32-bit x86 calls through the
-/// GOT (`call *SetGIL@GOT(%ebx)`) are not recognised yet.
+/// tables and stripped (armhf: Thumb code, with the ARM PLT; i686 `-fno-plt`: `call
+/// *SetGIL@GOT(%ebx)`).
 #[test]
 fn set_gil_constants_are_decided_on_every_architecture_whose_calls_are_read() {
     let builds: [(&str, &[&str]); 5] = [
@@ -589,12 +589,6 @@ fn set_gil_constants_are_decided_on_every_architecture_whose_calls_are_read() {
         ] {
             let src = single_phase(&format!("PyUnstable_Module_SetGIL(m, (void *){value});"));
             for (build, flags) in builds {
-                let want = match (cc, build) {
-                    ("i686-linux-gnu-gcc", "noplt") => {
-                        (Verdict::Unknown, Reason::SetGilRuntimeValue)
-                    }
-                    _ => want,
-                };
                 let so = build_with(cc, &format!("const{value}_{build}_{cc}"), &src, flags);
                 let (verdict, reason, evidence) = verdict_of(&so, false);
                 if (verdict, reason) != want {

@@ -127,6 +127,60 @@ pub(super) trait Machine {
     fn ret(&self) -> Self::R;
     fn args(&self) -> &'static [Self::R];
     fn clobbered_by_call(&self, reg: Self::R) -> bool;
+    /// Where the stack and allocated blocks are placed: 32-bit code needs them below 4 GiB.
+    fn space(&self) -> Space {
+        Space::WIDE
+    }
+    /// Bytes a call pushes as its return address, which the callee's `ret` pops: 0 where the
+    /// return address is in a register or the code never reads it (x86-64 is run as if
+    /// calls pushed nothing; its arguments are in registers).
+    fn return_address_size(&self) -> u8 {
+        0
+    }
+    /// Whether arguments are passed on the stack (`[sp]`, `[sp + 4]`, ... at the call), 4
+    /// bytes each, rather than in [`Machine::args`].
+    fn stack_args(&self) -> bool {
+        false
+    }
+    /// Whether a call to `import` may leave the stack pointer moved (a Windows API function
+    /// called with `stdcall` pops its own arguments).
+    fn moves_stack(&self, _import: u32) -> bool {
+        false
+    }
+}
+
+/// Where a run places the stack and the blocks allocations return, far from any image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Space {
+    stack: u64,
+    heap: u64,
+    block: u64,
+}
+
+impl Space {
+    /// For 64-bit code.
+    pub const WIDE: Space = Space {
+        stack: 0x7fff_0000_0000,
+        heap: 0x7ffe_0000_0000,
+        block: 1 << 24,
+    };
+    /// For 32-bit code: below 4 GiB, above where images are loaded.
+    pub const NARROW: Space = Space {
+        stack: 0xbf00_0000,
+        heap: 0xa000_0000,
+        block: 1 << 20,
+    };
+
+    fn on_stack(self, a: u64) -> bool {
+        (self.stack - (1 << 20)..self.stack + (1 << 20)).contains(&a)
+    }
+
+    /// The allocated block `addr` lies in, by number.
+    fn block_of(self, addr: u64) -> Option<usize> {
+        (self.heap..self.heap + MAX_BLOCKS * self.block)
+            .contains(&addr)
+            .then(|| ((addr - self.heap) / self.block) as usize)
+    }
 }
 
 /// A value while running.
@@ -190,13 +244,14 @@ pub struct PathEnd {
     pub returns: Option<u64>,
     /// Whether each block the path allocated is zero-filled.
     blocks: Vec<bool>,
+    space: Space,
 }
 
 impl PathEnd {
     /// `size` bytes at `addr` as the path left them: what it stored there, else the file's
     /// (relocated words included). `None` when not known.
     pub fn read(&self, bin: &Binary, addr: u64, size: u8) -> Option<u64> {
-        read_through(bin, &self.memory, &self.blocks, addr, size)
+        read_through(bin, &self.memory, &self.blocks, self.space, addr, size)
     }
 }
 
@@ -212,11 +267,7 @@ const MAX_PATHS: usize = 64;
 const NEVER_RETURNS: &str = "never returns";
 /// What marks a path dropped because a sibling continues in its place.
 const DUPLICATE: &str = "duplicate";
-/// Where the stack pointer starts: far from any image.
-const STACK: u64 = 0x7fff_0000_0000;
-/// Where allocated blocks are placed, one [`HEAP_BLOCK`] apart: far from images and stack.
-const HEAP: u64 = 0x7ffe_0000_0000;
-const HEAP_BLOCK: u64 = 1 << 24;
+/// How many blocks allocations return on one path, one [`Space`] block apart.
 const MAX_BLOCKS: u64 = 64;
 
 /// A followed call: where it returns to, and the caller's state to go back to when the
@@ -264,7 +315,8 @@ pub(super) fn run<M: Machine>(
     imports: &mut dyn Imports,
 ) -> Vec<PathEnd> {
     let mut regs = HashMap::new();
-    regs.insert(m.sp(), V::K(STACK));
+    let space = m.space();
+    regs.insert(m.sp(), V::K(space.stack));
     let mut work = vec![State {
         pc: start,
         regs,
@@ -285,6 +337,7 @@ pub(super) fn run<M: Machine>(
         frames: 0,
         answers: HashMap::new(),
         paths: 1,
+        space,
     };
     while let Some(mut st) = work.pop() {
         let end = loop {
@@ -317,7 +370,7 @@ pub(super) fn run<M: Machine>(
         let memory = st
             .mem
             .iter()
-            .filter(|(a, _)| !on_stack(**a))
+            .filter(|(a, _)| !space.on_stack(**a))
             .map(|(&a, &(s, v))| (a, (s, if let V::K(k) = v { Some(k) } else { None })))
             .collect();
         out.push(PathEnd {
@@ -329,6 +382,7 @@ pub(super) fn run<M: Machine>(
             opaque: end,
             returns: st.returns,
             blocks: st.blocks,
+            space,
         });
     }
     out
@@ -342,6 +396,7 @@ struct Run {
     frames: u64,
     answers: HashMap<u32, Option<u64>>,
     paths: usize,
+    space: Space,
 }
 
 impl Run {
@@ -447,7 +502,8 @@ impl Run {
                     } => {
                         let v = match get(st, base) {
                             V::K(a) => {
-                                load(bin, &st.mem, &st.blocks, a.wrapping_add_signed(disp), size)
+                                let a = a.wrapping_add_signed(disp);
+                                load(bin, &st.mem, &st.blocks, self.space, a, size)
                             }
                             _ => V::Unk,
                         };
@@ -578,7 +634,19 @@ impl Run {
                             }
                         }
                         match st.frames.pop() {
-                            Some(frame) => st.pc = frame.ret_pc,
+                            Some(frame) => {
+                                // The callee's `ret` (or the import it tail-called) pops
+                                // the return address the call pushed.
+                                let ra = u64::from(m.return_address_size());
+                                if ra > 0 {
+                                    let sp = match get(st, Src::Reg(m.sp())) {
+                                        V::K(k) => V::K(k.wrapping_add(ra)),
+                                        _ => V::Unk,
+                                    };
+                                    st.regs.insert(m.sp(), sp);
+                                }
+                                st.pc = frame.ret_pc;
+                            }
                             None => return None,
                         }
                     }
@@ -604,11 +672,38 @@ impl Run {
         watch: &Watch,
         imports: &mut dyn Imports,
     ) -> Result<(), String> {
-        let args: Vec<V> = m
-            .args()
-            .iter()
-            .map(|r| st.regs.get(r).copied().unwrap_or(V::Unk))
-            .collect();
+        // A call through the PLT to a function this file exports itself (a global function
+        // of the module, interposable in the ELF sense) runs the module's own code.
+        let callee = match callee {
+            Callee::Import(i) => bin
+                .imports
+                .get(i as usize)
+                .and_then(|imp| bin.exports.get(&imp.name))
+                .filter(|&&a| bin.code_from(a).is_some())
+                .map_or(callee, |&a| Callee::Local(a)),
+            c => c,
+        };
+        let args: Vec<V> = if m.stack_args() {
+            let sp = get(st, Src::Reg(m.sp()));
+            (0..4u64)
+                .map(|k| match sp {
+                    V::K(a) => load(
+                        bin,
+                        &st.mem,
+                        &st.blocks,
+                        self.space,
+                        a.wrapping_add(4 * k),
+                        4,
+                    ),
+                    _ => V::Unk,
+                })
+                .collect()
+        } else {
+            m.args()
+                .iter()
+                .map(|r| st.regs.get(r).copied().unwrap_or(V::Unk))
+                .collect()
+        };
         match callee {
             Callee::Import(i) if imports.never_returns(i) => {
                 st.calls.push(Called {
@@ -623,8 +718,8 @@ impl Run {
                     V::K(a) => {
                         a >= watch.lo && a < watch.hi
                             || watch.follow
-                                && (on_stack(a)
-                                    || block_of(a).is_some()
+                                && (self.space.on_stack(a)
+                                    || self.space.block_of(a).is_some()
                                     || bin.segment(a).is_some_and(|s| s.write))
                     }
                     _ => false,
@@ -649,11 +744,14 @@ impl Run {
                 let result = match imports.allocates(i) {
                     Some(zeroed) if (st.blocks.len() as u64) < MAX_BLOCKS => {
                         st.blocks.push(zeroed);
-                        V::K(HEAP + (st.blocks.len() as u64 - 1) * HEAP_BLOCK)
+                        V::K(self.space.heap + (st.blocks.len() as u64 - 1) * self.space.block)
                     }
                     _ => V::Ret(i),
                 };
                 st.regs.insert(m.ret(), result);
+                if m.moves_stack(i) {
+                    st.regs.insert(m.sp(), V::Unk);
+                }
                 st.flags = None;
                 Ok(())
             }
@@ -667,6 +765,16 @@ impl Run {
                     budget: CALL_BUDGET,
                     snapshot,
                 });
+                let ra = m.return_address_size();
+                if ra > 0 {
+                    // Push the return address, as the callee's code expects.
+                    let V::K(sp) = get(st, Src::Reg(m.sp())) else {
+                        return Err(format!("calls with the stack pointer unknown at {here:#x}"));
+                    };
+                    let sp = sp.wrapping_sub(u64::from(ra));
+                    st.regs.insert(m.sp(), V::K(sp));
+                    st.mem.insert(sp, (ra, V::K(st.pc)));
+                }
                 st.pc = target;
                 Ok(())
             }
@@ -675,10 +783,6 @@ impl Run {
             }
         }
     }
-}
-
-fn on_stack(a: u64) -> bool {
-    (STACK - (1 << 20)..STACK + (1 << 20)).contains(&a)
 }
 
 fn mask(v: u64, size: u8) -> u64 {
@@ -697,7 +801,14 @@ fn get<R: Copy + Eq + Hash>(st: &State<R>, src: Src<R>) -> V {
 }
 
 /// `size` bytes at `addr`: from what this path stored there, else from the file.
-fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, blocks: &[bool], addr: u64, size: u8) -> V {
+fn load(
+    bin: &Binary,
+    mem: &BTreeMap<u64, (u8, V)>,
+    blocks: &[bool],
+    space: Space,
+    addr: u64,
+    size: u8,
+) -> V {
     if let Some(&(s, v)) = mem.get(&addr) {
         return match v {
             V::K(k) if s >= size => V::K(mask(k, size)),
@@ -709,10 +820,10 @@ fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, blocks: &[bool], addr: u64, 
     let overlaps = mem
         .range(addr.saturating_sub(8)..addr.saturating_add(u64::from(size)))
         .any(|(&a, &(s, _))| a.saturating_add(u64::from(s)) > addr);
-    if overlaps || on_stack(addr) {
+    if overlaps || space.on_stack(addr) {
         return V::Unk;
     }
-    if let Some(b) = block_of(addr) {
+    if let Some(b) = space.block_of(addr) {
         return if blocks.get(b).copied().unwrap_or(false) {
             V::K(0)
         } else {
@@ -720,13 +831,6 @@ fn load(bin: &Binary, mem: &BTreeMap<u64, (u8, V)>, blocks: &[bool], addr: u64, 
         };
     }
     file_value(bin, addr, size).map_or(V::Unk, V::K)
-}
-
-/// The allocated block `addr` lies in, by number.
-fn block_of(addr: u64) -> Option<usize> {
-    (HEAP..HEAP + MAX_BLOCKS * HEAP_BLOCK)
-        .contains(&addr)
-        .then(|| ((addr - HEAP) / HEAP_BLOCK) as usize)
 }
 
 /// What the file holds at `addr` once loaded: a relocated word is the address it points to;
@@ -753,6 +857,7 @@ fn read_through(
     bin: &Binary,
     memory: &BTreeMap<u64, (u8, Option<u64>)>,
     blocks: &[bool],
+    space: Space,
     addr: u64,
     size: u8,
 ) -> Option<u64> {
@@ -769,7 +874,7 @@ fn read_through(
     if overlaps {
         return None;
     }
-    if let Some(b) = block_of(addr) {
+    if let Some(b) = space.block_of(addr) {
         return blocks.get(b).copied().unwrap_or(false).then_some(0);
     }
     file_value(bin, addr, size)
@@ -1051,9 +1156,13 @@ mod tests {
         let paths = run_table(table, None, true);
         let bin_bytes = [0u8; 16];
         let bin = binary(&bin_bytes);
-        assert_eq!(paths[0].read(&bin, HEAP, 8), Some(0));
-        assert_eq!(paths[0].read(&bin, HEAP + 8, 8), Some(7));
-        assert_eq!(paths[0].read(&bin, HEAP + 4, 8), None, "overlaps the store");
+        assert_eq!(paths[0].read(&bin, Space::WIDE.heap, 8), Some(0));
+        assert_eq!(paths[0].read(&bin, Space::WIDE.heap + 8, 8), Some(7));
+        assert_eq!(
+            paths[0].read(&bin, Space::WIDE.heap + 4, 8),
+            None,
+            "overlaps the store"
+        );
     }
 
     #[test]

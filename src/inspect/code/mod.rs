@@ -86,7 +86,7 @@ impl<'b, 'a> Code<'b, 'a> {
     /// True when this architecture's code is read in full: function references and the
     /// stores that build slot arrays at run time.
     pub fn supported(&self) -> bool {
-        matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64)
+        matches!(self.bin.arch, Arch::X86_64 | Arch::Aarch64 | Arch::X86)
     }
 
     /// True when call sites and their constant arguments can be read (also 32-bit x86,
@@ -140,6 +140,7 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::X86_64 => x86_64::addr_arg_at_call(self, site, n, self.bin.format == Format::Pe),
             Arch::Aarch64 => aarch64::addr_arg_at_call(self, site, n),
             Arch::Arm if self.reads_calls() => arm::addr_arg_at_call(self, site, n),
+            Arch::X86 => x86::addr_arg_at_call(self, site, n),
             _ => None,
         }
     }
@@ -196,7 +197,7 @@ impl<'b, 'a> Code<'b, 'a> {
         }
     }
 
-    /// Run the function at `func` path by path (x86-64 and AArch64): the constants each path
+    /// Run the function at `func` path by path (x86-64, 32-bit x86 and AArch64): the constants each path
     /// stores into `[lo, hi)` (and everything else it writes), the calls it makes and
     /// branches on, and what it returns. With `follow`, local calls are followed too.
     /// `None` on other architectures.
@@ -217,6 +218,10 @@ impl<'b, 'a> Code<'b, 'a> {
                 let m = aarch64::A64Machine { code: self };
                 Some(emulate::run(&m, self.bin, func, &watch, imports))
             }
+            Arch::X86 => {
+                let m = x86_64::X64Machine::new32(self, self.bin.format == Format::Pe);
+                Some(emulate::run(&m, self.bin, func, &watch, imports))
+            }
             _ => None,
         }
     }
@@ -226,6 +231,7 @@ impl<'b, 'a> Code<'b, 'a> {
         let mut out = match self.bin.arch {
             Arch::X86_64 => x86_64::stores_into(self, lo, hi),
             Arch::Aarch64 => aarch64::stores_into(self, lo, hi),
+            Arch::X86 => x86::stores_into(self, lo, hi),
             _ => Vec::new(),
         };
         out.sort_by_key(|s| (s.at, s.addr));

@@ -511,7 +511,7 @@ fn decode_store(code: &Code, ip: u64, bytes: &[u8], lo: u64, hi: u64) -> Option<
         | Op::VEX_Vmovups_xmmm128_xmm
         | Op::VEX_Vmovdqu_xmmm128_xmm => {
             // Report the parts that are known: a slot id (first 4 bytes) and a value (last 8).
-            let (b, known) = xmm_constant(code, ip, ins.op1_register())?;
+            let (b, known) = xmm_constant(code, ip, ins.op1_register(), 64)?;
             let le = |r: std::ops::Range<usize>| {
                 b[r].iter()
                     .rev()
@@ -546,8 +546,11 @@ type Bytes16 = ([u8; 16], u16);
 /// The 16 bytes an xmm register holds at `site`, as far as the code just before shows: loaded
 /// from a RIP-relative constant, zeroed, or loaded from a stack slot that constant stores
 /// filled (MSVC builds slot entries on the stack and copies them with `movups`).
-fn xmm_constant(code: &Code, site: u64, reg: Register) -> Option<Bytes16> {
-    let run = instructions_before(code.bin, site, 320, 96);
+/// The bytes vector register `reg` holds at `site` (64- or 32-bit code), as far as the code
+/// before it shows: loaded from constant data, zeroed, or loaded from stack slots that
+/// constants were stored into. The mask says which bytes are known.
+pub(super) fn xmm_constant(code: &Code, site: u64, reg: Register, bits: u32) -> Option<Bytes16> {
+    let run = decode_before(code.bin, site, 320, 96, bits);
     for (i, ins) in run.iter().enumerate().rev() {
         if ins.op0_kind() != OpKind::Register || ins.op0_register() != reg {
             continue;
@@ -558,20 +561,39 @@ fn xmm_constant(code: &Code, site: u64, reg: Register) -> Option<Bytes16> {
         {
             return Some(([0; 16], 0xffff));
         }
-        if ins.is_ip_rel_memory_operand() {
-            let b = code.bin.bytes(ins.ip_rel_memory_address(), 16)?;
+        // `movq xmm, m64` loads 8 bytes and zeroes the rest.
+        let half = ins.code() == Op::Movq_xmm_xmmm64;
+        let absolute = bits == 32
+            && ins.op1_kind() == OpKind::Memory
+            && ins.memory_base() == Register::None
+            && ins.memory_index() == Register::None;
+        let (mut out, mut known) = if ins.is_ip_rel_memory_operand() || absolute {
+            let addr = if absolute {
+                u64::from(ins.memory_displacement32())
+            } else {
+                ins.ip_rel_memory_address()
+            };
+            let b = code.bin.bytes(addr, if half { 8 } else { 16 })?;
             let mut out = [0u8; 16];
-            out.copy_from_slice(&b);
-            return Some((out, 0xffff));
-        }
-        if ins.op1_kind() == OpKind::Memory
-            && matches!(ins.memory_base(), Register::RSP | Register::RBP)
+            out[..b.len()].copy_from_slice(&b);
+            (out, 0xffff)
+        } else if ins.op1_kind() == OpKind::Memory
+            && matches!(
+                ins.memory_base(),
+                Register::RSP | Register::RBP | Register::ESP | Register::EBP
+            )
             && ins.memory_index() == Register::None
         {
             let disp = ins.memory_displacement64() as i64;
-            return Some(stack_bytes(&run[..i], ins.memory_base(), disp));
+            stack_bytes(&run[..i], ins.memory_base(), disp)
+        } else {
+            return None;
+        };
+        if half {
+            out[8..].fill(0);
+            known |= 0xff00;
         }
-        return None;
+        return Some((out, known));
     }
     None
 }
@@ -899,11 +921,15 @@ fn jumps_to(bin: &Binary, addr: u64) -> Vec<Instruction> {
     out
 }
 
-/// x86-64 as [`emulate`] sees it. `Register::None` serves as the scratch register that holds
-/// a memory operand a comparison reads.
+/// x86-64 (and 32-bit x86) as [`emulate`] sees it. `Register::None` serves as the scratch
+/// register that holds a memory operand a comparison reads. 32-bit code is run with the
+/// same full registers (`eax` is `rax` with 32-bit arithmetic), arguments on the stack and
+/// return addresses pushed, since PIC code reads its own address off the stack.
 pub(super) struct X64Machine<'c, 'b, 'a> {
     pub code: &'c Code<'b, 'a>,
     pub windows: bool,
+    /// 64, or 32 for 32-bit x86.
+    bits: u32,
     factory: RefCell<InstructionInfoFactory>,
 }
 
@@ -912,7 +938,29 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
         X64Machine {
             code,
             windows,
+            bits: 64,
             factory: RefCell::new(InstructionInfoFactory::new()),
+        }
+    }
+
+    /// A machine for 32-bit x86 code (ELF i686 or PE win32).
+    pub fn new32(code: &'c Code<'b, 'a>, windows: bool) -> Self {
+        X64Machine {
+            bits: 32,
+            ..X64Machine::new(code, windows)
+        }
+    }
+
+    fn narrow(&self) -> bool {
+        self.bits == 32
+    }
+
+    /// The bytes of a stack slot and the mask of an address.
+    fn word(&self) -> (u8, u64) {
+        if self.narrow() {
+            (4, 0xffff_ffff)
+        } else {
+            (8, u64::MAX)
         }
     }
 
@@ -924,24 +972,112 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
         if ins.memory_index() != Register::None || ins.segment_prefix() != Register::None {
             return None;
         }
+        if self.narrow() {
+            let disp = ins.memory_displacement32();
+            return Some(match ins.memory_base() {
+                Register::None => (Src::Imm(u64::from(disp)), 0),
+                base => (Src::Reg(base.full_register()), i64::from(disp as i32)),
+            });
+        }
         let base = ins.memory_base().full_register();
         Some((Src::Reg(base), ins.memory_displacement64() as i64))
     }
 
+    /// The pointer slot a call or jump through memory reads: RIP-relative, or in 32-bit code
+    /// an absolute address (PE's import address table) or an offset from the GOT base that
+    /// PIC code keeps in a register.
+    fn slot(&self, ins: &Instruction) -> Option<u64> {
+        if ins.is_ip_rel_memory_operand() {
+            return Some(ins.ip_rel_memory_address());
+        }
+        if !self.narrow() || ins.memory_index() != Register::None {
+            return None;
+        }
+        let disp = u64::from(ins.memory_displacement32());
+        match ins.memory_base() {
+            Register::None => Some(disp),
+            _ => Some(super::x86::got_base(self.code.bin)?.wrapping_add(disp) & 0xffff_ffff),
+        }
+    }
+
+    /// Where a call or jump goes: a stub or slot of an import, or local code (directly, or
+    /// through a slot the loader fills with a local address, as a PLT entry for one of the
+    /// file's own global functions).
     fn callee(&self, ins: &Instruction) -> Callee {
         match ins.op0_kind() {
-            OpKind::NearBranch64 => {
+            OpKind::NearBranch64 | OpKind::NearBranch32 => {
                 let t = ins.near_branch_target();
                 self.code
                     .stub_import(t)
                     .map_or(Callee::Local(t), Callee::Import)
             }
-            OpKind::Memory if ins.is_ip_rel_memory_operand() => self
-                .code
-                .slot_import(ins.ip_rel_memory_address())
-                .map_or(Callee::Unknown, Callee::Import),
+            OpKind::Memory => match self.slot(ins).and_then(|s| self.code.bin.pointers.get(s)) {
+                Some(Pointer::Import(i)) => Callee::Import(i),
+                Some(Pointer::Addr(a)) if self.code.bin.code_from(a).is_some() => Callee::Local(a),
+                _ => Callee::Unknown,
+            },
             _ => Callee::Unknown,
         }
+    }
+
+    /// The register a 32-bit PIC thunk (`mov reg, [esp]; ret`) at `target` loads the
+    /// return address into, when it is one.
+    fn pc_thunk(&self, target: u64) -> Option<Register> {
+        let b = self.code.bin.bytes(target, 4)?;
+        if b[0] != 0x8b || b[2] != 0x24 || b[3] != 0xc3 || b[1] & 0xc7 != 0x04 {
+            return None;
+        }
+        const REGS: [Register; 8] = [
+            Register::RAX,
+            Register::RCX,
+            Register::RDX,
+            Register::RBX,
+            Register::RSP,
+            Register::RBP,
+            Register::RSI,
+            Register::RDI,
+        ];
+        Some(REGS[usize::from((b[1] >> 3) & 7)]).filter(|&r| r != Register::RSP)
+    }
+
+    /// `call`: an import, a followed local call, a PIC thunk or `call $+5` (32-bit code
+    /// that reads its own address).
+    fn call(&self, ins: &Instruction) -> Vec<Step<Register>> {
+        if self.narrow() && ins.op0_kind() == OpKind::NearBranch32 {
+            let t = ins.near_branch_target();
+            let next = ins.next_ip();
+            if let Some(reg) = self.pc_thunk(t) {
+                return vec![Step::Set {
+                    dst: reg,
+                    src: Src::Imm(next),
+                    add: 0,
+                    mask: 0xffff_ffff,
+                }];
+            }
+            if t == next {
+                return self.push(Src::Imm(next));
+            }
+        }
+        vec![Step::Call(self.callee(ins))]
+    }
+
+    /// `push src`.
+    fn push(&self, src: Src<Register>) -> Vec<Step<Register>> {
+        let (size, mask) = self.word();
+        vec![
+            Step::Set {
+                dst: Register::RSP,
+                src: Src::Reg(Register::RSP),
+                add: u64::from(size).wrapping_neg(),
+                mask,
+            },
+            Step::Store {
+                src,
+                base: Src::Reg(Register::RSP),
+                disp: 0,
+                size,
+            },
+        ]
     }
 
     /// The steps of an instruction not modelled: its register writes become unknown; a
@@ -955,7 +1091,7 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                 OpAccess::Read | OpAccess::CondRead | OpAccess::NoMemAccess
             )
         });
-        if writes_memory {
+        if writes_memory && !thread_local(ins) {
             // A write to one operand whose address is known leaves it unknown; anything else
             // (string instructions, pushes of memory) is not followed.
             let size = ins.memory_size().size() as u8;
@@ -1009,7 +1145,9 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
             }
         };
         match ins.mnemonic() {
-            iced_x86::Mnemonic::Nop | iced_x86::Mnemonic::Endbr64 => vec![],
+            iced_x86::Mnemonic::Nop | iced_x86::Mnemonic::Endbr64 | iced_x86::Mnemonic::Endbr32 => {
+                vec![]
+            }
             iced_x86::Mnemonic::Mov if to_reg && matches!(width(0), 4 | 8) => {
                 if ins.op1_kind() == OpKind::Memory {
                     match self.mem(ins) {
@@ -1043,6 +1181,12 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                     }],
                     _ => vec![Clobber(reg(0))],
                 }
+            }
+            // A write to thread-local memory (`fs:`/`gs:`: the TLS block, win32's exception
+            // handler chain) touches nothing the slot reader reads; a later load from
+            // there is unknown.
+            iced_x86::Mnemonic::Mov if ins.op0_kind() == OpKind::Memory && thread_local(ins) => {
+                vec![]
             }
             iced_x86::Mnemonic::Mov if ins.op0_kind() == OpKind::Memory => {
                 let size = ins.memory_size().size() as u8;
@@ -1154,7 +1298,24 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                 } else {
                     (operand(0), width(0))
                 };
-                match (a, operand(1)) {
+                // `cmp reg, [mem]` reads its second operand into the scratch register.
+                let b = if ins.op1_kind() == OpKind::Memory {
+                    match self.mem(ins) {
+                        Some((base, disp)) if matches!(size, 1 | 2 | 4 | 8) => {
+                            steps.push(Load {
+                                dst: scratch,
+                                base,
+                                disp,
+                                size,
+                            });
+                            Some(Src::Reg(scratch))
+                        }
+                        _ => None,
+                    }
+                } else {
+                    operand(1)
+                };
+                match (a, b) {
                     (Some(a), Some(b)) => {
                         steps.push(Compare { a, b, and, size });
                         steps
@@ -1163,39 +1324,90 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                 }
             }
             iced_x86::Mnemonic::Push => match src(0) {
-                Some(s) if ins.op0_kind() == OpKind::Register => vec![
+                Some(s) if ins.op0_kind() == OpKind::Register => self.push(s),
+                // 32-bit code pushes constant arguments.
+                Some(s) if self.narrow() => self.push(s),
+                None if self.narrow() && ins.op0_kind() == OpKind::Memory => match self.mem(ins) {
+                    Some((base, disp)) if ins.memory_size().size() == 4 => {
+                        let mut steps = vec![Load {
+                            dst: Register::None,
+                            base,
+                            disp,
+                            size: 4,
+                        }];
+                        steps.extend(self.push(Src::Reg(Register::None)));
+                        steps
+                    }
+                    _ => vec![Opaque("pushes an operand not followed")],
+                },
+                _ => vec![Opaque("pushes an operand not followed")],
+            },
+            iced_x86::Mnemonic::Pop if to_reg => {
+                let (size, mask) = self.word();
+                vec![
+                    Load {
+                        dst: reg(0),
+                        base: Src::Reg(Register::RSP),
+                        disp: 0,
+                        size,
+                    },
                     Set {
                         dst: Register::RSP,
                         src: Src::Reg(Register::RSP),
-                        add: 8u64.wrapping_neg(),
-                        mask: u64::MAX,
+                        add: u64::from(size),
+                        mask,
                     },
-                    Store {
-                        src: s,
+                ]
+            }
+            // `leave`: `mov rsp, rbp; pop rbp`.
+            iced_x86::Mnemonic::Leave => {
+                let (size, mask) = self.word();
+                vec![
+                    Set {
+                        dst: Register::RSP,
+                        src: Src::Reg(Register::RBP),
+                        add: 0,
+                        mask,
+                    },
+                    Load {
+                        dst: Register::RBP,
                         base: Src::Reg(Register::RSP),
                         disp: 0,
-                        size: 8,
+                        size,
                     },
-                ],
-                _ => vec![Opaque("pushes an operand not followed")],
-            },
-            iced_x86::Mnemonic::Pop if to_reg => vec![
-                Load {
-                    dst: reg(0),
-                    base: Src::Reg(Register::RSP),
-                    disp: 0,
-                    size: 8,
-                },
-                Set {
-                    dst: Register::RSP,
-                    src: Src::Reg(Register::RSP),
-                    add: 8,
-                    mask: u64::MAX,
-                },
-            ],
+                    Set {
+                        dst: Register::RSP,
+                        src: Src::Reg(Register::RSP),
+                        add: u64::from(size),
+                        mask,
+                    },
+                ]
+            }
+            // `and reg, imm`: a mask (stack alignment, flag bits).
+            iced_x86::Mnemonic::And
+                if to_reg && matches!(width(0), 4 | 8) && matches!(src(1), Some(Src::Imm(_))) =>
+            {
+                let Some(Src::Imm(k)) = src(1) else {
+                    unreachable!("matched above")
+                };
+                vec![
+                    Set {
+                        dst: reg(0),
+                        src: Src::Reg(reg(0)),
+                        add: 0,
+                        mask: k & wide(0),
+                    },
+                    Compare {
+                        a: Src::Reg(reg(0)),
+                        b: Src::Imm(u64::MAX),
+                        and: true,
+                        size: width(0),
+                    },
+                ]
+            }
             _ => match ins.flow_control() {
                 FlowControl::Next => self.unmodelled(ins),
-                FlowControl::Call | FlowControl::IndirectCall => vec![Call(self.callee(ins))],
+                FlowControl::Call | FlowControl::IndirectCall => self.call(ins),
                 FlowControl::UnconditionalBranch => {
                     let t = ins.near_branch_target();
                     match self.code.stub_import(t) {
@@ -1203,8 +1415,15 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                         None => vec![Jump(t)],
                     }
                 }
-                FlowControl::IndirectBranch if ins.is_ip_rel_memory_operand() => {
-                    vec![Leave(Some(self.callee(ins)))]
+                // A thunk or tail call through a pointer slot.
+                FlowControl::IndirectBranch if ins.op0_kind() == OpKind::Memory => {
+                    match self.callee(ins) {
+                        Callee::Local(a) => vec![Jump(a)],
+                        Callee::Unknown if !ins.is_ip_rel_memory_operand() => {
+                            vec![Opaque("leaves through a path not followed")]
+                        }
+                        c => vec![Leave(Some(c))],
+                    }
                 }
                 FlowControl::ConditionalBranch => {
                     use iced_x86::ConditionCode as C;
@@ -1226,6 +1445,16 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                         target: ins.near_branch_target(),
                     }]
                 }
+                // `ret imm16` also pops the arguments.
+                FlowControl::Return if ins.op_count() == 1 => vec![
+                    Set {
+                        dst: Register::RSP,
+                        src: Src::Reg(Register::RSP),
+                        add: u64::from(ins.immediate16()),
+                        mask: self.word().1,
+                    },
+                    Leave(None),
+                ],
                 FlowControl::Return => vec![Leave(None)],
                 _ => vec![Opaque("leaves through a path not followed")],
             },
@@ -1233,12 +1462,22 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
     }
 }
 
+/// Whether an instruction's memory operand is addressed through `fs` or `gs`.
+fn thread_local(ins: &Instruction) -> bool {
+    matches!(ins.segment_prefix(), Register::FS | Register::GS)
+}
+
 impl Machine for X64Machine<'_, '_, '_> {
     type R = Register;
 
     fn steps(&self, pc: u64) -> Option<(Vec<Step<Register>>, u64)> {
         let bytes = code_at(self.code.bin, pc)?;
-        let mut dec = decoder(&bytes[..bytes.len().min(15)], pc);
+        let mut dec = Decoder::with_ip(
+            self.bits,
+            &bytes[..bytes.len().min(15)],
+            pc,
+            DecoderOptions::NONE,
+        );
         let ins = dec.decode();
         if ins.is_invalid() {
             return None;
@@ -1255,7 +1494,9 @@ impl Machine for X64Machine<'_, '_, '_> {
     }
 
     fn args(&self) -> &'static [Register] {
-        if self.windows {
+        if self.narrow() {
+            &[]
+        } else if self.windows {
             &WIN64_ARGS
         } else {
             &SYSV_ARGS
@@ -1265,10 +1506,54 @@ impl Machine for X64Machine<'_, '_, '_> {
     fn clobbered_by_call(&self, reg: Register) -> bool {
         use Register::*;
         match reg {
-            RAX | RCX | RDX | R8 | R9 | R10 | R11 | None => true,
-            RSI | RDI => !self.windows,
+            RAX | RCX | RDX | None => true,
+            R8 | R9 | R10 | R11 => !self.narrow(),
+            RSI | RDI => !self.windows && !self.narrow(),
             _ => false,
         }
+    }
+
+    fn space(&self) -> super::emulate::Space {
+        if self.narrow() {
+            super::emulate::Space::NARROW
+        } else {
+            super::emulate::Space::WIDE
+        }
+    }
+
+    fn return_address_size(&self) -> u8 {
+        if self.narrow() { 4 } else { 0 }
+    }
+
+    fn stack_args(&self) -> bool {
+        self.narrow()
+    }
+
+    /// On win32, functions of DLLs other than the C runtime and Python (the Windows API)
+    /// are `stdcall` and pop their own arguments.
+    fn moves_stack(&self, import: u32) -> bool {
+        if !(self.narrow() && self.windows) {
+            return false;
+        }
+        let lib = self
+            .code
+            .bin
+            .imports
+            .get(import as usize)
+            .and_then(|i| i.library.as_deref())
+            .map(str::to_ascii_lowercase);
+        !lib.is_some_and(|l| {
+            [
+                "python",
+                "api-ms-win-crt-",
+                "ucrtbase",
+                "vcruntime",
+                "msvcp",
+                "msvcr",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
     }
 }
 
