@@ -359,3 +359,41 @@ __attribute__((visibility(\"default\"))) void *make_module(void) {{
         assert!(evidence.contains(creator), "{evidence}");
     }
 }
+
+/// pywin32 ships `pywintypes314.dll` and imports it with its own loader
+/// (`importlib.machinery.ExtensionFileLoader`): a file not named as an extension module but
+/// exporting `PyInit_<name>` is a module, and the wheel is not pure. Vendored libraries
+/// (`lib*`, `<pkg>.libs/`) are not read for hooks.
+#[test]
+fn a_module_loaded_by_the_package_own_loader_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (gil_slot, want) in [
+        ("{4, (void *)1},", Verdict::GilNotUsed),
+        ("", Verdict::GilUsed),
+    ] {
+        let src = IMPL
+            .replace("GIL", gil_slot)
+            .replace("\"edge\"", "\"pywintypes\"")
+            .replace("Wrapped_PyInit_edge", "PyInit_pywintypes");
+        std::fs::write(dir.join("own.c"), src).unwrap();
+        gcc(dir, &["-shared", "-fPIC", "-O2", "-o", "own.so", "own.c"]);
+        let own = std::fs::read(dir.join("own.so")).unwrap();
+        let path = wheel(
+            dir,
+            &[
+                ("pywin32_system32/pywintypes314.so.1", &own),
+                ("edge.libs/vendored-1a2b.so.1", &own),
+            ],
+        );
+        let report = scan_paths(&[path], &ScanConfig::default());
+        let w = &report.wheels[0];
+        assert_eq!(w.modules.len(), 1, "{:?}", w.modules);
+        let m = &w.modules[0];
+        assert_eq!(m.module, "pywintypes");
+        assert_eq!(m.member, "pywin32_system32/pywintypes314.so.1");
+        assert_eq!(m.verdict, want, "{}", m.evidence);
+        assert!(m.evidence.contains("own loader"), "{}", m.evidence);
+        assert_ne!(w.readiness, gilfree::scan::Readiness::Pure);
+    }
+}

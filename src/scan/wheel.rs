@@ -187,8 +187,118 @@ fn wheel_modules<R: Read + Seek>(
         }
         out.push(v);
     }
+    // Modules a package's own loader imports from files not named as extension modules.
+    let stems: HashSet<String> = classified
+        .iter()
+        .filter_map(|c| match &c.kind {
+            MemberKind::Extension(e) => e.module.rsplit('.').next().map(str::to_string),
+            MemberKind::SharedLibrary(s) => s.module_if_hooked.clone(),
+            _ => None,
+        })
+        .collect();
+    for c in &classified {
+        let MemberKind::SharedLibrary(s) = &c.kind else {
+            continue;
+        };
+        if s.module_if_hooked.is_some()
+            || vendored(&c.path)
+            || !may_export_any_hook(&mut archive.borrow_mut(), &c.path)
+        {
+            continue;
+        }
+        let Ok(data) = archive.borrow_mut().read_member(&c.path) else {
+            continue; // a library that cannot be read is no evidence of a module
+        };
+        for module in own_loader_modules(&data, arch_for(platform), &stems) {
+            let mut v = inspect_named(&data, &c.path, &module, python, platform, &libs);
+            if super::foreign::is_foreign_loaded_library(&v, &data, arch_for(platform)) {
+                continue;
+            }
+            v.evidence = format!(
+                "not named as an extension module but exports {}: imported by the package's own loader; {}",
+                crate::wheel::hook_names(&module).init,
+                v.evidence
+            );
+            out.push(v);
+        }
+    }
     sort_modules(&mut out);
     (out, foreign)
+}
+
+/// Whether a library is a vendored third-party one: named `lib*` (the convention for C
+/// libraries), or in a directory the repair tools copy dependencies into (`<pkg>.libs/` by
+/// auditwheel and delvewheel, `.dylibs/` by delocate). Those are never Python modules, and
+/// are not read for init hooks.
+fn vendored(path: &str) -> bool {
+    let mut parts = path.rsplit('/');
+    let file = parts.next().unwrap_or(path).to_ascii_lowercase();
+    file.starts_with("lib")
+        || parts.any(|d| d.ends_with(".libs") || d == ".dylibs" || d.ends_with(".dylibs"))
+}
+
+/// Most modules one library is taken to hold for a package's own loader.
+const MAX_OWN_LOADER_MODULES: usize = 16;
+
+/// The modules a native library exports init hooks for (`PyInit_<name>`), which a package's
+/// own loader imports under that name (pywin32 loads `pywintypes314.dll` with
+/// `importlib.machinery.ExtensionFileLoader`). Hooks for a module the wheel names as an
+/// extension module are a stub's hand-off target, not a module of their own; a library that
+/// embeds an interpreter (`Py_Initialize`) exports its built-in modules' hooks, which are not
+/// imported from it.
+fn own_loader_modules(data: &[u8], arch: Option<Arch>, stems: &HashSet<String>) -> Vec<String> {
+    let Ok(bin) = Binary::parse(data, arch) else {
+        return Vec::new();
+    };
+    if bin.exports.contains_key("Py_Initialize") || bin.exports.contains_key("Py_InitializeEx") {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = bin
+        .exports
+        .keys()
+        .filter_map(|k| k.strip_prefix("PyInit_"))
+        .filter(|n| {
+            !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !stems.contains(*n)
+        })
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.truncate(MAX_OWN_LOADER_MODULES);
+    names
+}
+
+/// Largest library (uncompressed) searched whole for an init hook name when its dynamic
+/// names are not in a read-only prefix (PE and Mach-O files, older ELF layouts).
+const SEARCHED_LIBRARY: u64 = 64 << 20;
+
+/// Whether a library might export any init hook (`PyInit_`): found among the dynamic names
+/// of an ELF file's read-only first segment, or anywhere in a smaller file of another layout.
+fn may_export_any_hook<R: Read + Seek>(archive: &mut WheelArchive<R>, member: &str) -> bool {
+    let needle = b"PyInit_".to_vec();
+    let Ok(prefix) = archive.read_member_prefix(member, PREFIX) else {
+        return false;
+    };
+    match elf_read_only_prefix(&prefix) {
+        Some(ro_len) => {
+            let head = if ro_len <= prefix.len() as u64 {
+                prefix[..ro_len as usize].to_vec()
+            } else {
+                match archive.read_member_prefix(member, ro_len) {
+                    Ok(h) => h,
+                    Err(_) => return false,
+                }
+            };
+            memchr::memmem::find(&head, &needle).is_some()
+        }
+        None => {
+            let small = archive
+                .member(member)
+                .is_some_and(|m| m.size <= SEARCHED_LIBRARY);
+            small && archive.member_contains(member, &[needle]).unwrap_or(false)
+        }
+    }
 }
 
 /// The wheel's own libraries, read on demand when a stub module hands off to one of them.
