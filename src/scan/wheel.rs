@@ -280,18 +280,8 @@ fn may_export_any_hook<R: Read + Seek>(archive: &mut WheelArchive<R>, member: &s
     let Ok(prefix) = archive.read_member_prefix(member, PREFIX) else {
         return false;
     };
-    match elf_read_only_prefix(&prefix) {
-        Some(ro_len) => {
-            let head = if ro_len <= prefix.len() as u64 {
-                prefix[..ro_len as usize].to_vec()
-            } else {
-                match archive.read_member_prefix(member, ro_len) {
-                    Ok(h) => h,
-                    Err(_) => return false,
-                }
-            };
-            memchr::memmem::find(&head, &needle).is_some()
-        }
+    match dynamic_names(archive, member, &prefix) {
+        Some(head) => head.is_ok_and(|h| memchr::memmem::find(&h, &needle).is_some()),
         None => {
             let small = archive
                 .member(member)
@@ -378,23 +368,34 @@ fn may_export_hook<R: Read + Seek>(
     let Ok(prefix) = archive.read_member_prefix(member, PREFIX) else {
         return true;
     };
-    let Some(ro_len) = elf_read_only_prefix(&prefix) else {
+    match dynamic_names(archive, member, &prefix) {
+        Some(Ok(head)) => needles
+            .iter()
+            .any(|n| memchr::memmem::find(&head, n).is_some()),
+        Some(Err(_)) => true,
         // Code first (older linkers): a name absent from the whole file is not exported.
         // Searched as it decompresses, never held whole.
-        return !prefix.starts_with(b"\x7fELF")
-            || archive.member_contains(member, &needles).unwrap_or(true);
-    };
-    let head = if ro_len <= prefix.len() as u64 {
-        prefix[..ro_len as usize].to_vec()
-    } else {
-        match archive.read_member_prefix(member, ro_len) {
-            Ok(h) => h,
-            Err(_) => return true,
+        None => {
+            !prefix.starts_with(b"\x7fELF")
+                || archive.member_contains(member, &needles).unwrap_or(true)
         }
-    };
-    needles
-        .iter()
-        .any(|n| memchr::memmem::find(&head, n).is_some())
+    }
+}
+
+/// For an ELF file whose first loadable segment holds no code, the bytes of that segment
+/// (the dynamic symbol names among them), given the member's first bytes; `None` for other
+/// layouts.
+fn dynamic_names<R: Read + Seek>(
+    archive: &mut WheelArchive<R>,
+    member: &str,
+    prefix: &[u8],
+) -> Option<Result<Vec<u8>, crate::wheel::WheelError>> {
+    let ro_len = elf_read_only_prefix(prefix)?;
+    Some(if ro_len <= prefix.len() as u64 {
+        Ok(prefix[..ro_len as usize].to_vec())
+    } else {
+        archive.read_member_prefix(member, ro_len)
+    })
 }
 
 /// For an ELF file whose first `PT_LOAD` segment is not executable: where that segment ends

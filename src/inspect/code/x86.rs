@@ -97,16 +97,7 @@ fn instructions_before(bin: &Binary, site: u64, window: u64) -> Vec<Instruction>
         && len <= bytes.len()
         && len <= super::MAX_FUNCTION_BYTES
     {
-        let mut dec = Decoder::with_ip(32, &bytes[..len], start, DecoderOptions::NONE);
-        let mut run = Vec::new();
-        let mut ins = Instruction::default();
-        while dec.can_decode() {
-            dec.decode_out(&mut ins);
-            if ins.is_invalid() {
-                break;
-            }
-            run.push(ins);
-        }
+        let run = super::x86_64::decode_run(&bytes[..len], start, 32);
         if run.last().is_some_and(|l| l.next_ip() == site) {
             let from = site.saturating_sub(window);
             return run.into_iter().filter(|i| i.ip() >= from).collect();

@@ -184,6 +184,21 @@ fn instructions_before(bin: &Binary, site: u64, window: u64, enough: usize) -> V
     decode_before(bin, site, window, enough, 64)
 }
 
+/// The instructions of `bytes` (at `ip`) decoded forward, up to the first undecodable one.
+pub(super) fn decode_run(bytes: &[u8], ip: u64, bitness: u32) -> Vec<Instruction> {
+    let mut dec = Decoder::with_ip(bitness, bytes, ip, DecoderOptions::NONE);
+    let mut run = Vec::new();
+    let mut ins = Instruction::default();
+    while dec.can_decode() {
+        dec.decode_out(&mut ins);
+        if ins.is_invalid() {
+            break;
+        }
+        run.push(ins);
+    }
+    run
+}
+
 /// [`instructions_before`] for 64- or 32-bit code: stops once `enough` instructions are found.
 pub(super) fn decode_before(
     bin: &Binary,
@@ -200,17 +215,7 @@ pub(super) fn decode_before(
         let Some(bytes) = code_at(bin, from) else {
             continue;
         };
-        let bytes = &bytes[..(back as usize).min(bytes.len())];
-        let mut dec = Decoder::with_ip(bitness, bytes, from, DecoderOptions::NONE);
-        let mut run = Vec::new();
-        let mut ins = Instruction::default();
-        while dec.can_decode() {
-            dec.decode_out(&mut ins);
-            if ins.is_invalid() {
-                break;
-            }
-            run.push(ins);
-        }
+        let run = decode_run(&bytes[..(back as usize).min(bytes.len())], from, bitness);
         if run.last().is_some_and(|l| l.next_ip() == site) && run.len() > best.len() {
             best = run;
         }
@@ -1281,37 +1286,27 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                     _ => src(i),
                 };
                 let mut steps = Vec::new();
+                // A memory operand (first or second) is read into the scratch register.
+                let mut from_memory = |size: u8| match self.mem(ins) {
+                    Some((base, disp)) if matches!(size, 1 | 2 | 4 | 8) => {
+                        steps.push(Load {
+                            dst: scratch,
+                            base,
+                            disp,
+                            size,
+                        });
+                        Some(Src::Reg(scratch))
+                    }
+                    _ => None,
+                };
                 let (a, size) = if ins.op0_kind() == OpKind::Memory {
                     let size = ins.memory_size().size() as u8;
-                    match self.mem(ins) {
-                        Some((base, disp)) if matches!(size, 1 | 2 | 4 | 8) => {
-                            steps.push(Load {
-                                dst: scratch,
-                                base,
-                                disp,
-                                size,
-                            });
-                            (Some(Src::Reg(scratch)), size)
-                        }
-                        _ => (None, size),
-                    }
+                    (from_memory(size), size)
                 } else {
                     (operand(0), width(0))
                 };
-                // `cmp reg, [mem]` reads its second operand into the scratch register.
                 let b = if ins.op1_kind() == OpKind::Memory {
-                    match self.mem(ins) {
-                        Some((base, disp)) if matches!(size, 1 | 2 | 4 | 8) => {
-                            steps.push(Load {
-                                dst: scratch,
-                                base,
-                                disp,
-                                size,
-                            });
-                            Some(Src::Reg(scratch))
-                        }
-                        _ => None,
-                    }
+                    from_memory(size)
                 } else {
                     operand(1)
                 };
