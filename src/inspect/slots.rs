@@ -216,12 +216,20 @@ fn find_def(bin: &Binary, code: &Code, req: &Request, hook: u64) -> Option<Def> 
     for &callee in refs.local_calls.iter().take(4) {
         linked.extend(code.refs(callee).data);
     }
-    for &addr in &linked {
-        if let Some(def) = def_at(bin, addr, None) {
-            return Some(def);
-        }
+    // A def named for the module wins; then one found by its name in the data; then any
+    // the code links to (data that merely parses as a def must not decide alone).
+    let short = req.module.rsplit('.').next().unwrap_or(req.module);
+    let linked: Vec<Def> = linked
+        .iter()
+        .filter_map(|&addr| def_at(bin, addr, None))
+        .collect();
+    if let Some(def) = linked
+        .iter()
+        .find(|d| d.name == req.module || d.name == short)
+    {
+        return Some(def.clone());
     }
-    scan_for_def(bin, req.module)
+    scan_for_def(bin, req.module).or_else(|| linked.into_iter().next())
 }
 
 /// Test `addr` as a static `PyModuleDef` (of any layout). `want` restricts the layout.
@@ -235,11 +243,13 @@ fn def_at(bin: &Binary, addr: u64, want: Option<Layout>) -> Option<Def> {
         }
         let name_ptr = bin.addr_at(addr + layout.m_name)?;
         let name = bin.c_str(name_ptr)?;
-        if name.is_empty()
-            || !name
-                .iter()
-                .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c >= 0x80)
-        {
+        // A module name: identifier characters and dots, non-ASCII ones as valid UTF-8.
+        let valid = std::str::from_utf8(name).is_ok_and(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        });
+        if !valid {
             continue;
         }
         return Some(Def {
