@@ -1,14 +1,17 @@
 //! JSON for machines: `api/projects.json` (every project of the shown run with its
-//! readiness per interpreter and platform) and `api/projects/NAME.json` (one project with
-//! its releases and modules). Schema 1; readiness and verdict use the CLI's vocabulary.
+//! headline readiness per interpreter, judged over the main platforms as in
+//! [`super::tier`], and its readiness per platform) and `api/projects/NAME.json` (one native
+//! project with its releases and modules). Schema 2; readiness and verdict use the CLI's
+//! vocabulary.
 
 use serde_json::{Map, Value, json};
 
-use super::data::{PlatformCells, ProjectData, SiteData, serde_name};
+use super::data::{Also, PlatformCells, ProjectData, SiteData, serde_name};
+use super::tier::MAIN_PLATFORMS;
 use super::{Output, SiteError, badge_path, slug};
 
 /// The JSON schema version of these files.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 fn cells(pythons: &[String], platforms: &[PlatformCells]) -> Value {
     let mut out = Map::new();
@@ -22,6 +25,24 @@ fn cells(pythons: &[String], platforms: &[PlatformCells]) -> Value {
         out.insert(pc.platform.clone(), Value::Object(per));
     }
     Value::Object(out)
+}
+
+/// The platforms outside the headline, per interpreter: `{"3.14t": {"unknown": [...]}}`.
+fn also(pythons: &[String], also: &[Also]) -> Value {
+    Value::Object(
+        pythons
+            .iter()
+            .zip(also)
+            .filter(|(_, a)| !a.is_empty())
+            .map(|(py, groups)| {
+                let per: Map<String, Value> = groups
+                    .iter()
+                    .map(|(r, plats)| (r.as_str().to_string(), json!(plats)))
+                    .collect();
+                (py.clone(), Value::Object(per))
+            })
+            .collect(),
+    )
 }
 
 /// The summary of one project, as listed in `projects.json`.
@@ -46,9 +67,12 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         "rank": p.rank,
         "latest": p.latest,
         "error": p.error,
+        "native": p.native,
         "readiness": by_python(&readiness),
+        "also": also(&site.pythons, &p.also),
         "platforms": cells(&site.pythons, &p.platforms),
         "first_ready": by_python(&p.first_ready),
+        "first_free_threaded_wheel": by_python(&p.first_free_threaded_wheel),
         "first_ready_proven": Value::Object(site.pythons.iter().cloned().zip(p.first_ready_proven.iter().map(|b| Value::Bool(*b))).collect()),
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
@@ -65,6 +89,7 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
         "generated_at": site.generated_at,
         "run": site.run,
         "pythons": site.pythons,
+        "main_platforms": MAIN_PLATFORMS,
         "platforms": site.platforms,
         "projects": site.projects.iter().map(|p| project_summary(site, p)).collect::<Vec<_>>(),
     });
@@ -90,6 +115,7 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
                     json!({"python": m.python, "platform": m.platform, "filename": m.filename,
                            "module": m.module, "member": m.member,
                            "verdict": serde_name(&m.verdict), "reason": m.reason,
+                           "reason_text": m.reason_words,
                            "binder": m.binder, "evidence": m.evidence, "fix": m.fix})
                 })
                 .collect();

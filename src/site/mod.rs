@@ -12,6 +12,7 @@ pub mod command;
 pub mod data;
 pub mod json;
 pub mod pages;
+pub mod tier;
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};

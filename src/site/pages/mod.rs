@@ -2,11 +2,11 @@
 //! with the askama templates in `web/templates/`. Pages at the root link with no prefix,
 //! project pages (one folder down) with `../`.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 
-use super::charts;
+pub mod blockers;
+pub mod overview;
+
 use super::data::{
     NewlyReady, PlatformCells, ProjectData, READINESS_ORDER, RunInfo, SiteData, keeps_gil_off,
     serde_name,
@@ -24,6 +24,8 @@ pub struct Layout {
     pub generated_at: String,
     /// When and from what the data was collected, in words.
     pub collected: String,
+    /// The Atom feed's address (absolute with `--base-url`).
+    pub feed: String,
 }
 
 /// A readiness in a table cell.
@@ -54,7 +56,7 @@ fn cells(pc: &PlatformCells) -> Vec<Cell> {
     pc.cells.iter().map(|r| cell(*r)).collect()
 }
 
-fn project_href(root: &str, name: &str) -> String {
+pub(crate) fn project_href(root: &str, name: &str) -> String {
     format!("{root}projects/{}.html", slug(name))
 }
 
@@ -93,53 +95,14 @@ fn collected(run: Option<&RunInfo>) -> String {
     }
 }
 
-fn layout(site: &SiteData, root: &'static str, current: &'static str) -> Layout {
+pub(crate) fn layout(site: &SiteData, root: &'static str, current: &'static str) -> Layout {
     Layout {
         root,
         current,
         generated_at: site.generated_at.clone(),
         collected: collected(site.run.as_ref()),
+        feed: format!("{root}feed.xml"),
     }
-}
-
-/// One interpreter's counts on the overview.
-pub struct SummaryRow {
-    pub python: String,
-    pub total: u64,
-    /// (label, count, share in percent) in [`READINESS_ORDER`].
-    pub counts: Vec<(&'static str, u64, String)>,
-    pub off_share: String,
-}
-
-/// The per-platform counts of one interpreter.
-pub struct PlatformSection {
-    pub python: String,
-    pub chart: String,
-    pub rows: Vec<(String, Vec<u64>)>,
-}
-
-/// One run in the trend table.
-pub struct TrendRow {
-    pub run: i64,
-    pub date: String,
-    pub projects: u64,
-    pub shares: Vec<String>,
-}
-
-#[derive(Template)]
-#[template(path = "index.html")]
-pub struct IndexPage {
-    pub layout: Layout,
-    pub labels: Vec<&'static str>,
-    pub pythons: Vec<String>,
-    pub summary: Vec<SummaryRow>,
-    pub summary_chart: String,
-    pub platform_sections: Vec<PlatformSection>,
-    pub trend_chart: String,
-    pub trend: Vec<TrendRow>,
-    pub newly: Vec<NewlyView>,
-    pub blockers: usize,
-    pub projects: usize,
 }
 
 /// One row of the projects table.
@@ -210,34 +173,8 @@ pub struct ProjectPage {
     pub releases: Vec<ReleaseTable>,
     pub modules: Vec<ModuleView>,
     pub json: String,
-}
-
-/// A module that turns the GIL on, with the targets where it does.
-pub struct BlockerEntry {
-    pub project: String,
-    pub href: String,
-    pub version: String,
-    pub module: String,
-    pub targets: String,
-    pub reason: String,
-    pub evidence: String,
-}
-
-/// The blockers of one binding generator.
-pub struct BinderGroup {
-    pub binder: String,
-    pub id: String,
-    pub fix: String,
-    pub projects: usize,
-    pub entries: Vec<BlockerEntry>,
-}
-
-#[derive(Template)]
-#[template(path = "blockers.html")]
-pub struct BlockersPage {
-    pub layout: Layout,
-    pub groups: Vec<BinderGroup>,
-    pub total: usize,
+    /// An issue to paste on the project's tracker, when a module turns the GIL on.
+    pub issue: Option<String>,
 }
 
 /// A newly ready project, for the page and the feed.
@@ -265,7 +202,7 @@ pub struct Feed {
     pub entries: Vec<NewlyView>,
 }
 
-fn newly_view(root: &str, n: &NewlyReady) -> NewlyView {
+pub(crate) fn newly_view(root: &str, n: &NewlyReady) -> NewlyView {
     NewlyView {
         date: n.date.clone(),
         project: n.project.clone(),
@@ -285,7 +222,7 @@ fn render(page: &str, t: &impl Template, out: &mut Output) -> Result<(), SiteErr
     out.write(page, html.as_bytes())
 }
 
-fn percent(n: u64, total: u64) -> String {
+pub(crate) fn percent(n: u64, total: u64) -> String {
     if total == 0 {
         "—".into()
     } else {
@@ -293,33 +230,40 @@ fn percent(n: u64, total: u64) -> String {
     }
 }
 
-/// Counts per readiness (in [`READINESS_ORDER`]) of the values given.
-fn count(values: impl Iterator<Item = Readiness>) -> Vec<u64> {
-    let mut counts = vec![0; READINESS_ORDER.len()];
-    for r in values {
-        if let Some(i) = READINESS_ORDER.iter().position(|x| *x == r) {
-            counts[i] += 1;
-        }
-    }
-    counts
-}
-
 /// Renders every page and the feed.
 pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteError> {
-    let groups = blockers(site);
-    let blocker_count = groups.iter().map(|g| g.entries.len()).sum();
-    render("index.html", &index(site, blocker_count), out)?;
+    let (blocking, binders) = blockers::collect(site);
+    // Which blockers page each blocking project is on.
+    let on_page: std::collections::HashMap<&str, String> = blocking
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            (
+                b.name.as_str(),
+                format!(
+                    "{}#{}",
+                    blockers::page_file(i / blockers::PER_PAGE + 1),
+                    b.anchor
+                ),
+            )
+        })
+        .collect();
+    let blocker_count = blocking.iter().map(|b| b.modules.len()).sum();
+    let on_blockers = |name: &str| on_page.get(name).cloned();
+    render(
+        "index.html",
+        &overview::page(site, blocker_count, &on_blockers),
+        out,
+    )?;
     render("projects.html", &projects(site), out)?;
     for p in &site.projects {
         let page = format!("projects/{}.html", slug(&p.name));
         render(&page, &project(site, p), out)?;
     }
-    let blockers = BlockersPage {
-        layout: layout(site, "", "blockers"),
-        total: blocker_count,
-        groups,
-    };
-    render("blockers.html", &blockers, out)?;
+    let blocking_pages = blockers::pages(site, blocking, &binders);
+    for (file, page) in &blocking_pages {
+        render(file, page, out)?;
+    }
     let newly = NewlyPage {
         layout: layout(site, "", "newly"),
         entries: site.newly_ready.iter().map(|n| newly_view("", n)).collect(),
@@ -340,122 +284,6 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
             .collect(),
     };
     render("feed.xml", &feed, out)
-}
-
-fn index(site: &SiteData, blockers: usize) -> IndexPage {
-    let summary: Vec<SummaryRow> = site
-        .pythons
-        .iter()
-        .enumerate()
-        .map(|(i, py)| {
-            let counts = count(site.projects.iter().filter_map(|p| p.summary[i]));
-            let total: u64 = counts.iter().sum();
-            let off: u64 = READINESS_ORDER
-                .iter()
-                .zip(&counts)
-                .filter(|(r, _)| keeps_gil_off(**r))
-                .map(|(_, n)| n)
-                .sum();
-            SummaryRow {
-                python: py.clone(),
-                total,
-                counts: READINESS_ORDER
-                    .iter()
-                    .zip(&counts)
-                    .map(|(r, n)| (readiness_label(*r), *n, percent(*n, total)))
-                    .collect(),
-                off_share: percent(off, total),
-            }
-        })
-        .collect();
-    let bars: Vec<(String, Vec<u64>)> = summary
-        .iter()
-        .map(|s| (s.python.clone(), s.counts.iter().map(|c| c.1).collect()))
-        .collect();
-    let summary_chart = charts::stacked_bars(
-        "chart-summary",
-        "Projects per readiness, per interpreter",
-        &bars,
-    );
-    let platform_sections = site
-        .pythons
-        .iter()
-        .enumerate()
-        .map(|(i, py)| {
-            let rows: Vec<(String, Vec<u64>)> = site
-                .platforms
-                .iter()
-                .map(|plat| {
-                    let values = site.projects.iter().filter_map(|p| {
-                        p.platforms
-                            .iter()
-                            .find(|pc| &pc.platform == plat)
-                            .and_then(|pc| pc.cells[i])
-                    });
-                    // The crawl files pure and source-only releases under "any".
-                    let label = if plat == "any" {
-                        "any (no native wheels)".to_string()
-                    } else {
-                        plat.clone()
-                    };
-                    (label, count(values))
-                })
-                .collect();
-            PlatformSection {
-                python: py.clone(),
-                chart: charts::stacked_bars(
-                    &format!("chart-platforms-{i}"),
-                    &format!("Projects per readiness and platform, {py}"),
-                    &rows,
-                ),
-                rows,
-            }
-        })
-        .collect();
-    let trend = site
-        .trend
-        .iter()
-        .map(|t| TrendRow {
-            run: t.run,
-            date: t.date.clone(),
-            projects: t.projects,
-            shares: t
-                .counts
-                .iter()
-                .map(|c| {
-                    let total: u64 = c.iter().sum();
-                    let off = READINESS_ORDER
-                        .iter()
-                        .zip(c)
-                        .filter(|(r, _)| keeps_gil_off(**r))
-                        .map(|(_, n)| n)
-                        .sum();
-                    percent(off, total)
-                })
-                .collect(),
-        })
-        .collect();
-    IndexPage {
-        layout: layout(site, "", "overview"),
-        labels: READINESS_ORDER
-            .iter()
-            .map(|r| readiness_label(*r))
-            .collect(),
-        pythons: site.pythons.clone(),
-        summary,
-        summary_chart,
-        platform_sections,
-        trend_chart: charts::trend("chart-trend", &site.trend, &site.pythons),
-        trend,
-        newly: site
-            .newly_ready
-            .iter()
-            .take(10)
-            .map(|n| newly_view("", n))
-            .collect(),
-        blockers,
-        projects: site.projects.len(),
-    }
 }
 
 fn projects(site: &SiteData) -> ProjectsPage {
@@ -602,63 +430,6 @@ fn project(site: &SiteData, p: &ProjectData) -> ProjectPage {
         releases,
         modules,
         json: format!("{root}api/projects/{}.json", slug(&p.name)),
+        issue: blockers::project_blockers(site, p).map(|b| blockers::issue_text(site, p, &b)),
     }
-}
-
-/// Blockers of one binder by (rank, project, module).
-type Entries = BTreeMap<(u32, String, String), BlockerEntry>;
-
-/// Every module of a latest release that turns the GIL on, grouped by binder, then by
-/// project and module (the targets where it does listed together).
-fn blockers(site: &SiteData) -> Vec<BinderGroup> {
-    // binder → (rank, project, module) → entry
-    let mut groups: BTreeMap<String, (String, Entries)> = BTreeMap::new();
-    for p in &site.projects {
-        for m in p.modules.iter().filter(|m| m.verdict == Verdict::GilUsed) {
-            let (fix, entries) = groups
-                .entry(m.binder.clone())
-                .or_insert_with(|| (m.fix.clone().unwrap_or_default(), BTreeMap::new()));
-            if fix.is_empty() {
-                *fix = m.fix.clone().unwrap_or_default();
-            }
-            let target = format!("{} {}", m.python, m.platform);
-            entries
-                .entry((p.rank, p.name.clone(), m.module.clone()))
-                .and_modify(|e| {
-                    e.targets.push_str(", ");
-                    e.targets.push_str(&target);
-                })
-                .or_insert_with(|| BlockerEntry {
-                    project: p.name.clone(),
-                    href: project_href("", &p.name),
-                    version: p.latest.clone().unwrap_or_default(),
-                    module: m.module.clone(),
-                    targets: target,
-                    reason: m.reason.clone(),
-                    evidence: m.evidence.clone(),
-                });
-        }
-    }
-    let mut out: Vec<BinderGroup> = groups
-        .into_iter()
-        .map(|(binder, (fix, entries))| {
-            let entries: Vec<BlockerEntry> = entries.into_values().collect();
-            let mut names: Vec<&str> = entries.iter().map(|e| e.project.as_str()).collect();
-            names.dedup();
-            BinderGroup {
-                id: format!("binder-{}", slug(&binder)),
-                projects: names.len(),
-                binder,
-                fix,
-                entries,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.entries
-            .len()
-            .cmp(&a.entries.len())
-            .then(a.binder.cmp(&b.binder))
-    });
-    out
 }
