@@ -124,11 +124,17 @@ fn every_page_and_file_is_written() {
     ] {
         assert!(written.contains(f), "{f} missing from {written:?}");
     }
-    for p in ["fastlib", "slowext", "purepkg", "broken"] {
+    for p in ["fastlib", "slowext", "tiered"] {
         assert!(written.contains(&format!("projects/{p}.html")), "{p}");
         assert!(written.contains(&format!("api/projects/{p}.json")), "{p}");
         assert!(written.contains(&format!("badges/{p}-3.14t.svg")), "{p}");
     }
+    // Projects without native code cost one page; their badges are shared.
+    for p in ["purepkg", "broken"] {
+        let own: Vec<&String> = written.iter().filter(|f| f.contains(p)).collect();
+        assert_eq!(own, [&format!("projects/{p}.html")], "{p}");
+    }
+    assert!(written.contains("badges/_pure-3.14t.svg"));
 }
 
 #[test]
@@ -236,6 +242,8 @@ fn json_parses_and_tells_readiness() {
         "slowext turns the GIL on: no first ready release"
     );
     assert_eq!(contradictions(&all), Vec::<String>::new());
+    assert_eq!(projects[2]["json"], serde_json::Value::Null);
+    assert_eq!(projects[2]["badges"]["3.14t"], "badges/_pure-3.14t.svg");
     for f in files(&out)
         .iter()
         .filter(|f| f.starts_with("api/projects/"))
@@ -308,7 +316,7 @@ fn pages_say_what_the_store_holds_and_escape_it() {
     let (_dir, out) = site();
     let slow = std::fs::read_to_string(out.join("projects/slowext.html")).unwrap();
     assert!(!slow.contains("<script>alert"), "evidence must be escaped");
-    assert!(slow.contains("slowext._ext") && slow.contains("no-gil-slot"));
+    assert!(slow.contains("slowext._ext") && slow.contains("its m_slots have no Py_mod_gil entry"));
     assert!(slow.contains("Classifier and wheels disagree"));
     let fast = std::fs::read_to_string(out.join("projects/fastlib.html")).unwrap();
     assert!(

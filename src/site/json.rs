@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::data::{Also, PlatformCells, ProjectData, SiteData, serde_name};
 use super::tier::MAIN_PLATFORMS;
-use super::{Output, SiteError, badge_path, slug};
+use super::{Output, SiteError, project_badge, slug};
 
 /// The JSON schema version of these files.
 pub const SCHEMA: u32 = 2;
@@ -77,8 +77,8 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
         "page": format!("projects/{name}.html"),
-        "json": format!("api/projects/{name}.json"),
-        "badges": Value::Object(site.pythons.iter().map(|py| (py.clone(), Value::String(badge_path(&p.name, py)))).collect()),
+        "json": p.native.then(|| format!("api/projects/{name}.json")),
+        "badges": Value::Object(site.pythons.iter().zip(&p.summary).map(|(py, r)| (py.clone(), Value::String(project_badge(p, py, *r)))).collect()),
     })
 }
 
@@ -94,7 +94,9 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
         "projects": site.projects.iter().map(|p| project_summary(site, p)).collect::<Vec<_>>(),
     });
     out.write("api/projects.json", pretty(&all).as_bytes())?;
-    for p in &site.projects {
+    // Projects without native code have no modules or history worth a file of their own:
+    // their entry in projects.json says everything.
+    for p in site.projects.iter().filter(|p| p.native) {
         let mut one = project_summary(site, p);
         if let Value::Object(map) = &mut one {
             map.insert("schema".into(), json!(SCHEMA));

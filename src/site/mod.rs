@@ -102,21 +102,43 @@ pub fn build(store: &Store, out: &Path) -> Result<SiteSummary, SiteError> {
     )?;
     pages::write_all(&site, &mut output)?;
     json::write_all(&site, &mut output)?;
+    // A badge per native project and interpreter; projects without native code share one
+    // per readiness and interpreter (see [`project_badge`]).
+    let mut shared = std::collections::BTreeSet::new();
     for p in &site.projects {
         for (i, py) in site.pythons.iter().enumerate() {
             let r = p.summary.get(i).copied().flatten();
+            let path = project_badge(p, py, r);
+            if !p.native && !shared.insert(path.clone()) {
+                continue;
+            }
             let svg = badges::badge(
                 &format!("free-threaded {py}"),
                 r.map_or("not crawled", readiness_label),
                 r.map_or("#57606a", readiness_color),
             );
-            output.write(&badge_path(&p.name, py), svg.as_bytes())?;
+            output.write(&path, svg.as_bytes())?;
         }
     }
     let mut summary = output.summary;
     summary.projects = site.projects.len();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The badge a project's pages and JSON point to for an interpreter: its own for a native
+/// project, else the one shared by every project without native code of that readiness
+/// (`badges/_pure-3.14t.svg`; a leading `_` never starts a normalized project name).
+pub fn project_badge(p: &data::ProjectData, python: &str, r: Option<Readiness>) -> String {
+    if p.native {
+        badge_path(&p.name, python)
+    } else {
+        format!(
+            "badges/_{}-{}.svg",
+            r.map_or("none", |r| r.as_str()),
+            slug(python)
+        )
+    }
 }
 
 /// The badge of a project for an interpreter, relative to the site root.

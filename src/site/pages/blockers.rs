@@ -12,7 +12,6 @@ use super::{Layout, layout, project_href};
 use crate::inspect::verdict::Verdict;
 use crate::site::data::{ProjectData, SiteData};
 use crate::site::slug;
-use crate::site::tier::platform_set;
 
 /// Projects per blockers page.
 pub const PER_PAGE: usize = 100;
@@ -130,7 +129,14 @@ pub fn project_blockers(site: &SiteData, p: &ProjectData) -> Option<BlockerProje
             }
             BlockerModule {
                 module: module.to_string(),
-                targets: targets(site, p, &per_python),
+                targets: super::project::targets(
+                    site,
+                    p,
+                    per_python.iter().flat_map(|(py, plats)| {
+                        let name = site.pythons.get(*py).map_or("", String::as_str);
+                        plats.iter().map(move |pl| (name, pl.as_str()))
+                    }),
+                ),
                 reason: reasons.join("; "),
                 binder,
                 evidence,
@@ -146,32 +152,6 @@ pub fn project_blockers(site: &SiteData, p: &ProjectData) -> Option<BlockerProje
         modules,
         fixes,
     })
-}
-
-/// Where a module turns the GIL on: per interpreter, its platforms as a set relative to
-/// the platforms the release has cells for; interpreters with the same set said together.
-fn targets(site: &SiteData, p: &ProjectData, per_python: &BTreeMap<usize, Vec<String>>) -> String {
-    let mut said: Vec<(Vec<&str>, String)> = Vec::new();
-    for (py, plats) in per_python {
-        let Some(name) = site.pythons.get(*py) else {
-            continue;
-        };
-        let all: Vec<String> = p
-            .platforms
-            .iter()
-            .filter(|pc| pc.platform != "any" && pc.cells.get(*py).is_some_and(Option::is_some))
-            .map(|pc| pc.platform.clone())
-            .collect();
-        let set = platform_set(plats, &all);
-        match said.iter_mut().find(|(_, s)| *s == set) {
-            Some((names, _)) => names.push(name),
-            None => said.push((vec![name.as_str()], set)),
-        }
-    }
-    said.into_iter()
-        .map(|(names, set)| format!("{}: {set}", names.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// The text of an issue to open on the project's tracker: the modules, the evidence, the

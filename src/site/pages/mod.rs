@@ -6,13 +6,10 @@ use askama::Template;
 
 pub mod blockers;
 pub mod overview;
+pub mod project;
 
-use super::data::{
-    NewlyReady, PlatformCells, ProjectData, READINESS_ORDER, RunInfo, SiteData, keeps_gil_off,
-    serde_name,
-};
-use super::{Output, SiteError, badge_path, readiness_label, slug};
-use crate::inspect::verdict::Verdict;
+use super::data::{NewlyReady, READINESS_ORDER, RunInfo, SiteData, keeps_gil_off};
+use super::{Output, SiteError, readiness_label, slug};
 use crate::scan::Readiness;
 
 /// What every page's frame needs.
@@ -37,7 +34,7 @@ pub struct Cell {
     pub value: &'static str,
 }
 
-fn cell(r: Option<Readiness>) -> Cell {
+pub(crate) fn cell(r: Option<Readiness>) -> Cell {
     match r {
         Some(r) => Cell {
             class: format!("r-{}", r.as_str()),
@@ -52,16 +49,12 @@ fn cell(r: Option<Readiness>) -> Cell {
     }
 }
 
-fn cells(pc: &PlatformCells) -> Vec<Cell> {
-    pc.cells.iter().map(|r| cell(*r)).collect()
-}
-
 pub(crate) fn project_href(root: &str, name: &str) -> String {
     format!("{root}projects/{}.html", slug(name))
 }
 
 /// The classifier claim of a project, in words.
-fn claim(classifiers: Option<&[String]>) -> String {
+pub(crate) fn claim(classifiers: Option<&[String]>) -> String {
     match classifiers {
         None => "not read".into(),
         Some([]) => "none".into(),
@@ -125,56 +118,6 @@ pub struct ProjectsPage {
     pub pythons: Vec<String>,
     pub options: Vec<(&'static str, &'static str)>,
     pub rows: Vec<ProjectRow>,
-}
-
-/// One module of a project page.
-pub struct ModuleView {
-    pub target: String,
-    pub module: String,
-    pub member: String,
-    pub filename: String,
-    pub verdict: String,
-    pub verdict_class: &'static str,
-    pub reason: String,
-    pub binder: String,
-    pub evidence: String,
-    pub fix: String,
-}
-
-/// Releases × platforms of one interpreter.
-pub struct ReleaseTable {
-    pub python: String,
-    pub platforms: Vec<String>,
-    /// (version, uploaded, one cell per platform)
-    pub rows: Vec<(String, String, Vec<Cell>)>,
-}
-
-/// One interpreter's line in a project's summary.
-pub struct ProjectSummaryLine {
-    pub python: String,
-    pub cell: Cell,
-    pub first_ready: String,
-    pub badge: String,
-}
-
-#[derive(Template)]
-#[template(path = "project.html")]
-pub struct ProjectPage {
-    pub layout: Layout,
-    pub name: String,
-    pub rank: u32,
-    pub latest: String,
-    pub error: Option<String>,
-    pub pythons: Vec<String>,
-    pub lines: Vec<ProjectSummaryLine>,
-    pub claim: String,
-    pub disagreement: Option<String>,
-    pub platform_rows: Vec<(String, Vec<Cell>)>,
-    pub releases: Vec<ReleaseTable>,
-    pub modules: Vec<ModuleView>,
-    pub json: String,
-    /// An issue to paste on the project's tracker, when a module turns the GIL on.
-    pub issue: Option<String>,
 }
 
 /// A newly ready project, for the page and the feed.
@@ -258,7 +201,7 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
     render("projects.html", &projects(site), out)?;
     for p in &site.projects {
         let page = format!("projects/{}.html", slug(&p.name));
-        render(&page, &project(site, p), out)?;
+        render(&page, &project::page(site, p), out)?;
     }
     let blocking_pages = blockers::pages(site, blocking, &binders);
     for (file, page) in &blocking_pages {
@@ -322,114 +265,5 @@ fn projects(site: &SiteData) -> ProjectsPage {
             .map(|r| (r.as_str(), readiness_label(*r)))
             .collect(),
         rows,
-    }
-}
-
-fn project(site: &SiteData, p: &ProjectData) -> ProjectPage {
-    let root = "../";
-    let lines = site
-        .pythons
-        .iter()
-        .enumerate()
-        .map(|(i, py)| ProjectSummaryLine {
-            python: py.clone(),
-            cell: cell(p.summary[i]),
-            first_ready: match (&p.first_ready[i], p.first_ready_proven[i]) {
-                (Some(v), true) => v.clone(),
-                (Some(v), false) => format!("{v} or earlier (older releases not crawled)"),
-                (None, _) => "none evaluated".into(),
-            },
-            badge: format!("{root}{}", badge_path(&p.name, py)),
-        })
-        .collect();
-    let releases = site
-        .pythons
-        .iter()
-        .enumerate()
-        .filter_map(|(i, py)| {
-            let mut platforms: Vec<String> = Vec::new();
-            for r in &p.releases {
-                for pc in &r.platforms {
-                    if pc.cells[i].is_some() && !platforms.contains(&pc.platform) {
-                        platforms.push(pc.platform.clone());
-                    }
-                }
-            }
-            if platforms.is_empty() {
-                return None;
-            }
-            let rows = p
-                .releases
-                .iter()
-                .filter(|r| r.platforms.iter().any(|pc| pc.cells[i].is_some()))
-                .map(|r| {
-                    let row = platforms
-                        .iter()
-                        .map(|plat| {
-                            cell(
-                                r.platforms
-                                    .iter()
-                                    .find(|pc| &pc.platform == plat)
-                                    .and_then(|pc| pc.cells[i]),
-                            )
-                        })
-                        .collect();
-                    (
-                        r.version.clone(),
-                        r.uploaded
-                            .as_deref()
-                            .map(|u| u.get(..10).unwrap_or(u).to_string())
-                            .unwrap_or_default(),
-                        row,
-                    )
-                })
-                .collect();
-            Some(ReleaseTable {
-                python: py.clone(),
-                platforms,
-                rows,
-            })
-        })
-        .collect();
-    let modules = p
-        .modules
-        .iter()
-        .map(|m| ModuleView {
-            target: format!("{} {}", m.python, m.platform),
-            module: m.module.clone(),
-            member: m.member.clone(),
-            filename: m.filename.clone(),
-            verdict: serde_name(&m.verdict),
-            verdict_class: match m.verdict {
-                Verdict::GilNotUsed => "r-ready",
-                Verdict::GilUsed => "r-gil-fallback",
-                Verdict::Unknown => "r-unknown",
-                Verdict::Incompatible => "r-no-wheel",
-            },
-            reason: m.reason.clone(),
-            binder: m.binder.clone(),
-            evidence: m.evidence.clone(),
-            fix: m.fix.clone().unwrap_or_default(),
-        })
-        .collect();
-    ProjectPage {
-        layout: layout(site, root, "projects"),
-        name: p.name.clone(),
-        rank: p.rank,
-        latest: p.latest.clone().unwrap_or_else(|| "—".into()),
-        error: p.error.clone(),
-        pythons: site.pythons.clone(),
-        lines,
-        claim: claim(p.classifiers.as_deref()),
-        disagreement: p.disagreement.clone(),
-        platform_rows: p
-            .platforms
-            .iter()
-            .map(|pc| (pc.platform.clone(), cells(pc)))
-            .collect(),
-        releases,
-        modules,
-        json: format!("{root}api/projects/{}.json", slug(&p.name)),
-        issue: blockers::project_blockers(site, p).map(|b| blockers::issue_text(site, p, &b)),
     }
 }
