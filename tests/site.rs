@@ -115,6 +115,7 @@ fn every_page_and_file_is_written() {
     for f in [
         "index.html",
         "projects.html",
+        "projects-others-1.html",
         "blockers.html",
         "newly-ready.html",
         "feed.xml",
@@ -449,4 +450,93 @@ fn a_real_site_has_no_first_ready_release_beside_a_not_ready_latest() {
     );
     assert!(projects > 0 && with_first > 0);
     assert_eq!(found, Vec::<String>::new());
+}
+
+/// Builds the fixture's store into `out` with `gilfree site` and extra arguments.
+fn build_into(dir: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let db = dir.join("store.sqlite3");
+    if !db.exists() {
+        site_fixture::fill(&db);
+    }
+    std::process::Command::new(env!("CARGO_BIN_EXE_gilfree"))
+        .args(["site", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_base_url_makes_feed_badge_and_json_links_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("site");
+    let result = build_into(dir.path(), &out, &["--base-url", "https://ft.example/site"]);
+    assert!(result.status.success(), "{result:?}");
+    let feed = std::fs::read_to_string(out.join("feed.xml")).unwrap();
+    assert!(
+        feed.contains("href=\"https://ft.example/site/feed.xml\""),
+        "{feed}"
+    );
+    assert!(
+        feed.contains("href=\"https://ft.example/site/projects/fastlib.html\""),
+        "{feed}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("href=\"https://ft.example/site/feed.xml\""));
+    let page = std::fs::read_to_string(out.join("projects/tiered.html")).unwrap();
+    assert!(
+        page.contains("[![free-threaded 3.14t](https://ft.example/site/badges/tiered-3.14t.svg)](https://ft.example/site/projects/tiered.html)"),
+        "{page}"
+    );
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("api/projects.json")).unwrap())
+            .unwrap();
+    assert_eq!(all["base_url"], "https://ft.example/site/");
+    assert_eq!(
+        all["projects"][0]["badges"]["3.14t"],
+        "https://ft.example/site/badges/fastlib-3.14t.svg"
+    );
+
+    let bad = build_into(
+        dir.path(),
+        &dir.path().join("other"),
+        &["--base-url", "ft.example"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--base-url ft.example"), "{stderr}");
+}
+
+#[test]
+fn files_of_an_earlier_build_are_removed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("site");
+    assert!(build_into(dir.path(), &out, &[]).status.success());
+    // Files the site wrote earlier that this build will not write again, and a user's own.
+    std::fs::write(out.join("projects/gone.html"), "old").unwrap();
+    std::fs::create_dir_all(out.join("api/old")).unwrap();
+    std::fs::write(out.join("api/old/x.json"), "{}").unwrap();
+    std::fs::write(out.join("CNAME"), "ft.example").unwrap();
+    std::fs::write(out.join("projects/mine.html"), "mine").unwrap();
+    let manifest = out.join(gilfree::site::MANIFEST);
+    let mut listed = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        listed.lines().any(|l| l == "projects/tiered.html"),
+        "{listed}"
+    );
+    listed.push_str("projects/gone.html\napi/old/x.json\n../outside.txt\n/etc/hostname\n");
+    std::fs::write(&manifest, listed).unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "keep").unwrap();
+
+    let result = build_into(dir.path(), &out, &[]);
+    assert!(result.status.success(), "{result:?}");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("removed 2 files"), "{stderr}");
+    assert!(!out.join("projects/gone.html").exists());
+    assert!(!out.join("api/old").exists(), "an emptied folder goes too");
+    assert!(out.join("CNAME").exists() && out.join("projects/mine.html").exists());
+    assert!(dir.path().join("outside.txt").exists());
+    assert!(out.join("projects/tiered.html").exists());
 }

@@ -45,6 +45,8 @@ pub struct SiteData {
     pub trend: Vec<TrendPoint>,
     /// Newest first.
     pub newly_ready: Vec<NewlyReady>,
+    /// Where the site is served (ends in `/`), for absolute feed and badge links.
+    pub base_url: Option<String>,
 }
 
 /// A crawl run, as the pages date it.
@@ -422,6 +424,7 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
             projects: Vec::new(),
             trend,
             newly_ready,
+            base_url: None,
         });
     };
     let shown_id = shown.id.get();
@@ -478,6 +481,7 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
         projects: out,
         trend,
         newly_ready,
+        base_url: None,
     })
 }
 

@@ -62,6 +62,7 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         .map(|r| r.map(|r| r.as_str().to_string()))
         .collect();
     let name = slug(&p.name);
+    let base = site.base_url.as_deref().unwrap_or("");
     json!({
         "name": p.name,
         "rank": p.rank,
@@ -76,9 +77,9 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         "first_ready_proven": Value::Object(site.pythons.iter().cloned().zip(p.first_ready_proven.iter().map(|b| Value::Bool(*b))).collect()),
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
-        "page": format!("projects/{name}.html"),
-        "json": p.native.then(|| format!("api/projects/{name}.json")),
-        "badges": Value::Object(site.pythons.iter().zip(&p.summary).map(|(py, r)| (py.clone(), Value::String(project_badge(p, py, *r)))).collect()),
+        "page": format!("{base}projects/{name}.html"),
+        "json": p.native.then(|| format!("{base}api/projects/{name}.json")),
+        "badges": Value::Object(site.pythons.iter().zip(&p.summary).map(|(py, r)| (py.clone(), Value::String(format!("{base}{}", project_badge(p, py, *r))))).collect()),
     })
 }
 
@@ -87,13 +88,17 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
     let all = json!({
         "schema": SCHEMA,
         "generated_at": site.generated_at,
+        "base_url": site.base_url,
         "run": site.run,
         "pythons": site.pythons,
         "main_platforms": MAIN_PLATFORMS,
         "platforms": site.platforms,
         "projects": site.projects.iter().map(|p| project_summary(site, p)).collect::<Vec<_>>(),
     });
-    out.write("api/projects.json", pretty(&all).as_bytes())?;
+    // The list of every project is read by programs: one line, no indentation.
+    let mut compact = all.to_string();
+    compact.push('\n');
+    out.write("api/projects.json", compact.as_bytes())?;
     // Projects without native code have no modules or history worth a file of their own:
     // their entry in projects.json says everything.
     for p in site.projects.iter().filter(|p| p.native) {

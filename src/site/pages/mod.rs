@@ -7,8 +7,9 @@ use askama::Template;
 pub mod blockers;
 pub mod overview;
 pub mod project;
+pub mod projects;
 
-use super::data::{NewlyReady, READINESS_ORDER, RunInfo, SiteData, keeps_gil_off};
+use super::data::{NewlyReady, RunInfo, SiteData};
 use super::{Output, SiteError, readiness_label, slug};
 use crate::scan::Readiness;
 
@@ -94,30 +95,11 @@ pub(crate) fn layout(site: &SiteData, root: &'static str, current: &'static str)
         current,
         generated_at: site.generated_at.clone(),
         collected: collected(site.run.as_ref()),
-        feed: format!("{root}feed.xml"),
+        feed: match &site.base_url {
+            Some(base) => format!("{base}feed.xml"),
+            None => format!("{root}feed.xml"),
+        },
     }
-}
-
-/// One row of the projects table.
-pub struct ProjectRow {
-    pub rank: u32,
-    pub name: String,
-    pub href: String,
-    pub latest: String,
-    pub cells: Vec<Cell>,
-    pub platforms: String,
-    pub platforms_ready: usize,
-    pub claim: String,
-    pub error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "projects.html")]
-pub struct ProjectsPage {
-    pub layout: Layout,
-    pub pythons: Vec<String>,
-    pub options: Vec<(&'static str, &'static str)>,
-    pub rows: Vec<ProjectRow>,
 }
 
 /// A newly ready project, for the page and the feed.
@@ -142,6 +124,8 @@ pub struct NewlyPage {
 #[template(path = "feed.xml")]
 pub struct Feed {
     pub updated: String,
+    /// The prefix of its links: the base URL, or nothing (relative to the feed).
+    pub base: String,
     pub entries: Vec<NewlyView>,
 }
 
@@ -198,7 +182,9 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
         &overview::page(site, blocker_count, &on_blockers),
         out,
     )?;
-    render("projects.html", &projects(site), out)?;
+    for (file, page) in projects::pages(site) {
+        render(&file, &page, out)?;
+    }
     for p in &site.projects {
         let page = format!("projects/{}.html", slug(&p.name));
         render(&page, &project::page(site, p), out)?;
@@ -212,7 +198,9 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
         entries: site.newly_ready.iter().map(|n| newly_view("", n)).collect(),
     };
     render("newly-ready.html", &newly, out)?;
+    let base = site.base_url.clone().unwrap_or_default();
     let feed = Feed {
+        base: base.clone(),
         updated: site
             .newly_ready
             .iter()
@@ -223,47 +211,8 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
             .newly_ready
             .iter()
             .take(200)
-            .map(|n| newly_view("", n))
+            .map(|n| newly_view(&base, n))
             .collect(),
     };
     render("feed.xml", &feed, out)
-}
-
-fn projects(site: &SiteData) -> ProjectsPage {
-    let rows = site
-        .projects
-        .iter()
-        .map(|p| {
-            let ready = p
-                .platforms
-                .iter()
-                .filter(|pc| pc.cells.iter().flatten().any(|r| keeps_gil_off(*r)))
-                .count();
-            ProjectRow {
-                rank: p.rank,
-                name: p.name.clone(),
-                href: project_href("", &p.name),
-                latest: p.latest.clone().unwrap_or_else(|| "—".into()),
-                cells: p.summary.iter().map(|r| cell(*r)).collect(),
-                platforms: p
-                    .platforms
-                    .iter()
-                    .map(|pc| pc.platform.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                platforms_ready: ready,
-                claim: claim(p.classifiers.as_deref()),
-                error: p.error.clone(),
-            }
-        })
-        .collect();
-    ProjectsPage {
-        layout: layout(site, "", "projects"),
-        pythons: site.pythons.clone(),
-        options: READINESS_ORDER
-            .iter()
-            .map(|r| (r.as_str(), readiness_label(*r)))
-            .collect(),
-        rows,
-    }
 }

@@ -28,6 +28,8 @@ pub struct Answer {
     /// The platforms that differ, in words ("unknown on linux-armv7l").
     pub also: String,
     pub badge: String,
+    /// Markdown for a README, with absolute links when the site has a base URL.
+    pub markdown: String,
 }
 
 /// One row of the platform grid.
@@ -98,6 +100,8 @@ pub struct ProjectPage {
     /// JSON of the project (`None`: pure projects are in `api/projects.json` only).
     pub json: Option<String>,
     pub issue: Option<String>,
+    /// Whether links meant for elsewhere (badge snippets) are absolute.
+    pub absolute: bool,
 }
 
 fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
@@ -166,6 +170,14 @@ fn answers(site: &SiteData, p: &ProjectData) -> Vec<Answer> {
                 },
                 also,
                 badge: format!("../{}", project_badge(p, py, r)),
+                markdown: {
+                    let base = site.base_url.as_deref().unwrap_or("");
+                    format!(
+                        "[![free-threaded {py}]({base}{})]({base}projects/{}.html)",
+                        project_badge(p, py, r),
+                        slug(&p.name)
+                    )
+                },
             }
         })
         .collect()
@@ -254,7 +266,7 @@ fn module_groups(site: &SiteData, p: &ProjectData, sampled: bool) -> Vec<ModuleG
 }
 
 /// Targets compactly: per interpreter the platform set relative to the platforms the
-/// release has a loadable wheel for (not those without one), interpreters with the same
+/// release has a native wheel for (not those without one, or with a pure one), interpreters with the same
 /// set together: "3.14t, 3.15t: all 14".
 pub(super) fn targets<'a>(
     site: &SiteData,
@@ -289,9 +301,13 @@ pub(super) fn targets<'a>(
             .filter(|pc| {
                 pc.platform != tier::ANY
                     && pc.cells.get(*i).copied().flatten().is_some_and(|r| {
+                        // Where the wheel is pure (a fallback), no module was read.
                         !matches!(
                             r,
-                            Readiness::NoWheel | Readiness::SourceOnly | Readiness::PythonExcluded
+                            Readiness::NoWheel
+                                | Readiness::SourceOnly
+                                | Readiness::PythonExcluded
+                                | Readiness::Pure
                         )
                     })
             })
@@ -380,5 +396,6 @@ pub(super) fn page(site: &SiteData, p: &ProjectData) -> ProjectPage {
             .native
             .then(|| format!("../api/projects/{}.json", slug(&p.name))),
         issue: blockers::project_blockers(site, p).map(|b| blockers::issue_text(site, p, &b)),
+        absolute: site.base_url.is_some(),
     }
 }
