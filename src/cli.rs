@@ -40,9 +40,14 @@ pub struct SiteArgs {
     /// The SQLite store a crawl filled (default: in the user cache directory, or $GILFREE_DB).
     #[arg(long, value_name = "PATH")]
     pub db: Option<std::path::PathBuf>,
-    /// The folder to write the site into (created if missing).
+    /// The folder to write the site into (created if missing). Files an earlier build
+    /// wrote and this one does not are removed; nothing else is.
     #[arg(long, value_name = "DIR")]
     pub out: std::path::PathBuf,
+    /// Where the site will be served (https://example.org/ft/): makes the feed's links, the
+    /// badge snippets and the JSON's links absolute.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

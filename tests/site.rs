@@ -84,6 +84,24 @@ fn redact_times(text: &str) -> String {
     out
 }
 
+/// Every project and interpreter of a `projects.json` that names a first ready release while
+/// its latest release is not ready (nor pure) for that interpreter on the main platforms.
+fn contradictions(all: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in all["projects"].as_array().unwrap() {
+        let Some(first) = p["first_ready"].as_object() else {
+            continue;
+        };
+        for (py, v) in first {
+            let r = &p["readiness"][py];
+            if !v.is_null() && r != "ready" && r != "pure" {
+                out.push(format!("{} {py}: {r} but first ready {v}", p["name"]));
+            }
+        }
+    }
+    out
+}
+
 fn site() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = site_fixture::build_site(dir.path());
@@ -97,6 +115,7 @@ fn every_page_and_file_is_written() {
     for f in [
         "index.html",
         "projects.html",
+        "projects-others-1.html",
         "blockers.html",
         "newly-ready.html",
         "feed.xml",
@@ -106,11 +125,17 @@ fn every_page_and_file_is_written() {
     ] {
         assert!(written.contains(f), "{f} missing from {written:?}");
     }
-    for p in ["fastlib", "slowext", "purepkg", "broken"] {
+    for p in ["fastlib", "slowext", "tiered"] {
         assert!(written.contains(&format!("projects/{p}.html")), "{p}");
         assert!(written.contains(&format!("api/projects/{p}.json")), "{p}");
         assert!(written.contains(&format!("badges/{p}-3.14t.svg")), "{p}");
     }
+    // Projects without native code cost one page; their badges are shared.
+    for p in ["purepkg", "broken"] {
+        let own: Vec<&String> = written.iter().filter(|f| f.contains(p)).collect();
+        assert_eq!(own, [&format!("projects/{p}.html")], "{p}");
+    }
+    assert!(written.contains("badges/_pure-3.14t.svg"));
 }
 
 #[test]
@@ -164,13 +189,14 @@ fn json_parses_and_tells_readiness() {
     let all: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("api/projects.json")).unwrap())
             .unwrap();
-    assert_eq!(all["schema"], 1);
+    assert_eq!(all["schema"], 2);
+    assert_eq!(all["pythons"], serde_json::json!(["3.14t", "3.15t"]));
     let projects = all["projects"].as_array().unwrap();
     let names: Vec<&str> = projects
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["fastlib", "slowext", "purepkg", "broken"]);
+    assert_eq!(names, ["fastlib", "slowext", "purepkg", "broken", "tiered"]);
     assert_eq!(projects[0]["readiness"]["3.14t"], "ready");
     assert_eq!(projects[0]["readiness"]["3.15t"], "no-wheel");
     assert_eq!(projects[0]["first_ready"]["3.14t"], "2.0");
@@ -185,13 +211,47 @@ fn json_parses_and_tells_readiness() {
     assert_eq!(projects[1]["readiness"]["3.14t"], "gil-fallback");
     assert_eq!(projects[2]["readiness"]["3.14t"], "pure");
     assert_eq!(projects[3]["error"], "HTTP 404");
+    // The headline is judged over the main platforms; the rest is said beside it.
+    let tiered = &projects[4];
+    assert_eq!(tiered["native"], true);
+    assert_eq!(tiered["readiness"]["3.14t"], "ready");
+    assert_eq!(
+        tiered["also"]["3.14t"]["unknown"],
+        serde_json::json!(["linux-armv7l"])
+    );
+    assert_eq!(
+        tiered["also"]["3.14t"]["no-wheel"],
+        serde_json::json!(["windows-amd64"])
+    );
+    assert_eq!(tiered["first_free_threaded_wheel"]["3.14t"], "1.0");
+    assert_eq!(
+        tiered["first_free_threaded_wheel"]["3.15t"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        (
+            &tiered["first_ready"]["3.14t"],
+            &tiered["first_ready_proven"]["3.14t"]
+        ),
+        (&serde_json::json!("1.0"), &serde_json::json!(true)),
+        "no release before 1.0 has a cp314t wheel"
+    );
+    assert_eq!(projects[2]["native"], false);
+    assert_eq!(
+        projects[1]["first_ready"]["3.14t"],
+        serde_json::Value::Null,
+        "slowext turns the GIL on: no first ready release"
+    );
+    assert_eq!(contradictions(&all), Vec::<String>::new());
+    assert_eq!(projects[2]["json"], serde_json::Value::Null);
+    assert_eq!(projects[2]["badges"]["3.14t"], "badges/_pure-3.14t.svg");
     for f in files(&out)
         .iter()
         .filter(|f| f.starts_with("api/projects/"))
     {
         let one: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join(f)).unwrap()).unwrap();
-        assert_eq!(one["schema"], 1, "{f}");
+        assert_eq!(one["schema"], 2, "{f}");
     }
     let slow: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("api/projects/slowext.json")).unwrap(),
@@ -246,7 +306,7 @@ fn badges_and_the_feed_are_well_formed_xml() {
         .skip(1)
         .map(|s| s.split("</svg>").next().unwrap())
         .collect();
-    assert_eq!(charts.len(), 4, "summary, trend, one per interpreter");
+    assert_eq!(charts.len(), 2, "native projects, trend");
     for c in charts {
         roxmltree::Document::parse(&format!("<svg{c}</svg>")).unwrap();
     }
@@ -257,7 +317,7 @@ fn pages_say_what_the_store_holds_and_escape_it() {
     let (_dir, out) = site();
     let slow = std::fs::read_to_string(out.join("projects/slowext.html")).unwrap();
     assert!(!slow.contains("<script>alert"), "evidence must be escaped");
-    assert!(slow.contains("slowext._ext") && slow.contains("no-gil-slot"));
+    assert!(slow.contains("slowext._ext") && slow.contains("its m_slots have no Py_mod_gil entry"));
     assert!(slow.contains("Classifier and wheels disagree"));
     let fast = std::fs::read_to_string(out.join("projects/fastlib.html")).unwrap();
     assert!(
@@ -265,11 +325,20 @@ fn pages_say_what_the_store_holds_and_escape_it() {
         "ready without a claim"
     );
     let blockers = std::fs::read_to_string(out.join("blockers.html")).unwrap();
+    assert!(blockers.contains("id=\"p-slowext\""), "{blockers}");
+    // Targets as a compact set per interpreter, the reason in words.
     assert!(
-        blockers.contains("pybind11: 1 modules in 1 projects"),
+        blockers.contains("3.14t: all 2; 3.15t: linux-x86_64"),
         "{blockers}"
     );
+    assert!(blockers.contains("its m_slots have no Py_mod_gil entry"));
     assert!(blockers.contains("py::mod_gil_not_used()"));
+    assert!(
+        slow.contains("id=\"issue-text\""),
+        "slowext has an issue text"
+    );
+    assert!(slow.contains("`slowext._ext` (pybind11), 3.14t: all 2; 3.15t: linux-x86_64"));
+    assert!(!fast.contains("id=\"issue\""), "fastlib blocks nothing");
     assert!(
         !blockers.contains("fastlib._core"),
         "fastlib 2.0 no longer blocks"
@@ -292,6 +361,39 @@ fn the_newly_ready_page_matches_its_snapshot() {
     let (_dir, out) = site();
     let page = std::fs::read_to_string(out.join("newly-ready.html")).unwrap();
     insta::assert_snapshot!(redact_times(&page));
+}
+
+/// The content of `<main>` (the frame is the same on every page), with the times and the
+/// dates of the crawl runs (the day the test runs) redacted.
+fn main_of(page: &str) -> String {
+    let start = page.find("<main").unwrap();
+    let end = page.find("</main>").unwrap();
+    let text = redact_times(&page[start..end + 7]);
+    let today = &gilfree::site::data::rfc3339(std::time::SystemTime::now())[..10];
+    text.replace(today, "[day]")
+}
+
+#[test]
+fn the_overview_matches_its_snapshot() {
+    let (_dir, out) = site();
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    insta::assert_snapshot!(main_of(&page));
+}
+
+#[test]
+fn the_blockers_page_matches_its_snapshot() {
+    let (_dir, out) = site();
+    let page = std::fs::read_to_string(out.join("blockers.html")).unwrap();
+    insta::assert_snapshot!(main_of(&page));
+}
+
+#[test]
+fn project_pages_match_their_snapshots() {
+    let (_dir, out) = site();
+    for name in ["slowext", "tiered", "purepkg"] {
+        let page = std::fs::read_to_string(out.join(format!("projects/{name}.html"))).unwrap();
+        insta::assert_snapshot!(format!("project_{name}"), main_of(&page));
+    }
 }
 
 #[test]
@@ -319,4 +421,122 @@ fn an_empty_store_still_builds_a_site() {
     assert_eq!(summary.projects, 0);
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(index.contains("No crawl has been recorded yet."));
+}
+
+/// Opt-in: the contradiction check over a site built from a real crawl.
+/// `GILFREE_SITE_DIR=/path/to/site cargo test --test site -- --ignored`
+#[test]
+#[ignore = "needs a site built from a real crawl in GILFREE_SITE_DIR"]
+fn a_real_site_has_no_first_ready_release_beside_a_not_ready_latest() {
+    let dir = PathBuf::from(std::env::var_os("GILFREE_SITE_DIR").expect("GILFREE_SITE_DIR"));
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("api/projects.json")).unwrap())
+            .unwrap();
+    let projects = all["projects"].as_array().unwrap().len();
+    let found = contradictions(&all);
+    let with_first: usize = all["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["first_ready"]
+                .as_object()
+                .map_or(0, |m| m.values().filter(|v| !v.is_null()).count())
+        })
+        .sum();
+    eprintln!(
+        "{projects} projects, {with_first} first-ready claims, {} contradictions",
+        found.len()
+    );
+    assert!(projects > 0 && with_first > 0);
+    assert_eq!(found, Vec::<String>::new());
+}
+
+/// Builds the fixture's store into `out` with `gilfree site` and extra arguments.
+fn build_into(dir: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let db = dir.join("store.sqlite3");
+    if !db.exists() {
+        site_fixture::fill(&db);
+    }
+    std::process::Command::new(env!("CARGO_BIN_EXE_gilfree"))
+        .args(["site", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_base_url_makes_feed_badge_and_json_links_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("site");
+    let result = build_into(dir.path(), &out, &["--base-url", "https://ft.example/site"]);
+    assert!(result.status.success(), "{result:?}");
+    let feed = std::fs::read_to_string(out.join("feed.xml")).unwrap();
+    assert!(
+        feed.contains("href=\"https://ft.example/site/feed.xml\""),
+        "{feed}"
+    );
+    assert!(
+        feed.contains("href=\"https://ft.example/site/projects/fastlib.html\""),
+        "{feed}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("href=\"https://ft.example/site/feed.xml\""));
+    let page = std::fs::read_to_string(out.join("projects/tiered.html")).unwrap();
+    assert!(
+        page.contains("[![free-threaded 3.14t](https://ft.example/site/badges/tiered-3.14t.svg)](https://ft.example/site/projects/tiered.html)"),
+        "{page}"
+    );
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("api/projects.json")).unwrap())
+            .unwrap();
+    assert_eq!(all["base_url"], "https://ft.example/site/");
+    assert_eq!(
+        all["projects"][0]["badges"]["3.14t"],
+        "https://ft.example/site/badges/fastlib-3.14t.svg"
+    );
+
+    let bad = build_into(
+        dir.path(),
+        &dir.path().join("other"),
+        &["--base-url", "ft.example"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--base-url ft.example"), "{stderr}");
+}
+
+#[test]
+fn files_of_an_earlier_build_are_removed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("site");
+    assert!(build_into(dir.path(), &out, &[]).status.success());
+    // Files the site wrote earlier that this build will not write again, and a user's own.
+    std::fs::write(out.join("projects/gone.html"), "old").unwrap();
+    std::fs::create_dir_all(out.join("api/old")).unwrap();
+    std::fs::write(out.join("api/old/x.json"), "{}").unwrap();
+    std::fs::write(out.join("CNAME"), "ft.example").unwrap();
+    std::fs::write(out.join("projects/mine.html"), "mine").unwrap();
+    let manifest = out.join(gilfree::site::MANIFEST);
+    let mut listed = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        listed.lines().any(|l| l == "projects/tiered.html"),
+        "{listed}"
+    );
+    listed.push_str("projects/gone.html\napi/old/x.json\n../outside.txt\n/etc/hostname\n");
+    std::fs::write(&manifest, listed).unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "keep").unwrap();
+
+    let result = build_into(dir.path(), &out, &[]);
+    assert!(result.status.success(), "{result:?}");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("removed 2 files"), "{stderr}");
+    assert!(!out.join("projects/gone.html").exists());
+    assert!(!out.join("api/old").exists(), "an emptied folder goes too");
+    assert!(out.join("CNAME").exists() && out.join("projects/mine.html").exists());
+    assert!(dir.path().join("outside.txt").exists());
+    assert!(out.join("projects/tiered.html").exists());
 }

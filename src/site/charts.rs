@@ -1,5 +1,5 @@
 //! SVG charts drawn as text: horizontal stacked bars of projects per readiness, and the
-//! trend of the share that keeps the GIL off across crawl runs. Every chart carries a
+//! trend of the share of native projects that keeps the GIL off across crawl runs. Every chart carries a
 //! `<title>` and `<desc>` for screen readers; the pages put the same numbers in a table.
 
 use std::fmt::Write;
@@ -8,14 +8,14 @@ use super::data::{READINESS_ORDER, TrendPoint, keeps_gil_off};
 use super::{esc, readiness_color, readiness_label};
 
 const WIDTH: u32 = 640;
-const LABEL_W: u32 = 130;
+const LABEL_W: u32 = 90;
 const ROW_H: u32 = 26;
 
 /// Stacked horizontal bars, one row per label, segments by readiness (counts aligned with
 /// [`READINESS_ORDER`]); each segment's `<title>` gives its count and share.
 pub fn stacked_bars(id: &str, title: &str, rows: &[(String, Vec<u64>)]) -> String {
     let bar_w = WIDTH - LABEL_W - 10;
-    let height = ROW_H * rows.len() as u32 + 34;
+    let height = ROW_H * rows.len() as u32 + 52;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -68,11 +68,21 @@ pub fn stacked_bars(id: &str, title: &str, rows: &[(String, Vec<u64>)]) -> Strin
             );
         }
     }
-    // Legend.
+    // Legend: the readinesses drawn, wrapped onto a second line when they do not fit.
     let mut lx = 0u32;
-    let ly = ROW_H * rows.len() as u32 + 14;
-    for r in READINESS_ORDER {
+    let mut ly = ROW_H * rows.len() as u32 + 14;
+    let drawn = READINESS_ORDER
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| rows.iter().any(|(_, c)| c.get(*k).is_some_and(|n| *n > 0)))
+        .map(|(_, r)| *r);
+    for r in drawn {
         let label = readiness_label(r);
+        let w = 16 + 7 * label.len() as u32 + 14;
+        if lx > 0 && lx + w > WIDTH {
+            lx = 0;
+            ly += 18;
+        }
         let _ = write!(
             s,
             r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}" class="chart-legend">{label}</text>"#,
@@ -81,7 +91,7 @@ pub fn stacked_bars(id: &str, title: &str, rows: &[(String, Vec<u64>)]) -> Strin
             lx + 16,
             ly + 8
         );
-        lx += 16 + 7 * label.len() as u32 + 14;
+        lx += w;
     }
     s.push_str("</svg>");
     s
@@ -98,8 +108,8 @@ fn series_style(i: usize) -> (&'static str, &'static str) {
     STYLES[i % STYLES.len()]
 }
 
-/// The share of each run's projects that keeps the GIL off (ready or pure), one line per
-/// interpreter, runs left to right.
+/// The share of each run's native projects whose headline keeps the GIL off (ready, or a
+/// pure fallback wheel), one line per interpreter, runs left to right.
 pub fn trend(id: &str, points: &[TrendPoint], pythons: &[String]) -> String {
     let (h, top, left, bottom) = (240u32, 14u32, 46u32, 40u32);
     let plot_w = f64::from(WIDTH - left - 20);
@@ -107,7 +117,7 @@ pub fn trend(id: &str, points: &[TrendPoint], pythons: &[String]) -> String {
     let mut s = String::new();
     let mut desc = String::new();
     let share = |p: &TrendPoint, i: usize| -> Option<f64> {
-        let counts = p.counts.get(i)?;
+        let counts = p.native_counts.get(i)?;
         let total: u64 = counts.iter().sum();
         let off: u64 = READINESS_ORDER
             .iter()
@@ -128,7 +138,7 @@ pub fn trend(id: &str, points: &[TrendPoint], pythons: &[String]) -> String {
     }
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" role="img" aria-labelledby="{id}-t {id}-d"><title id="{id}-t">Share of projects that keep the GIL off (ready or pure), per crawl run</title><desc id="{id}-d">{desc}</desc>"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" role="img" aria-labelledby="{id}-t {id}-d"><title id="{id}-t">Share of native projects that keep the GIL off on the main platforms, per crawl run</title><desc id="{id}-d">{desc}</desc>"#
     );
     for pct in [0, 25, 50, 75, 100] {
         let y = f64::from(top) + plot_h * (1.0 - f64::from(pct) / 100.0);

@@ -27,19 +27,33 @@ pub fn run(args: &SiteArgs, quiet: bool) -> ExitCode {
     }
     let built = Store::open(&path)
         .map_err(|e| e.to_string())
-        .and_then(|store| super::build(&store, &args.out).map_err(|e| e.to_string()));
+        .and_then(|store| {
+            let options = super::BuildOptions {
+                base_url: args.base_url.clone(),
+            };
+            super::build_with(&store, &args.out, &options).map_err(|e| e.to_string())
+        });
     match built {
         Ok(s) => {
             if !quiet {
                 eprintln!(
-                    "wrote {} pages ({} files, {} bytes) for {} projects into {} in {:.2}s",
+                    "wrote {} pages ({} files, {} bytes) for {} projects into {} in {:.2}s; removed {} files of an earlier build",
                     s.pages,
                     s.files,
                     s.bytes,
                     s.projects,
                     args.out.display(),
-                    s.seconds
+                    s.seconds,
+                    s.removed
                 );
+                for (what, page) in [
+                    ("largest page", &s.largest_page),
+                    ("largest page but projects.html", &s.largest_other_page),
+                ] {
+                    if let Some((path, bytes)) = page {
+                        eprintln!("{what}: {path} ({bytes} bytes)");
+                    }
+                }
             }
             ExitCode::SUCCESS
         }

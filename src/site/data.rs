@@ -1,12 +1,14 @@
 //! Reads the store into the site's page models: the newest crawl run's projects with their
-//! readiness per interpreter and platform, each project's releases and modules, the trend
-//! across runs, and the projects that became ready from one run to the next.
+//! headline readiness per interpreter (over the main platforms, see [`super::tier`]) and
+//! their cells per platform, each project's releases and modules, the trend across runs,
+//! and the projects that became ready from one run to the next.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::tier;
 use crate::inspect::verdict::Verdict;
 use crate::scan::Readiness;
 use crate::store::{CrawlRunSummary, SiteReadinessRow, Store, StoreError};
@@ -33,7 +35,7 @@ pub struct SiteData {
     pub generated_at: String,
     /// The run the pages show (the newest run that recorded a project).
     pub run: Option<RunInfo>,
-    /// Interpreters shown, `3.14t` and `3.15t` first.
+    /// Interpreters shown, by version (3.13t, 3.14t, 3.15t).
     pub pythons: Vec<String>,
     /// Platforms seen in the shown run, in `--platform` order.
     pub platforms: Vec<String>,
@@ -43,6 +45,8 @@ pub struct SiteData {
     pub trend: Vec<TrendPoint>,
     /// Newest first.
     pub newly_ready: Vec<NewlyReady>,
+    /// Where the site is served (ends in `/`), for absolute feed and badge links.
+    pub base_url: Option<String>,
 }
 
 /// A crawl run, as the pages date it.
@@ -59,6 +63,9 @@ pub struct RunInfo {
     pub finished_at: Option<String>,
 }
 
+/// Platforms grouped by the readiness they differ from the headline with.
+pub type Also = Vec<(Readiness, Vec<String>)>;
+
 /// One project of the shown run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectData {
@@ -66,9 +73,14 @@ pub struct ProjectData {
     pub rank: u32,
     pub latest: Option<String>,
     pub error: Option<String>,
-    /// The project's readiness per interpreter (aligned with `SiteData::pythons`), judged
-    /// over the latest release's platforms; `None`: nothing recorded.
+    /// Whether the latest release ships native code (a wheel for a specific platform).
+    pub native: bool,
+    /// The headline readiness per interpreter (aligned with `SiteData::pythons`), judged
+    /// over the latest release's main platforms ([`tier::headline`]); `None`: nothing
+    /// recorded.
     pub summary: Vec<Option<Readiness>>,
+    /// Per interpreter: the platforms whose readiness differs from the headline.
+    pub also: Vec<Also>,
     /// The latest release's readiness per platform, per interpreter.
     pub platforms: Vec<PlatformCells>,
     /// Free-threading classifiers of the latest release; `None`: metadata not read.
@@ -77,11 +89,15 @@ pub struct ProjectData {
     pub disagreement: Option<String>,
     /// Releases the crawls evaluated, newest first.
     pub releases: Vec<ReleaseData>,
-    /// Per interpreter: the oldest evaluated release that was ready (or pure).
+    /// Per interpreter: the oldest release of the unbroken run of evaluated ready releases
+    /// that ends at the latest; `None` whenever the latest release is not ready (headline).
     pub first_ready: Vec<Option<String>>,
-    /// Per interpreter: whether an older evaluated release was not ready, so that
-    /// `first_ready` is the first ready one; otherwise it is only the oldest one crawled.
+    /// Per interpreter: whether `first_ready` is known to be the first (an evaluated release
+    /// just older was not ready, or no older release has a free-threaded wheel).
     pub first_ready_proven: Vec<bool>,
+    /// Per interpreter: the oldest release with a wheel for that free-threaded ABI (by file
+    /// name, every release the index lists), the earliest a native release could be ready.
+    pub first_free_threaded_wheel: Vec<Option<String>>,
     /// The latest release's modules, per interpreter and platform.
     pub modules: Vec<ModuleRow>,
 }
@@ -111,7 +127,10 @@ pub struct ModuleRow {
     pub module: String,
     pub member: String,
     pub verdict: Verdict,
+    /// The reason's JSON token (`slot-value-0`).
     pub reason: String,
+    /// The reason in words ([`crate::inspect::verdict::Reason::words`]).
+    pub reason_words: &'static str,
     pub binder: String,
     pub evidence: String,
     pub fix: Option<String>,
@@ -124,38 +143,26 @@ pub struct TrendPoint {
     /// The run's start (RFC 3339).
     pub date: String,
     pub projects: u64,
-    /// Per interpreter (aligned with `SiteData::pythons`): projects per readiness, in
-    /// [`READINESS_ORDER`].
+    /// Projects whose latest release ships native code.
+    pub native: u64,
+    /// Per interpreter (aligned with `SiteData::pythons`): projects per headline readiness,
+    /// in [`READINESS_ORDER`].
     pub counts: Vec<Vec<u64>>,
+    /// The same, native projects only.
+    pub native_counts: Vec<Vec<u64>>,
 }
 
-/// A project whose readiness for an interpreter became ready (or pure) in a run.
+/// A project whose headline readiness for an interpreter became ready (or pure) in a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewlyReady {
     pub project: String,
+    pub rank: u32,
     pub python: String,
     pub version: Option<String>,
     pub before: Readiness,
     pub run: i64,
     /// The run's finish (or start) time, RFC 3339.
     pub date: String,
-}
-
-/// The project's readiness for one interpreter over its platforms: a module that turns the
-/// GIL on anywhere decides it, then an undecided one; else ready where any platform is ready
-/// (the platforms column says which), then pure, then what is missing.
-pub fn summarize(cells: impl IntoIterator<Item = Readiness>) -> Option<Readiness> {
-    const PRIORITY: [Readiness; 7] = [
-        Readiness::GilFallback,
-        Readiness::Unknown,
-        Readiness::Ready,
-        Readiness::Pure,
-        Readiness::NoWheel,
-        Readiness::SourceOnly,
-        Readiness::PythonExcluded,
-    ];
-    let seen: Vec<Readiness> = cells.into_iter().collect();
-    PRIORITY.into_iter().find(|p| seen.contains(p))
 }
 
 /// The JSON contract's name of an enum value (`slot-value-0`).
@@ -212,18 +219,81 @@ fn platform_order(name: &str) -> (usize, String) {
     (pos, name.to_string())
 }
 
-/// Interpreters in the order pages show them: the defaults first, then the others.
-fn python_order(name: &str) -> (usize, String) {
-    let pos = DEFAULT_PYTHONS
-        .iter()
-        .position(|p| *p == name)
-        .unwrap_or(DEFAULT_PYTHONS.len());
-    (pos, name.to_string())
+/// Interpreters in the order pages show them: by version (`3.13t` before `3.14t`), names
+/// that are not versions last.
+fn python_order(name: &str) -> (Vec<u32>, String) {
+    let numbers: Option<Vec<u32>> = name
+        .trim_end_matches('t')
+        .split('.')
+        .map(|n| n.parse().ok())
+        .collect();
+    (numbers.unwrap_or_else(|| vec![u32::MAX]), name.to_string())
+}
+
+/// Whether a wheel with these ABI tags (`cp314t`, `abi3.abi3t`) loads on the free-threaded
+/// interpreter `python` (`3.14t`): its own `cpXYt` tag, or `abi3t` from 3.15t on.
+fn abi_serves(abi_tags: &str, python: &str) -> bool {
+    let own = format!("cp{}", python.replace('.', ""));
+    let minor: Option<u32> = python
+        .trim_end_matches('t')
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok());
+    abi_tags
+        .split('.')
+        .any(|t| t == own || (t == "abi3t" && minor.is_some_and(|m| m >= 15)))
+}
+
+/// The first ready release from newest-first readiness (`None`: not evaluated): the oldest
+/// of the unbroken streak of ready releases starting at the newest, and whether an older
+/// evaluated release was not ready. Nothing when the newest is not ready.
+fn first_ready(newest_first: &[Option<bool>]) -> (Option<usize>, bool) {
+    if newest_first.first() != Some(&Some(true)) {
+        return (None, false);
+    }
+    let mut first = 0;
+    for (i, r) in newest_first.iter().enumerate() {
+        match r {
+            Some(true) => first = i,
+            Some(false) => return (Some(first), true),
+            None => {}
+        }
+    }
+    (Some(first), false)
 }
 
 /// Whether a classifier claims free-threading support (any level but "1 - Unstable").
 fn claims_support(classifier: &str) -> bool {
     classifier.contains("Free Threading") && !classifier.trim_end().ends_with("1 - Unstable")
+}
+
+/// run → project → version → python → platform → readiness
+type RunCells =
+    HashMap<i64, HashMap<String, HashMap<String, BTreeMap<String, BTreeMap<String, Readiness>>>>>;
+
+/// python → platform → readiness of one release.
+type ReleaseCells = BTreeMap<String, BTreeMap<String, Readiness>>;
+
+/// The headline per interpreter of one release's cells.
+fn headlines(cells: Option<&ReleaseCells>, pythons: &[String]) -> Vec<Option<Readiness>> {
+    pythons
+        .iter()
+        .map(|py| {
+            cells
+                .and_then(|c| c.get(py))
+                .and_then(|plats| tier::headline(plats.iter().map(|(p, r)| (p.as_str(), *r))))
+        })
+        .collect()
+}
+
+/// Whether a release ships native code: a cell for a specific platform (not `any`) that is
+/// not pure (a release whose every wheel is pure is pure, whatever its tags).
+fn is_native(cells: Option<&ReleaseCells>) -> bool {
+    cells.is_some_and(|c| {
+        c.values()
+            .flat_map(|m| m.iter())
+            .any(|(p, r)| p != tier::ANY && *r != Readiness::Pure)
+    })
 }
 
 /// Reads the store into [`SiteData`], dated `now`.
@@ -238,14 +308,12 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
         .rev()
         .find(|r| runs_with_projects.contains(&r.id.get()));
 
-    let mut pythons: BTreeSet<(usize, String)> =
+    let mut pythons: BTreeSet<(Vec<u32>, String)> =
         DEFAULT_PYTHONS.iter().map(|p| python_order(p)).collect();
     pythons.extend(readiness.iter().map(|r| python_order(&r.python)));
     let pythons: Vec<String> = pythons.into_iter().map(|(_, p)| p).collect();
 
-    // run → project → version → python → platform → readiness
-    type Cells = BTreeMap<String, BTreeMap<String, Readiness>>;
-    let mut by_run: HashMap<i64, HashMap<String, HashMap<String, Cells>>> = HashMap::new();
+    let mut by_run: RunCells = HashMap::new();
     for SiteReadinessRow {
         run,
         project,
@@ -266,23 +334,8 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
             .or_default()
             .insert(platform.clone(), *readiness);
     }
-    let empty = HashMap::new();
-    let summary_of = |run: i64, project: &str, version: Option<&str>| -> Vec<Option<Readiness>> {
-        let cells = version.and_then(|v| {
-            by_run
-                .get(&run)
-                .unwrap_or(&empty)
-                .get(project)
-                .and_then(|p| p.get(v))
-        });
-        pythons
-            .iter()
-            .map(|py| {
-                cells
-                    .and_then(|c| c.get(py))
-                    .and_then(|plats| summarize(plats.values().copied()))
-            })
-            .collect()
+    let cells_of = |run: i64, project: &str, version: Option<&str>| -> Option<&ReleaseCells> {
+        by_run.get(&run)?.get(project)?.get(version?)
     };
 
     // Trend and newly ready, run by run.
@@ -307,14 +360,22 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
             continue;
         }
         let mut counts = vec![vec![0u64; READINESS_ORDER.len()]; pythons.len()];
+        let mut native_counts = counts.clone();
+        let mut native = 0;
         let mut now_summaries = HashMap::new();
         for p in &in_run {
-            let s = summary_of(run, &p.project, p.latest.as_deref());
+            let cells = cells_of(run, &p.project, p.latest.as_deref());
+            let s = headlines(cells, &pythons);
+            let is_native = is_native(cells);
+            native += u64::from(is_native);
             for (i, r) in s.iter().enumerate() {
                 if let Some(r) = r
                     && let Some(k) = READINESS_ORDER.iter().position(|x| x == r)
                 {
                     counts[i][k] += 1;
+                    if is_native {
+                        native_counts[i][k] += 1;
+                    }
                 }
             }
             if let Some(prev) = previous.as_ref().and_then(|m| m.get(p.project.as_str())) {
@@ -325,6 +386,7 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
                     {
                         newly_ready.push(NewlyReady {
                             project: p.project.clone(),
+                            rank: p.rank,
                             python: pythons[i].clone(),
                             version: p.latest.clone(),
                             before: *before,
@@ -340,11 +402,18 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
             run,
             date: run_date(run, false),
             projects: in_run.len() as u64,
+            native,
             counts,
+            native_counts,
         });
         previous = Some(now_summaries);
     }
-    newly_ready.sort_by(|a, b| b.run.cmp(&a.run).then(a.project.cmp(&b.project)));
+    newly_ready.sort_by(|a, b| {
+        b.run
+            .cmp(&a.run)
+            .then(a.rank.cmp(&b.rank))
+            .then(a.project.cmp(&b.project))
+    });
 
     let Some(shown) = shown else {
         return Ok(SiteData {
@@ -355,9 +424,11 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
             projects: Vec::new(),
             trend,
             newly_ready,
+            base_url: None,
         });
     };
     let shown_id = shown.id.get();
+    let empty = HashMap::new();
     let run_cells = by_run.get(&shown_id).unwrap_or(&empty);
     let platforms: Vec<String> = run_cells
         .values()
@@ -370,6 +441,17 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
         .map(|(_, p)| p)
         .collect();
 
+    // project → version → ABI tag sets of its free-threaded wheels.
+    let mut ft_wheels: HashMap<String, HashMap<String, Vec<String>>> = HashMap::new();
+    for (project, version, abi) in store.site_free_threaded_wheels()? {
+        ft_wheels
+            .entry(project)
+            .or_default()
+            .entry(version)
+            .or_default()
+            .push(abi);
+    }
+
     let mut out = Vec::new();
     for p in projects.iter().filter(|p| p.run == shown_id) {
         out.push(project_data(
@@ -379,7 +461,7 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
             &platforms,
             &by_run,
             shown_id,
-            &summary_of,
+            ft_wheels.get(&p.project),
         )?);
     }
     Ok(SiteData {
@@ -399,14 +481,9 @@ pub fn load(store: &Store, now: SystemTime) -> Result<SiteData, StoreError> {
         projects: out,
         trend,
         newly_ready,
+        base_url: None,
     })
 }
-
-/// A project's readiness per interpreter in a run, for a release.
-type SummaryOf<'a> = dyn Fn(i64, &str, Option<&str>) -> Vec<Option<Readiness>> + 'a;
-
-type RunCells =
-    HashMap<i64, HashMap<String, HashMap<String, BTreeMap<String, BTreeMap<String, Readiness>>>>>;
 
 /// One project's page model.
 fn project_data(
@@ -416,12 +493,10 @@ fn project_data(
     platforms: &[String],
     by_run: &RunCells,
     shown: i64,
-    summary_of: &SummaryOf<'_>,
+    ft_wheels: Option<&HashMap<String, Vec<String>>>,
 ) -> Result<ProjectData, StoreError> {
-    let summary = summary_of(shown, &p.project, p.latest.as_deref());
     // Each release's cells as the newest run that evaluated it saw them.
-    let mut release_cells: HashMap<String, &BTreeMap<String, BTreeMap<String, Readiness>>> =
-        HashMap::new();
+    let mut release_cells: HashMap<String, &ReleaseCells> = HashMap::new();
     let mut run_ids: Vec<&i64> = by_run.keys().collect();
     run_ids.sort();
     for run in run_ids {
@@ -431,7 +506,25 @@ fn project_data(
             }
         }
     }
-    let cells_for = |cells: Option<&BTreeMap<String, BTreeMap<String, Readiness>>>| {
+    let latest_cells = by_run
+        .get(&shown)
+        .and_then(|r| r.get(&p.project))
+        .and_then(|v| v.get(p.latest.as_deref()?));
+    let summary = headlines(latest_cells, pythons);
+    let also = pythons
+        .iter()
+        .zip(&summary)
+        .map(|(py, headline)| {
+            let Some(plats) = latest_cells.and_then(|c| c.get(py)) else {
+                return Vec::new();
+            };
+            let mut ordered: Vec<(&str, Readiness)> =
+                plats.iter().map(|(p, r)| (p.as_str(), *r)).collect();
+            ordered.sort_by_key(|(p, _)| platform_order(p));
+            tier::also(ordered, *headline, &READINESS_ORDER)
+        })
+        .collect();
+    let cells_for = |cells: Option<&ReleaseCells>| {
         let mut names: Vec<String> = platforms.to_vec();
         if let Some(c) = cells {
             for plat in c.values().flat_map(|m| m.keys()) {
@@ -452,37 +545,69 @@ fn project_data(
             .filter(|pc| pc.cells.iter().any(Option::is_some))
             .collect::<Vec<_>>()
     };
-    let latest_platforms = cells_for(
-        p.latest
-            .as_deref()
-            .and_then(|v| release_cells.get(v).copied()),
-    );
 
-    let mut releases = Vec::new();
-    let mut first_ready = vec![None; pythons.len()];
-    // Per interpreter: the oldest evaluated release, and whether it was ready.
-    let mut oldest: Vec<Option<bool>> = vec![None; pythons.len()];
     let known = store.releases(&p.project)?;
-    for rel in &known {
-        let Some(cells) = release_cells.get(&rel.version) else {
-            continue;
+    let mut releases = Vec::new();
+    // Per interpreter, newest first: whether each release (evaluated or not) was ready.
+    let mut ready_by_python: Vec<Vec<Option<bool>>> = vec![Vec::new(); pythons.len()];
+    let mut versions: Vec<&str> = Vec::new();
+    // The latest release first, wherever the upload dates put it.
+    let mut order: Vec<&crate::store::ReleaseSummary> = known.iter().collect();
+    if let Some(pos) = order
+        .iter()
+        .position(|r| Some(r.version.as_str()) == p.latest.as_deref())
+    {
+        let latest = order.remove(pos);
+        order.insert(0, latest);
+    }
+    for rel in order {
+        let cells = if Some(rel.version.as_str()) == p.latest.as_deref() {
+            latest_cells.or_else(|| release_cells.get(&rel.version).copied())
+        } else {
+            release_cells.get(&rel.version).copied()
         };
-        for (i, py) in pythons.iter().enumerate() {
-            let Some(plats) = cells.get(py) else {
-                continue;
-            };
-            let ready = plats.values().any(|r| keeps_gil_off(*r));
-            if ready {
-                // Releases come newest first: the last one seen is the oldest.
-                first_ready[i] = Some(rel.version.clone());
-            }
-            oldest[i] = Some(ready);
+        versions.push(&rel.version);
+        let heads = headlines(cells, pythons);
+        for (i, h) in heads.iter().enumerate() {
+            ready_by_python[i].push(h.map(keeps_gil_off));
         }
-        releases.push(ReleaseData {
-            version: rel.version.clone(),
-            uploaded: rel.first_upload.clone(),
-            platforms: cells_for(Some(cells)),
-        });
+        if let Some(cells) = cells {
+            releases.push(ReleaseData {
+                version: rel.version.clone(),
+                uploaded: rel.first_upload.clone(),
+                platforms: cells_for(Some(cells)),
+            });
+        }
+    }
+    // The oldest release with a free-threaded wheel for each interpreter: releases come
+    // newest first, so the last match is the oldest.
+    let first_free_threaded_wheel: Vec<Option<String>> = pythons
+        .iter()
+        .map(|py| {
+            let with_wheel = |v: &str| {
+                ft_wheels
+                    .and_then(|m| m.get(v))
+                    .is_some_and(|abis| abis.iter().any(|a| abi_serves(a, py)))
+            };
+            known
+                .iter()
+                .rev()
+                .find(|r| with_wheel(&r.version))
+                .map(|r| r.version.clone())
+        })
+        .collect();
+    let mut first = Vec::new();
+    let mut proven = Vec::new();
+    for (i, ready) in ready_by_python.iter().enumerate() {
+        let (at, older_not_ready) = first_ready(ready);
+        let version = at.map(|k| versions[k].to_string());
+        // Only native releases need a free-threaded wheel to be ready; a pure one is ready
+        // without, so the bound proves nothing for it.
+        let bounded = summary[i] == Some(Readiness::Ready)
+            && version.is_some()
+            && version == first_free_threaded_wheel[i];
+        proven.push(version.is_some() && (older_not_ready || bounded));
+        first.push(version);
     }
 
     let mut modules = Vec::new();
@@ -509,6 +634,7 @@ fn project_data(
                     member: m.member,
                     verdict: m.verdict,
                     reason: serde_name(&m.reason),
+                    reason_words: m.reason.words(),
                     binder: m.binder.as_str().to_string(),
                     evidence: m.evidence,
                     fix: m.fix,
@@ -523,14 +649,16 @@ fn project_data(
         rank: p.rank,
         latest: p.latest.clone(),
         error: p.error.clone(),
+        native: is_native(latest_cells),
         summary,
-        platforms: latest_platforms,
+        also,
+        platforms: cells_for(latest_cells),
         classifiers,
         disagreement,
         releases,
-        first_ready,
-        // The first ready release is known only when an older evaluated one was not ready.
-        first_ready_proven: oldest.iter().map(|o| *o == Some(false)).collect(),
+        first_ready: first,
+        first_ready_proven: proven,
+        first_free_threaded_wheel,
         modules,
     })
 }
@@ -582,12 +710,33 @@ mod tests {
     }
 
     #[test]
-    fn a_blocking_platform_decides_the_summary() {
-        use Readiness::*;
-        assert_eq!(summarize([Ready, GilFallback, NoWheel]), Some(GilFallback));
-        assert_eq!(summarize([Ready, NoWheel]), Some(Ready));
-        assert_eq!(summarize([NoWheel, SourceOnly]), Some(NoWheel));
-        assert_eq!(summarize([]), None);
+    fn interpreters_are_ordered_by_version() {
+        let mut v = vec!["3.15t", "3.13t", "3.14t", "3.9t"];
+        v.sort_by_key(|p| python_order(p));
+        assert_eq!(v, ["3.9t", "3.13t", "3.14t", "3.15t"]);
+    }
+
+    #[test]
+    fn free_threaded_abi_tags_are_matched_to_interpreters() {
+        assert!(abi_serves("cp314t", "3.14t"));
+        assert!(!abi_serves("cp314t", "3.13t"));
+        assert!(abi_serves("abi3.abi3t", "3.15t"));
+        assert!(!abi_serves("abi3.abi3t", "3.14t"));
+        assert!(!abi_serves("cp314", "3.14t"));
+    }
+
+    #[test]
+    fn a_first_ready_release_needs_a_ready_latest() {
+        // Newest first: 3.0 not ready, 2.0 ready, 1.0 not ready.
+        let ready = [Some(false), Some(true), Some(false)];
+        assert_eq!(first_ready(&ready), (None, false));
+        let ready = [Some(true), Some(true), Some(false)];
+        assert_eq!(first_ready(&ready), (Some(1), true));
+        let ready = [Some(true), None, Some(true)];
+        assert_eq!(first_ready(&ready), (Some(2), false));
+        // Ready, not ready, ready: the streak since the newest not-ready release counts.
+        let ready = [Some(true), Some(false), Some(true)];
+        assert_eq!(first_ready(&ready), (Some(0), true));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! JSON for machines: `api/projects.json` (every project of the shown run with its
-//! readiness per interpreter and platform) and `api/projects/NAME.json` (one project with
-//! its releases and modules). Schema 1; readiness and verdict use the CLI's vocabulary.
+//! headline readiness per interpreter, judged over the main platforms as in
+//! [`super::tier`], and its readiness per platform) and `api/projects/NAME.json` (one native
+//! project with its releases and modules). Schema 2; readiness and verdict use the CLI's
+//! vocabulary.
 
 use serde_json::{Map, Value, json};
 
-use super::data::{PlatformCells, ProjectData, SiteData, serde_name};
-use super::{Output, SiteError, badge_path, slug};
+use super::data::{Also, PlatformCells, ProjectData, SiteData, serde_name};
+use super::tier::MAIN_PLATFORMS;
+use super::{Output, SiteError, project_badge, slug};
 
 /// The JSON schema version of these files.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 fn cells(pythons: &[String], platforms: &[PlatformCells]) -> Value {
     let mut out = Map::new();
@@ -22,6 +25,24 @@ fn cells(pythons: &[String], platforms: &[PlatformCells]) -> Value {
         out.insert(pc.platform.clone(), Value::Object(per));
     }
     Value::Object(out)
+}
+
+/// The platforms outside the headline, per interpreter: `{"3.14t": {"unknown": [...]}}`.
+fn also(pythons: &[String], also: &[Also]) -> Value {
+    Value::Object(
+        pythons
+            .iter()
+            .zip(also)
+            .filter(|(_, a)| !a.is_empty())
+            .map(|(py, groups)| {
+                let per: Map<String, Value> = groups
+                    .iter()
+                    .map(|(r, plats)| (r.as_str().to_string(), json!(plats)))
+                    .collect();
+                (py.clone(), Value::Object(per))
+            })
+            .collect(),
+    )
 }
 
 /// The summary of one project, as listed in `projects.json`.
@@ -41,20 +62,24 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         .map(|r| r.map(|r| r.as_str().to_string()))
         .collect();
     let name = slug(&p.name);
+    let base = site.base_url.as_deref().unwrap_or("");
     json!({
         "name": p.name,
         "rank": p.rank,
         "latest": p.latest,
         "error": p.error,
+        "native": p.native,
         "readiness": by_python(&readiness),
+        "also": also(&site.pythons, &p.also),
         "platforms": cells(&site.pythons, &p.platforms),
         "first_ready": by_python(&p.first_ready),
+        "first_free_threaded_wheel": by_python(&p.first_free_threaded_wheel),
         "first_ready_proven": Value::Object(site.pythons.iter().cloned().zip(p.first_ready_proven.iter().map(|b| Value::Bool(*b))).collect()),
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
-        "page": format!("projects/{name}.html"),
-        "json": format!("api/projects/{name}.json"),
-        "badges": Value::Object(site.pythons.iter().map(|py| (py.clone(), Value::String(badge_path(&p.name, py)))).collect()),
+        "page": format!("{base}projects/{name}.html"),
+        "json": p.native.then(|| format!("{base}api/projects/{name}.json")),
+        "badges": Value::Object(site.pythons.iter().zip(&p.summary).map(|(py, r)| (py.clone(), Value::String(format!("{base}{}", project_badge(p, py, *r))))).collect()),
     })
 }
 
@@ -63,13 +88,20 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
     let all = json!({
         "schema": SCHEMA,
         "generated_at": site.generated_at,
+        "base_url": site.base_url,
         "run": site.run,
         "pythons": site.pythons,
+        "main_platforms": MAIN_PLATFORMS,
         "platforms": site.platforms,
         "projects": site.projects.iter().map(|p| project_summary(site, p)).collect::<Vec<_>>(),
     });
-    out.write("api/projects.json", pretty(&all).as_bytes())?;
-    for p in &site.projects {
+    // The list of every project is read by programs: one line, no indentation.
+    let mut compact = all.to_string();
+    compact.push('\n');
+    out.write("api/projects.json", compact.as_bytes())?;
+    // Projects without native code have no modules or history worth a file of their own:
+    // their entry in projects.json says everything.
+    for p in site.projects.iter().filter(|p| p.native) {
         let mut one = project_summary(site, p);
         if let Value::Object(map) = &mut one {
             map.insert("schema".into(), json!(SCHEMA));
@@ -90,6 +122,7 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
                     json!({"python": m.python, "platform": m.platform, "filename": m.filename,
                            "module": m.module, "member": m.member,
                            "verdict": serde_name(&m.verdict), "reason": m.reason,
+                           "reason_text": m.reason_words,
                            "binder": m.binder, "evidence": m.evidence, "fix": m.fix})
                 })
                 .collect();

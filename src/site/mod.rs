@@ -12,6 +12,7 @@ pub mod command;
 pub mod data;
 pub mod json;
 pub mod pages;
+pub mod tier;
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -31,6 +32,42 @@ pub enum SiteError {
     },
     #[error("rendering {page}: {source}")]
     Render { page: String, source: askama::Error },
+    #[error("--base-url {value}: not an http:// or https:// URL")]
+    BaseUrl { value: String },
+}
+
+/// How to build the site.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Where the site will be served (`https://example.org/ft/`): the feed's links and the
+    /// badge snippets become absolute. Without it every link is relative.
+    pub base_url: Option<String>,
+}
+
+/// The manifest of the files a build wrote, kept in the output folder so that the next
+/// build removes the ones it no longer writes (and nothing else).
+pub const MANIFEST: &str = ".gilfree-site-files";
+
+/// A base URL checked and ending in `/`.
+fn checked_base_url(value: &str) -> Result<String, SiteError> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    let host = rest.and_then(|r| r.split('/').next()).unwrap_or("");
+    if host.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '<' | '>'))
+    {
+        return Err(SiteError::BaseUrl {
+            value: value.to_string(),
+        });
+    }
+    Ok(if value.ends_with('/') {
+        value.to_string()
+    } else {
+        format!("{value}/")
+    })
 }
 
 /// What a build wrote.
@@ -42,13 +79,29 @@ pub struct SiteSummary {
     pub files: usize,
     pub bytes: u64,
     pub projects: usize,
+    /// Files of an earlier build that this one no longer writes, removed.
+    pub removed: usize,
+    /// The largest HTML page: (path, bytes), and the largest but the projects index.
+    pub largest_page: Option<(String, u64)>,
+    pub largest_other_page: Option<(String, u64)>,
     pub seconds: f64,
 }
 
-/// Writes files under the output folder and counts them.
+/// Writes files under the output folder, counts them and remembers their paths.
 pub(crate) struct Output {
     root: PathBuf,
     summary: SiteSummary,
+    written: std::collections::BTreeSet<String>,
+}
+
+/// Whether `rel` is a path this site could have written: relative, `/`-separated, no empty,
+/// `.` or `..` segment (a manifest edited by hand cannot make a build delete elsewhere).
+fn is_site_path(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.contains('\\')
+        && rel
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(':'))
 }
 
 impl Output {
@@ -56,14 +109,60 @@ impl Output {
         Output {
             root: root.to_path_buf(),
             summary: SiteSummary::default(),
+            written: Default::default(),
         }
+    }
+
+    fn path_of(&self, rel: &str) -> PathBuf {
+        rel.split('/')
+            .fold(self.root.clone(), |p, part| p.join(part))
+    }
+
+    /// Removes the files the previous build's manifest lists that this build did not write,
+    /// then the folders that left empty, and writes this build's manifest.
+    fn finish(&mut self) -> Result<(), SiteError> {
+        let manifest = self.root.join(MANIFEST);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SiteError::Io { path, source }
+        };
+        let previous = match std::fs::read_to_string(&manifest) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(&manifest)(e)),
+        };
+        let mut dirs = std::collections::BTreeSet::new();
+        for rel in previous.lines().filter(|l| is_site_path(l)) {
+            if self.written.contains(rel) {
+                continue;
+            }
+            let path = self.path_of(rel);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => {
+                    std::fs::remove_file(&path).map_err(io(&path))?;
+                    self.summary.removed += 1;
+                    if let Some((dir, _)) = rel.rsplit_once('/') {
+                        dirs.insert(dir.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Deepest first; a folder that still holds anything stays.
+        for dir in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(self.path_of(dir));
+        }
+        let mut list = String::new();
+        for rel in &self.written {
+            list.push_str(rel);
+            list.push('\n');
+        }
+        std::fs::write(&manifest, list).map_err(io(&manifest))
     }
 
     /// Writes `bytes` at `rel` (a `/`-separated path under the root).
     pub(crate) fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<(), SiteError> {
-        let path = rel
-            .split('/')
-            .fold(self.root.clone(), |p, part| p.join(part));
+        let path = self.path_of(rel);
         let io = |source| SiteError::Io {
             path: path.clone(),
             source,
@@ -76,16 +175,41 @@ impl Output {
         self.summary.bytes += bytes.len() as u64;
         if rel.ends_with(".html") {
             self.summary.pages += 1;
+            let size = bytes.len() as u64;
+            let bigger = |l: &Option<(String, u64)>| l.as_ref().is_none_or(|(_, n)| size > *n);
+            if bigger(&self.summary.largest_page) {
+                self.summary.largest_page = Some((rel.to_string(), size));
+            }
+            if rel != "projects.html" && bigger(&self.summary.largest_other_page) {
+                self.summary.largest_other_page = Some((rel.to_string(), size));
+            }
         }
+        self.written.insert(rel.to_string());
         Ok(())
     }
 }
 
-/// Builds the whole site from `store` into `out` (created if missing; files of the same
-/// names are replaced, others left alone).
+/// Builds the whole site from `store` into `out` with relative links only.
 pub fn build(store: &Store, out: &Path) -> Result<SiteSummary, SiteError> {
+    build_with(store, out, &BuildOptions::default())
+}
+
+/// Builds the whole site from `store` into `out` (created if missing): files of the same
+/// names are replaced, files an earlier build wrote (by its manifest, [`MANIFEST`]) and this
+/// one does not are removed; anything else in the folder is left alone.
+pub fn build_with(
+    store: &Store,
+    out: &Path,
+    options: &BuildOptions,
+) -> Result<SiteSummary, SiteError> {
     let started = Instant::now();
-    let site = data::load(store, SystemTime::now())?;
+    let base_url = options
+        .base_url
+        .as_deref()
+        .map(checked_base_url)
+        .transpose()?;
+    let mut site = data::load(store, SystemTime::now())?;
+    site.base_url = base_url;
     let mut output = Output::new(out);
     output.write(
         "assets/site.css",
@@ -101,21 +225,44 @@ pub fn build(store: &Store, out: &Path) -> Result<SiteSummary, SiteError> {
     )?;
     pages::write_all(&site, &mut output)?;
     json::write_all(&site, &mut output)?;
+    // A badge per native project and interpreter; projects without native code share one
+    // per readiness and interpreter (see [`project_badge`]).
+    let mut shared = std::collections::BTreeSet::new();
     for p in &site.projects {
         for (i, py) in site.pythons.iter().enumerate() {
             let r = p.summary.get(i).copied().flatten();
+            let path = project_badge(p, py, r);
+            if !p.native && !shared.insert(path.clone()) {
+                continue;
+            }
             let svg = badges::badge(
                 &format!("free-threaded {py}"),
                 r.map_or("not crawled", readiness_label),
                 r.map_or("#57606a", readiness_color),
             );
-            output.write(&badge_path(&p.name, py), svg.as_bytes())?;
+            output.write(&path, svg.as_bytes())?;
         }
     }
+    output.finish()?;
     let mut summary = output.summary;
     summary.projects = site.projects.len();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The badge a project's pages and JSON point to for an interpreter: its own for a native
+/// project, else the one shared by every project without native code of that readiness
+/// (`badges/_pure-3.14t.svg`; a leading `_` never starts a normalized project name).
+pub fn project_badge(p: &data::ProjectData, python: &str, r: Option<Readiness>) -> String {
+    if p.native {
+        badge_path(&p.name, python)
+    } else {
+        format!(
+            "badges/_{}-{}.svg",
+            r.map_or("none", |r| r.as_str()),
+            slug(python)
+        )
+    }
 }
 
 /// The badge of a project for an interpreter, relative to the site root.
@@ -195,6 +342,36 @@ mod tests {
         assert_eq!(slug("a/../b"), "a_.._b");
         assert_eq!(slug(".."), "_..");
         assert_eq!(slug(""), "_");
+    }
+
+    #[test]
+    fn base_urls_are_checked_and_end_in_a_slash() {
+        assert_eq!(
+            checked_base_url("https://example.org/ft").unwrap(),
+            "https://example.org/ft/"
+        );
+        assert_eq!(checked_base_url("http://h/").unwrap(), "http://h/");
+        let err = checked_base_url("example.org").unwrap_err();
+        assert!(err.to_string().contains("example.org"), "{err}");
+        assert!(checked_base_url("https://").is_err());
+        assert!(checked_base_url("https://a b/").is_err());
+    }
+
+    #[test]
+    fn only_plain_relative_paths_count_as_site_files() {
+        assert!(is_site_path("projects/numpy.html"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "C:/x",
+            "a\\b",
+            "./a",
+        ] {
+            assert!(!is_site_path(bad), "{bad}");
+        }
     }
 
     #[test]

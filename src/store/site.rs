@@ -61,6 +61,14 @@ FROM crawl_readiness c JOIN releases r ON r.id = c.release_id
 JOIN projects p ON p.id = r.project_id
 ORDER BY c.run_id, p.name, r.id, c.python, c.platform";
 
+/// Wheels whose ABI tag names a free-threaded build (`cp314t`, `abi3t`), one row per
+/// project, release and ABI tag set: which releases could be ready, by file name alone.
+const SELECT_FREE_THREADED_WHEELS: &str = "
+SELECT DISTINCT p.name, r.version, f.abi_tags
+FROM files f JOIN releases r ON r.id = f.release_id JOIN projects p ON p.id = r.project_id
+WHERE f.kind = 'wheel' AND f.yanked = 0
+  AND (f.abi_tags LIKE '%t' OR f.abi_tags LIKE '%t.%')";
+
 const SELECT_RELEASE_ANALYSES: &str = "
 SELECT f.filename, a.id, a.analyzer_version, a.python, a.platform, a.readiness, a.note,
        a.error, a.analyzed_at,
@@ -122,6 +130,22 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Every (project, release, ABI tags) of a non-yanked wheel whose ABI tags end in `t`
+    /// (`cp314t`, `abi3.abi3t`), read from file names the store already holds.
+    pub fn site_free_threaded_wheels(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let what = || "reading the free-threaded wheels".to_string();
+        let mut stmt = self
+            .conn
+            .prepare_cached(SELECT_FREE_THREADED_WHEELS)
+            .context(what)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .context(what)?
+            .collect::<Result<Vec<_>, _>>()
+            .context(what)?;
+        Ok(rows)
     }
 
     /// The stored analyses of a release's files, by python and platform, newest first

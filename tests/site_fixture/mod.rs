@@ -75,7 +75,9 @@ fn rr<'a>(
 
 /// Fills a store at `path`: `fastlib` turns ready for 3.14t between the runs (and claims
 /// nothing), `slowext` claims support but turns the GIL on (its evidence carries markup
-/// that must be escaped), `purepkg` is pure Python, `broken` failed.
+/// that must be escaped), `purepkg` is pure Python, `broken` failed, `tiered` is ready on
+/// the main platforms it ships for but undecided on linux-armv7l (its 1.0 is its first
+/// release with cp314t wheels).
 pub fn fill(path: &Path) {
     use Readiness::*;
     let mut store = Store::open(path).unwrap();
@@ -127,6 +129,33 @@ pub fn fill(path: &Path) {
                 7,
                 "2024-03-01T00:00:00Z",
             )],
+        )
+        .unwrap();
+    store
+        .record_project_files(
+            "tiered",
+            &[
+                file(
+                    "tiered-0.9-cp313-cp313-manylinux_2_28_x86_64.whl",
+                    8,
+                    "2025-02-01T00:00:00Z",
+                ),
+                file(
+                    "tiered-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl",
+                    9,
+                    "2025-07-01T00:00:00Z",
+                ),
+                file(
+                    "tiered-1.0-cp314-cp314t-macosx_11_0_arm64.whl",
+                    10,
+                    "2025-07-01T00:00:00Z",
+                ),
+                file(
+                    "tiered-1.0-cp314-cp314t-manylinux_2_28_armv7l.whl",
+                    11,
+                    "2025-07-01T00:00:00Z",
+                ),
+            ],
         )
         .unwrap();
     store
@@ -189,6 +218,42 @@ pub fn fill(path: &Path) {
     analyse(&mut store, 6, "3.14t", "macos-arm64", &pb);
     analyse(&mut store, 5, "3.15t", "linux-x86_64", &pb);
 
+    let ti_ok = module(
+        "tiered._speedups",
+        Verdict::GilNotUsed,
+        Reason::SlotValue1,
+        Binder::CApi,
+        "m_slots[1] = {Py_mod_gil, 1}",
+    );
+    let ti_unknown = module(
+        "tiered._speedups",
+        Verdict::Unknown,
+        Reason::UnsupportedArch,
+        Binder::CApi,
+        "armv7l code is not decoded",
+    );
+    analyse(
+        &mut store,
+        9,
+        "3.14t",
+        "linux-x86_64",
+        std::slice::from_ref(&ti_ok),
+    );
+    analyse(
+        &mut store,
+        10,
+        "3.14t",
+        "macos-arm64",
+        std::slice::from_ref(&ti_ok),
+    );
+    analyse(
+        &mut store,
+        11,
+        "3.14t",
+        "linux-armv7l",
+        std::slice::from_ref(&ti_unknown),
+    );
+
     // Run 1: fastlib 1.0 still turns the GIL on.
     let run = store.begin_crawl_run("top-test", 4, ANALYZER).unwrap();
     let r1 = [
@@ -226,7 +291,7 @@ pub fn fill(path: &Path) {
     store.finish_crawl_run(run, &Default::default()).unwrap();
 
     // Run 2: fastlib 2.0 keeps it off for 3.14t.
-    let run = store.begin_crawl_run("top-test", 4, ANALYZER).unwrap();
+    let run = store.begin_crawl_run("top-test", 5, ANALYZER).unwrap();
     let r2 = [
         rr("2.0", "3.14t", "linux-x86_64", Ready),
         rr("2.0", "3.14t", "macos-arm64", Ready),
@@ -288,6 +353,24 @@ pub fn fill(path: &Path) {
                 latest: None,
                 error: Some("HTTP 404"),
                 readiness: &[],
+            },
+        )
+        .unwrap();
+    let t2 = [
+        rr("1.0", "3.14t", "linux-x86_64", Ready),
+        rr("1.0", "3.14t", "macos-arm64", Ready),
+        rr("1.0", "3.14t", "linux-armv7l", Unknown),
+        rr("1.0", "3.14t", "windows-amd64", NoWheel),
+    ];
+    store
+        .record_crawl_project(
+            run,
+            &CrawlProject {
+                project: "tiered",
+                rank: 5,
+                latest: Some("1.0"),
+                error: None,
+                readiness: &t2,
             },
         )
         .unwrap();
