@@ -286,6 +286,21 @@ fn expected_on(cc: &str, name: &str, variant: &str, want: (Verdict, Reason)) -> 
     want
 }
 
+/// A single-phase module whose static helper (not the hook) calls `SetGIL(m, 1)`.
+fn set_gil_in_helper() -> String {
+    format!(
+        "{PRELUDE}
+static Def def = DEF(0);
+__attribute__((noinline)) static void *make(void) {{
+    void *m = PyModule_Create2(&def, 1013);
+    if (!m) return 0;
+    PyUnstable_Module_SetGIL(m, (void *)1);
+    return m;
+}}
+EXPORT void *PyInit_edge(void) {{ void *m = make(); return m; }}"
+    )
+}
+
 /// Compile `src` with `cc` into a shared object, with extra flags.
 fn build_with(cc: &str, name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gilfree-edge-{}", std::process::id()));
@@ -367,17 +382,7 @@ fn every_tier_on_gcc_built_modules() {
         ),
         (
             "sp_set1_helper",
-            format!(
-                "{PRELUDE}
-static Def def = DEF(0);
-__attribute__((noinline)) static void *make(void) {{
-    void *m = PyModule_Create2(&def, 1013);
-    if (!m) return 0;
-    PyUnstable_Module_SetGIL(m, (void *)1);
-    return m;
-}}
-EXPORT void *PyInit_edge(void) {{ void *m = make(); return m; }}"
-            ),
+            set_gil_in_helper(),
             Verdict::GilNotUsed,
             Reason::SetGil1,
         ),
@@ -612,17 +617,7 @@ fn stripped_arm_code_is_read_through_its_unwind_table() {
     if !compilers().contains(&cc) {
         return;
     }
-    let src = format!(
-        "{PRELUDE}
-static Def def = DEF(0);
-__attribute__((noinline)) static void *make(void) {{
-    void *m = PyModule_Create2(&def, 1013);
-    if (!m) return 0;
-    PyUnstable_Module_SetGIL(m, (void *)1);
-    return m;
-}}
-EXPORT void *PyInit_edge(void) {{ void *m = make(); return m; }}"
-    );
+    let src = set_gil_in_helper();
     for (mode, flags) in [
         ("thumb", &["-funwind-tables", "-s"][..]),
         ("arm", &["-funwind-tables", "-s", "-marm"][..]),

@@ -35,11 +35,12 @@ pub(super) fn is_foreign_loaded_library(
         Reason::NoInitHook => !bin.exports.is_empty(),
         _ => {
             let hook = crate::wheel::hook_names(&v.module).init;
+            let Some(&at) = bin.exports.get(&hook) else {
+                return false;
+            };
             // An ARM export with bit 0 set is Thumb code at the even address.
-            let thumb = bin.arch == Arch::Arm && bin.exports.get(&hook).is_some_and(|a| a & 1 == 1);
-            bin.exports
-                .get(&hook)
-                .and_then(|&at| bin.code_from(if thumb { at & !1 } else { at }))
+            let thumb = bin.arch == Arch::Arm && at & 1 == 1;
+            bin.code_from(if thumb { at & !1 } else { at })
                 .is_some_and(|code| returns_null(bin.arch, thumb, code))
         }
     }

@@ -1066,6 +1066,25 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
         vec![Step::Call(self.callee(ins))]
     }
 
+    /// `pop dst`.
+    fn pop(&self, dst: Register) -> Vec<Step<Register>> {
+        let (size, mask) = self.word();
+        vec![
+            Step::Load {
+                dst,
+                base: Src::Reg(Register::RSP),
+                disp: 0,
+                size,
+            },
+            Step::Set {
+                dst: Register::RSP,
+                src: Src::Reg(Register::RSP),
+                add: u64::from(size),
+                mask,
+            },
+        ]
+    }
+
     /// `push src`.
     fn push(&self, src: Src<Register>) -> Vec<Step<Register>> {
         let (size, mask) = self.word();
@@ -1337,46 +1356,17 @@ impl<'c, 'b, 'a> X64Machine<'c, 'b, 'a> {
                 },
                 _ => vec![Opaque("pushes an operand not followed")],
             },
-            iced_x86::Mnemonic::Pop if to_reg => {
-                let (size, mask) = self.word();
-                vec![
-                    Load {
-                        dst: reg(0),
-                        base: Src::Reg(Register::RSP),
-                        disp: 0,
-                        size,
-                    },
-                    Set {
-                        dst: Register::RSP,
-                        src: Src::Reg(Register::RSP),
-                        add: u64::from(size),
-                        mask,
-                    },
-                ]
-            }
+            iced_x86::Mnemonic::Pop if to_reg => self.pop(reg(0)),
             // `leave`: `mov rsp, rbp; pop rbp`.
             iced_x86::Mnemonic::Leave => {
-                let (size, mask) = self.word();
-                vec![
-                    Set {
-                        dst: Register::RSP,
-                        src: Src::Reg(Register::RBP),
-                        add: 0,
-                        mask,
-                    },
-                    Load {
-                        dst: Register::RBP,
-                        base: Src::Reg(Register::RSP),
-                        disp: 0,
-                        size,
-                    },
-                    Set {
-                        dst: Register::RSP,
-                        src: Src::Reg(Register::RSP),
-                        add: u64::from(size),
-                        mask,
-                    },
-                ]
+                let mut steps = vec![Set {
+                    dst: Register::RSP,
+                    src: Src::Reg(Register::RBP),
+                    add: 0,
+                    mask: self.word().1,
+                }];
+                steps.extend(self.pop(Register::RBP));
+                steps
             }
             // `and reg, imm`: a mask (stack alignment, flag bits).
             iced_x86::Mnemonic::And
