@@ -16,6 +16,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// WebDriver key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const BACKSPACE: &str = "\u{E003}";
+const ARROW_RIGHT: &str = "\u{E014}";
+
+/// axe-core's browser build: `$AXE_CORE_JS`, or where `.ci/run` installs it.
+fn find_axe() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("AXE_CORE_JS") {
+        return Some(PathBuf::from(p));
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/axe-core/node_modules/axe-core/axe.min.js");
+    p.is_file().then_some(p)
+}
+
 /// The WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -221,6 +237,67 @@ impl Driver {
             .unwrap_or_default()
     }
 
+    /// Presses keys as a keyboard would (WebDriver key codes for Tab, Enter, arrows).
+    fn keys(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for c in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.call(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most 60 times); panics
+    /// when it is not reachable by keyboard.
+    fn tab_to(&self, css: &str) {
+        let check = format!(
+            "return document.activeElement !== null && document.activeElement.matches({});",
+            json!(css)
+        );
+        for _ in 0..60 {
+            if self.script(&check) == json!(true) {
+                return;
+            }
+            self.keys(TAB);
+        }
+        panic!("{css} is not reachable with Tab");
+    }
+
+    /// axe-core's serious and critical violations of the loaded page, and the others in
+    /// words (axe's source is injected first).
+    fn axe(&self, axe_source: &str) -> (Vec<String>, Vec<String>) {
+        self.script(&format!("{axe_source}\n;return typeof axe;"));
+        self.call("POST", "/timeouts", Some(json!({"script": 180_000})));
+        let found = self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": "var done = arguments[arguments.length - 1];\
+                axe.run(document, {resultTypes: ['violations']}).then(function (r) {\
+                  done(r.violations.map(function (v) { return {id: v.id, impact: v.impact,\
+                    help: v.help, nodes: v.nodes.slice(0, 3).map(function (n) { return n.target.join(' '); })}; }));\
+                }, function (e) { done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]); });",
+                "args": []})),
+        );
+        let mut severe = Vec::new();
+        let mut other = Vec::new();
+        for v in found.as_array().cloned().unwrap_or_default() {
+            let line = format!(
+                "{} ({}): {} at {}",
+                v["id"], v["impact"], v["help"], v["nodes"]
+            );
+            if v["impact"] == "serious" || v["impact"] == "critical" {
+                severe.push(line);
+            } else {
+                other.push(line);
+            }
+        }
+        (severe, other)
+    }
+
     /// The `data-search` names of the visible project rows, in order.
     fn visible_projects(&self) -> Vec<String> {
         let v = self.script(
@@ -317,6 +394,149 @@ fn pages_load_cleanly_and_search_filters_and_sorting_work() {
         "return Array.from(document.querySelectorAll('#blockers section')).filter(s => !s.hidden).length;",
     );
     assert_eq!(visible, 0);
+}
+
+#[test]
+fn search_filters_and_sorting_work_from_the_keyboard() {
+    let Some(binary) = find_chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromedriver (.ci/run installs chromium-driver)"
+        );
+        eprintln!("NOTICE: chromedriver not found; skipping the keyboard test of the site");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = site_fixture::build_site(dir.path());
+    let base = serve(out);
+    let driver = Driver::start(&binary);
+    driver.go(&format!("{base}projects.html"));
+    // The skip link comes first and leads to the content.
+    driver.keys(TAB);
+    assert_eq!(
+        driver.script("return document.activeElement.className;"),
+        "skip"
+    );
+    driver.tab_to("#q");
+    driver.keys("slow");
+    assert_eq!(driver.visible_projects(), ["slowext"]);
+    driver.keys(&BACKSPACE.repeat(4));
+    assert_eq!(driver.visible_projects().len(), 3);
+    // The readiness radios: Tab reaches the checked one, an arrow key picks the next.
+    driver.tab_to("input[name=readiness]");
+    driver.keys(ARROW_RIGHT);
+    assert_eq!(
+        driver.script("return document.querySelector('input[name=readiness]:checked').value;"),
+        "ready"
+    );
+    assert_eq!(driver.visible_projects(), ["fastlib", "tiered"]);
+    // A sort button, pressed with Enter, reverses the rank order.
+    driver.tab_to("#projects thead th:first-child button");
+    driver.keys(ENTER);
+    assert_eq!(driver.visible_projects(), ["tiered", "fastlib"]);
+    assert_eq!(
+        driver.script("return document.querySelector('#projects thead th:first-child').getAttribute('aria-sort');"),
+        "descending"
+    );
+
+    driver.go(&format!("{base}blockers.html"));
+    driver.tab_to("#q");
+    driver.keys("nothing-matches");
+    let visible = driver.script(
+        "return Array.from(document.querySelectorAll('#blockers section')).filter(s => !s.hidden).length;",
+    );
+    assert_eq!(visible, 0);
+}
+
+#[test]
+fn axe_core_finds_no_serious_or_critical_violation() {
+    let (Some(binary), Some(axe)) = (find_chromedriver(), find_axe()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromedriver and axe-core (.ci/run installs both)"
+        );
+        eprintln!("NOTICE: chromedriver or axe-core not found; skipping the axe-core check");
+        return;
+    };
+    let source = std::fs::read_to_string(&axe).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = site_fixture::build_site(dir.path());
+    let base = serve(out);
+    let driver = Driver::start(&binary);
+    // A phone's width, where the wide tables scroll sideways.
+    driver.call(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 420, "height": 900})),
+    );
+    let mut failures = Vec::new();
+    for page in [
+        "index.html",
+        "projects.html",
+        "projects-others-1.html",
+        "blockers.html",
+        "newly-ready.html",
+        "projects/slowext.html",
+        "projects/tiered.html",
+        "projects/purepkg.html",
+    ] {
+        driver.go(&format!("{base}{page}"));
+        // With the details open, their content is checked too.
+        driver.script("document.querySelectorAll('details').forEach(d => d.open = true);");
+        let (severe, other) = driver.axe(&source);
+        for o in other {
+            eprintln!("NOTICE: {page}: {o}");
+        }
+        failures.extend(severe.into_iter().map(|s| format!("{page}: {s}")));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The check itself can fail: an image without a text alternative is critical to axe.
+    driver.go(&format!("{base}index.html"));
+    driver.script(
+        "var i = document.createElement('img'); i.src = 'assets/favicon.svg'; document.querySelector('main').appendChild(i);",
+    );
+    let (severe, _) = driver.axe(&source);
+    assert!(
+        severe.iter().any(|s| s.contains("image-alt")),
+        "axe-core did not run: {severe:?}"
+    );
+}
+
+/// Opt-in: axe-core over a site built from a real crawl (overview, projects, blockers and
+/// the project pages named in `GILFREE_AXE_PROJECTS`, default numpy and lxml).
+#[test]
+#[ignore = "needs a site built from a real crawl in GILFREE_SITE_DIR"]
+fn axe_core_on_a_real_site() {
+    let dir = PathBuf::from(std::env::var_os("GILFREE_SITE_DIR").expect("GILFREE_SITE_DIR"));
+    let binary = find_chromedriver().expect("chromedriver");
+    let source = std::fs::read_to_string(find_axe().expect("axe-core")).unwrap();
+    let names = std::env::var("GILFREE_AXE_PROJECTS").unwrap_or_else(|_| "numpy lxml".into());
+    let mut pages: Vec<String> = ["index.html", "projects.html", "blockers.html"]
+        .map(String::from)
+        .to_vec();
+    pages.extend(
+        names
+            .split_whitespace()
+            .map(|n| format!("projects/{n}.html")),
+    );
+    let base = serve(dir);
+    let driver = Driver::start(&binary);
+    let mut failures = Vec::new();
+    for page in &pages {
+        driver.go(&format!("{base}{page}"));
+        driver.script("document.querySelectorAll('details').forEach(d => d.open = true);");
+        let (severe, other) = driver.axe(&source);
+        eprintln!(
+            "{page}: {} serious or critical, {} other",
+            severe.len(),
+            other.len()
+        );
+        for o in other {
+            eprintln!("  {o}");
+        }
+        failures.extend(severe.into_iter().map(|s| format!("{page}: {s}")));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 /// Opt-in: the same checks on a site built from a real crawl.
