@@ -267,6 +267,11 @@ pub struct CrawlArgs {
     /// first became ready).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub history: usize,
+    /// Do not search since when each project is ready. By default, for every interpreter
+    /// and main platform whose latest release is ready, the crawl bisects the releases with
+    /// a free-threaded wheel for it to find the first ready one, once (the store keeps it).
+    #[arg(long)]
+    pub no_first_ready: bool,
     /// Free-threaded interpreter to judge for; repeat for several.
     #[arg(
         long = "python",

@@ -7,6 +7,7 @@
 mod common;
 mod support;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -657,4 +658,133 @@ fn a_crawl_killed_mid_way_and_resumed_stores_what_an_uninterrupted_one_does() {
     let run = crawl(&index, &whole.db(), &list, &["-j", "1"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(dump(&killed.db()), dump(&whole.db()));
+}
+
+/// A copy of the fixture wheel `file` with one more member, so that each release gets
+/// bytes (and a sha256) of its own.
+fn wheel_copy(file: &str, tag: &str) -> Vec<u8> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(support::fixture_wheel(file))).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        out.raw_copy_file(zip.by_index_raw(i).unwrap()).unwrap();
+    }
+    out.start_file(
+        format!("{tag}.txt"),
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    out.write_all(tag.as_bytes()).unwrap();
+    out.finish().unwrap().into_inner()
+}
+
+/// demo: releases 1 to 3 are sdists only, 4 and 5 have a cp314t wheel whose module turns
+/// the GIL on (lru-dict's), 6 to `ready_until` one that keeps it off (time-machine's); then
+/// the versions in `then` with the bytes of the fixtures given.
+fn demo(ready_until: u32, then: &[(u32, &str)]) -> ProjectSpec {
+    let mut p = ProjectSpec::new("demo");
+    let wheel = |v: u32, fixture: &str| {
+        FileSpec::new(
+            &format!("demo-{v}.0-cp314-cp314t-manylinux_2_28_x86_64.whl"),
+            wheel_copy(fixture, &format!("demo-{v}")),
+        )
+    };
+    for v in 1..=3 {
+        p = p.file(FileSpec::new(&format!("demo-{v}.0.tar.gz"), b"x".to_vec()));
+    }
+    for v in 4..=ready_until {
+        p = p.file(wheel(v, if v < 6 { LRU } else { TIME_MACHINE }));
+    }
+    for &(v, fixture) in then {
+        p = p.file(wheel(v, fixture));
+    }
+    p
+}
+
+/// `python platform version basis before earlier read` of the project's first ready rows.
+fn first_ready_rows(db: &Path, project: &str) -> Vec<String> {
+    let store = Store::open(db).unwrap();
+    store
+        .first_ready(project)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            format!(
+                "{} {} {} {:?} earlier={:?} read={}",
+                f.python, f.platform, f.version, f.basis, f.earlier_ready, f.wheels_read
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_first_ready_release_is_found_by_bisection_once_and_kept() {
+    let index = TestIndex::start();
+    index.add_project(demo(12, &[]));
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &["demo"]);
+    let run = crawl(&index, &setup.db(), &list, &["--python", "3.14t"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = run.json();
+    assert_eq!(doc["first_ready"]["searched"], 1);
+    assert_eq!(doc["first_ready"]["found"], 1);
+    assert_eq!(
+        first_ready_rows(&setup.db(), "demo"),
+        ["3.14t linux-x86_64 6.0 AfterNotReady(\"5.0\") earlier=None read=3"]
+    );
+    // The latest and the three releases bisection read, of the eight with a wheel.
+    let wheels: BTreeSet<String> = index
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.starts_with("/files/") && p.ends_with(".whl"))
+        .collect();
+    assert_eq!(wheels.len(), 4, "{wheels:?}");
+    assert_eq!(doc["wheels"]["analyzed"], 4);
+    let rows = readiness_rows(&setup.db(), "demo");
+    assert!(
+        rows.contains(&"5.0 3.14t linux-x86_64 gil-fallback".to_string()),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&"6.0 3.14t linux-x86_64 ready".to_string()),
+        "{rows:?}"
+    );
+
+    // Kept: a new ready release costs its own wheel and no search.
+    index.add_project(demo(13, &[]));
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &["--python", "3.14t"]).json();
+    assert_eq!(doc["first_ready"]["searched"], 0);
+    assert_eq!(doc["wheels"]["analyzed"], 1);
+    assert_eq!(first_ready_rows(&setup.db(), "demo").len(), 1);
+
+    // A release that turns the GIL on again: the answer no longer holds and is forgotten.
+    index.add_project(demo(13, &[(14, LRU)]));
+    let doc = crawl(&index, &setup.db(), &list, &["--python", "3.14t"]).json();
+    assert_eq!(doc["first_ready"]["searched"], 0);
+    assert!(first_ready_rows(&setup.db(), "demo").is_empty());
+
+    // Ready again: the search starts from what the earlier runs judged and reads nothing,
+    // and says readiness went back and forth.
+    index.add_project(demo(13, &[(14, LRU), (15, TIME_MACHINE)]));
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &["--python", "3.14t"]).json();
+    assert_eq!(doc["first_ready"]["searched"], 1);
+    assert_eq!(doc["wheels"]["analyzed"], 1, "the new latest only");
+    assert_eq!(
+        first_ready_rows(&setup.db(), "demo"),
+        ["3.14t linux-x86_64 15.0 AfterNotReady(\"14.0\") earlier=Some(\"13.0\") read=0"]
+    );
+}
+
+#[test]
+fn no_first_ready_skips_the_search() {
+    let index = TestIndex::start();
+    index.add_project(demo(12, &[]));
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &["demo"]);
+    let doc = crawl(&index, &setup.db(), &list, &["--no-first-ready"]).json();
+    assert_eq!(doc["first_ready"]["searched"], 0);
+    assert_eq!(doc["wheels"]["analyzed"], 1);
+    assert!(first_ready_rows(&setup.db(), "demo").is_empty());
 }

@@ -66,6 +66,7 @@ fn run_inner(args: &CrawlArgs, quiet: bool) -> Result<ExitCode, String> {
         pythons: args.pythons.clone(),
         platforms: args.platforms.clone(),
         history: args.history,
+        first_ready: !args.no_first_ready,
         workers,
         wheel_workers: WHEEL_WORKERS,
         refresh: ix.refresh,

@@ -13,6 +13,7 @@
 //! keeps every project it committed, and the next crawl of the same list resumes it.
 
 pub mod command;
+pub mod first_ready;
 pub mod list;
 pub mod metadata;
 pub mod plan;
@@ -37,6 +38,9 @@ pub struct CrawlConfig {
     pub platforms: Vec<Platform>,
     /// Releases before the latest to evaluate too.
     pub history: usize,
+    /// Search the first ready release of each main-platform target whose latest release
+    /// is ready (by bisection; kept in the store once found).
+    pub first_ready: bool,
     /// Projects crawled at once.
     pub workers: usize,
     /// Wheels of one project read at once.
@@ -62,6 +66,7 @@ impl Default for CrawlConfig {
             pythons: PythonTarget::ALL.to_vec(),
             platforms: Vec::new(),
             history: 0,
+            first_ready: true,
             workers: 4,
             wheel_workers: 2,
             wheel_budget: 512 << 20,

@@ -9,18 +9,23 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, mpsc};
 use std::time::Instant;
 
+use super::first_ready::search_project;
 use super::metadata;
 use super::plan::{self, Offer};
 use super::summary::{
-    CrawlSummary, FailedProject, NetSummary, ProjectCounts, ReadinessRow, WheelCounts,
+    CrawlSummary, FailedProject, FirstReadyCounts, NetSummary, ProjectCounts, ReadinessRow,
+    WheelCounts,
 };
 use super::{CrawlConfig, CrawlError, CrawlIndex, ProjectList};
+use crate::index::select;
 use crate::index::{Listing, NetStats};
 use crate::inspect::ANALYZER_VERSION;
 use crate::scan::{ListedScan, ListedWheel, Readiness, WheelReport, scan_listed};
 use crate::store::{
-    CrawlProject, CrawlRunId, CrawlTotals, Page, ReleaseReadiness, Store, StoreError,
+    CrawlProject, CrawlRunId, CrawlTotals, FirstReady, FirstReadyBasis, Page, ReleaseReadiness,
+    Store, StoreError,
 };
+use crate::wheel::Platform;
 
 /// The content type of the page-cache rows that keep a project page's serial.
 const SERIAL_TYPE: &str = "text/x-gilfree-last-serial";
@@ -37,6 +42,10 @@ struct Outcome {
 struct Crawled {
     latest: Option<String>,
     rows: Vec<Row>,
+    /// The first-ready searches' answers, and targets whose stored answer no longer holds.
+    first_ready: Vec<FirstReady>,
+    first_ready_gone: Vec<(String, String)>,
+    first_ready_searched: u64,
     /// `FILENAME: why` for each wheel that could not be read.
     wheel_errors: Vec<String>,
     changed: bool,
@@ -206,6 +215,10 @@ pub fn crawl(
             from_store: tally.from_store,
         },
         metadata_read: tally.metadata_read,
+        first_ready: FirstReadyCounts {
+            searched: tally.first_ready_searched,
+            found: tally.first_ready_found,
+        },
         failures,
         readiness: recorded
             .readiness
@@ -257,6 +270,8 @@ struct Tally {
     analyzed: u64,
     from_store: u64,
     metadata_read: u64,
+    first_ready_searched: u64,
+    first_ready_found: u64,
     failures: Vec<FailedProject>,
     warnings: Vec<String>,
 }
@@ -375,6 +390,15 @@ impl Recorder<'_> {
                     readiness: &readiness,
                 };
                 store.record_crawl_project(self.run, &project)?;
+                if !crawled.first_ready.is_empty() || !crawled.first_ready_gone.is_empty() {
+                    store.record_first_ready(
+                        &outcome.project,
+                        &crawled.first_ready,
+                        &crawled.first_ready_gone,
+                    )?;
+                }
+                t.first_ready_searched += crawled.first_ready_searched;
+                t.first_ready_found += crawled.first_ready.len() as u64;
                 if let Some(error) = error {
                     t.failures.push(FailedProject {
                         project: outcome.project,
@@ -471,7 +495,98 @@ fn crawl_project(
         }
         read_metadata(project, release, &listing, index, store, &mut crawled)?;
     }
+    if cfg.first_ready
+        && let Some(latest) = crawled.latest.clone()
+    {
+        let from = (&listing, &known);
+        search_first_ready(
+            project,
+            &latest,
+            from,
+            cfg,
+            index,
+            store,
+            budget,
+            &mut crawled,
+        )?;
+    }
     Ok(crawled)
+}
+
+/// Finds since when each main-platform target whose latest release is ready has been
+/// ready, unless the store knows already (`--refresh`: search again); the releases read are
+/// recorded as this run's readiness rows.
+#[allow(clippy::too_many_arguments)]
+fn search_first_ready(
+    project: &str,
+    latest: &str,
+    (listing, known): (&Listing, &HashSet<String>),
+    cfg: &CrawlConfig,
+    index: &dyn CrawlIndex,
+    store: &Mutex<Store>,
+    budget: &Budget,
+    crawled: &mut Crawled,
+) -> Result<(), StoreError> {
+    let targets: Vec<_> = cfg
+        .pythons
+        .iter()
+        .flat_map(|&py| Platform::MAIN.map(|pl| (py, pl)))
+        .filter(|(_, pl)| cfg.platforms.is_empty() || cfg.platforms.contains(pl))
+        .collect();
+    let stored = match cfg.refresh {
+        true => Vec::new(),
+        false => lock(store).first_ready(project)?,
+    };
+    let all = select::releases(&listing.page);
+    // What this run judged, then what earlier runs did: a release known not ready keeps
+    // the search from bisecting across a regression.
+    let earlier = lock(store).judged_releases(project)?;
+    let rows = &crawled.rows;
+    let judged = |v: &str, py: crate::wheel::PythonTarget, pl: Platform| {
+        let (py, pl) = (py.to_string(), pl.to_string());
+        rows.iter()
+            .find(|r| r.version == v && r.python == py && r.platform == pl)
+            .map(|r| r.readiness)
+            .or_else(|| {
+                earlier
+                    .iter()
+                    .find(|(ev, epy, epl, _)| ev == v && *epy == py && *epl == pl)
+                    .map(|e| e.3)
+            })
+    };
+    let mut read = |wheels: &[ListedWheel]| scan_within_budget(wheels, cfg, index, store, budget);
+    let searched = search_project(&all, latest, &targets, &judged, &stored, &mut read);
+    // Only releases the store could place are recorded.
+    for (version, python, platform, readiness) in searched.judged {
+        if known.contains(&version) {
+            crawled.rows.push(Row {
+                version,
+                python: python.to_string(),
+                platform: platform.to_string(),
+                readiness,
+            });
+        }
+    }
+    crawled.analyzed += searched.analyzed;
+    crawled.from_store += searched.from_store;
+    crawled.first_ready_searched += searched.searched;
+    crawled.first_ready = searched
+        .found
+        .into_iter()
+        .filter(|f| {
+            let named = [
+                Some(f.version.as_str()),
+                f.earlier_ready.as_deref(),
+                match &f.basis {
+                    FirstReadyBasis::AfterNotReady(v) | FirstReadyBasis::Undecided(v) => Some(v),
+                    FirstReadyBasis::OldestRelease => None,
+                },
+            ];
+            named.into_iter().flatten().all(|v| known.contains(v))
+        })
+        .collect();
+    crawled.first_ready_gone = searched.gone;
+    Ok(())
 }
 
 /// Scans the project's wheels, `cfg.wheel_workers` at a time, each once its size fits in

@@ -29,6 +29,8 @@ pub struct CrawlSummary {
     pub wheels: WheelCounts,
     /// Releases whose core metadata was read (once per release, ever).
     pub metadata_read: u64,
+    /// The first-ready searches of this invocation.
+    pub first_ready: FirstReadyCounts,
     /// Projects that failed in this invocation, in list order.
     pub failures: Vec<FailedProject>,
     /// Per interpreter and platform, how many projects' latest releases have each readiness
@@ -62,6 +64,16 @@ pub struct WheelCounts {
     pub analyzed: u64,
     /// Answered from analyses in the store, without a byte fetched.
     pub from_store: u64,
+}
+
+/// Since-when searches: per interpreter and main platform whose latest release is ready
+/// and whose first ready release the store did not know yet.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct FirstReadyCounts {
+    /// Targets searched (their wheels read count among `wheels`).
+    pub searched: u64,
+    /// Targets whose first ready release was found.
+    pub found: u64,
 }
 
 /// A project that failed, with why.
@@ -146,6 +158,14 @@ impl CrawlSummary {
             self.wheels.from_store,
             self.metadata_read
         );
+        let f = &self.first_ready;
+        if f.searched > 0 {
+            let _ = writeln!(
+                out,
+                "history:  first ready release searched for {} target(s), found for {}",
+                f.searched, f.found
+            );
+        }
         let s = &self.stats;
         let _ = writeln!(
             out,
@@ -267,6 +287,10 @@ mod tests {
                 from_store: 230,
             },
             metadata_read: 7,
+            first_ready: FirstReadyCounts {
+                searched: 5,
+                found: 4,
+            },
             failures: vec![
                 FailedProject {
                     project: "gone-project".into(),

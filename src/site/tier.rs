@@ -6,7 +6,8 @@
 
 use crate::scan::Readiness;
 
-/// The platforms the headline is judged over, in the order pages list them.
+/// The platforms the headline is judged over, in the order pages list them: the names of
+/// [`crate::wheel::Platform::MAIN`].
 pub const MAIN_PLATFORMS: [&str; 4] = [
     "linux-x86_64",
     "linux-aarch64",
@@ -115,6 +116,12 @@ pub fn platform_set(set: &[String], all: &[String]) -> String {
 mod tests {
     use super::*;
     use Readiness::*;
+
+    #[test]
+    fn the_main_platforms_are_the_wheel_crates_main_platforms() {
+        let names = crate::wheel::Platform::MAIN.map(|p| p.name());
+        assert_eq!(names, MAIN_PLATFORMS);
+    }
 
     #[test]
     fn a_blocking_platform_decides_the_summary() {

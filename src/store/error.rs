@@ -86,6 +86,9 @@ pub enum StoreError {
         /// The version as given.
         version: String,
     },
+    /// A project the caller refers to has never been recorded.
+    #[error("project {0} is not in the store")]
+    UnknownProject(String),
     /// A crawl run id the store does not hold.
     #[error("crawl run {0} is not in the store")]
     UnknownCrawlRun(i64),

@@ -1,6 +1,7 @@
 //! What a release claims about itself: its `Programming Language :: Python :: Free
 //! Threading :: …` classifiers, read once from its core metadata, so the site can show where
-//! a project's claim and its wheels disagree.
+//! a project's claim and its wheels disagree, and its `Project-URL`s, so the site can link
+//! a blocker to the project's repository and issue tracker.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -80,6 +81,81 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records the `(label, url)` pairs of a recorded release's core metadata (possibly
+    /// none), in order, marking them read; replaces what an earlier read recorded.
+    pub fn record_project_urls<S: AsRef<str>>(
+        &mut self,
+        project: &str,
+        version: &str,
+        urls: &[(S, S)],
+    ) -> Result<(), StoreError> {
+        let name = checked_project(project)?;
+        let now = self.now();
+        let what = || format!("recording the project URLs of {name} {version}");
+        let tx = self.write(what)?;
+        let release = find_release(&tx, &name, version)?;
+        tx.execute("DELETE FROM release_urls WHERE release_id = ?1", [release])
+            .context(what)?;
+        for (position, (label, url)) in urls.iter().enumerate() {
+            tx.prepare_cached(
+                "INSERT INTO release_urls (release_id, position, label, url)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    release,
+                    position as i64,
+                    label.as_ref().trim(),
+                    url.as_ref().trim()
+                ])
+            })
+            .context(what)?;
+        }
+        tx.execute(
+            "UPDATE releases SET urls_read_at = ?2 WHERE id = ?1",
+            [release, now],
+        )
+        .context(what)?;
+        tx.commit().context(what)
+    }
+
+    /// The `(label, url)` pairs of a release in metadata order; `None` when they have not
+    /// been read (or the release is unknown).
+    pub fn project_urls(
+        &self,
+        project: &str,
+        version: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let name = checked_project(project)?;
+        let what = || format!("reading the project URLs of {name} {version}");
+        let tx = self.read(what)?;
+        let release: Option<(i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT r.id, r.urls_read_at FROM releases r
+                 JOIN projects p ON p.id = r.project_id WHERE p.name = ?1 AND r.version = ?2",
+                [&name, version],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .context(what)?;
+        let Some((id, Some(_read_at))) = release else {
+            return Ok(None);
+        };
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT label, url FROM release_urls WHERE release_id = ?1 ORDER BY position",
+            )
+            .context(what)?;
+        let list = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .context(what)?
+            .collect::<Result<Vec<(String, String)>, _>>()
+            .context(what)?;
+        Ok(Some(list))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +189,34 @@ mod tests {
             store.classifiers("pkg", "1.0").unwrap(),
             Some(vec![FT.to_string()])
         );
+    }
+
+    #[test]
+    fn project_urls_keep_their_order_and_unread_is_not_empty() {
+        let mut store = store_with_release();
+        assert_eq!(store.project_urls("pkg", "1.0").unwrap(), None);
+        let urls = [
+            ("Source", "https://github.com/o/pkg"),
+            ("Issues ", " https://github.com/o/pkg/issues"),
+        ];
+        store.record_project_urls("pkg", "1.0", &urls).unwrap();
+        let got = store.project_urls("pkg", "1.0").unwrap().unwrap();
+        assert_eq!(
+            got,
+            [
+                ("Source".to_string(), "https://github.com/o/pkg".to_string()),
+                (
+                    "Issues".to_string(),
+                    "https://github.com/o/pkg/issues".to_string()
+                )
+            ]
+        );
+        store
+            .record_project_urls::<&str>("pkg", "1.0", &[])
+            .unwrap();
+        assert_eq!(store.project_urls("pkg", "1.0").unwrap(), Some(vec![]));
+        // The classifiers are read apart from the URLs.
+        assert_eq!(store.classifiers("pkg", "1.0").unwrap(), None);
     }
 
     #[test]

@@ -75,6 +75,7 @@ mod crawl;
 mod error;
 mod filenames;
 mod files;
+mod first_ready;
 mod metadata;
 mod pages;
 mod schema;
@@ -94,6 +95,7 @@ pub use crawl::{
 pub use error::StoreError;
 pub use filenames::FileKind;
 pub use files::{RecordSummary, ReleaseSummary, SkippedFile, StoredFile};
+pub use first_ready::{FirstReady, FirstReadyBasis};
 pub use pages::{CachedPage, Page};
 pub use schema::SCHEMA_VERSION;
 pub use site::{SiteAnalysis, SiteProjectRow, SiteReadinessRow};

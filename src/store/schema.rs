@@ -36,6 +36,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "crawl runs and release metadata",
         sql: V2_CRAWL,
     },
+    Migration {
+        name: "first ready releases and project URLs",
+        sql: V3_HISTORY_AND_URLS,
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -189,6 +193,42 @@ CREATE TABLE crawl_readiness (
     PRIMARY KEY (run_id, release_id, python, platform)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX crawl_readiness_by_release ON crawl_readiness(release_id);
+";
+
+/// Version 3: since when each target is ready, and where a project lives (issue 14).
+const V3_HISTORY_AND_URLS: &str = "
+-- The first release of the unbroken run of ready releases that ends at the latest, per
+-- project, interpreter and main platform, as a crawl's bisection found it; kept by later
+-- crawls while the latest stays ready. `basis`: after-not-ready (`before_id` was not
+-- ready), oldest-release (no older release considered), undecided (`before_id` was
+-- undecided: the first may be older). `earlier_ready_id`: an older release that was ready
+-- before a not-ready one (readiness went back and forth). `wheels_read`: what it cost.
+CREATE TABLE first_ready (
+    project_id       INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    python           TEXT NOT NULL,
+    platform         TEXT NOT NULL,
+    release_id       INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+    basis            TEXT NOT NULL
+                     CHECK (basis IN ('after-not-ready', 'oldest-release', 'undecided')),
+    before_id        INTEGER REFERENCES releases(id) ON DELETE SET NULL,
+    earlier_ready_id INTEGER REFERENCES releases(id) ON DELETE SET NULL,
+    wheels_read      INTEGER NOT NULL,
+    analyzer_version TEXT NOT NULL,
+    found_at         INTEGER NOT NULL,
+    PRIMARY KEY (project_id, python, platform)
+) STRICT, WITHOUT ROWID;
+
+-- The `Project-URL` fields (and `Home-page`, labelled `Homepage`) of a release's core
+-- metadata, as written, read with its classifiers; `urls_read_at` NULL: not read yet (the
+-- releases whose classifiers an older gilfree read).
+ALTER TABLE releases ADD COLUMN urls_read_at INTEGER;
+CREATE TABLE release_urls (
+    release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    label      TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    PRIMARY KEY (release_id, position)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Reads `user_version`, refusing files that are not SQLite, belong to another program or

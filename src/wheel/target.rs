@@ -178,6 +178,15 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// The platforms most people deploy on, whose readiness makes a project's headline
+    /// (the site, the badges, the first-ready search of the crawl).
+    pub const MAIN: [Platform; 4] = [
+        Self::LinuxX86_64,
+        Self::LinuxAarch64,
+        Self::MacosArm64,
+        Self::WindowsAmd64,
+    ];
+
     /// Every supported platform.
     pub const ALL: [Platform; 14] = [
         Self::LinuxX86_64,
