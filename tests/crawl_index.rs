@@ -86,7 +86,10 @@ fn zip(members: &[(&str, &str)]) -> Vec<u8> {
 
 /// The METADATA of `name` `version` with these classifiers.
 fn metadata(name: &str, version: &str, classifiers: &[&str]) -> String {
-    let mut text = format!("Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n");
+    let mut text = format!(
+        "Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n\
+         Project-URL: Source, https://example.org/{name}\n"
+    );
     for c in classifiers {
         text.push_str(&format!("Classifier: {c}\n"));
     }
@@ -432,6 +435,13 @@ fn history_evaluates_earlier_releases_and_reads_their_metadata() {
         Some(vec![FT_STABLE.to_string()])
     );
     assert_eq!(store.classifiers("purepkg", "0.9").unwrap(), None);
+    assert_eq!(
+        store.project_urls("purepkg", "2.0").unwrap(),
+        Some(vec![(
+            "Source".to_string(),
+            "https://example.org/purepkg".to_string()
+        )])
+    );
     // The site's counts are of the latest release only.
     let doc = run.json();
     assert_eq!(count(&doc, "3.14t", "any", "pure"), 1);

@@ -1,5 +1,5 @@
-//! What a release claims about free threading: its `Programming Language :: Python :: Free
-//! Threading :: …` classifiers, from its core metadata (read by
+//! What a release says about itself: its `Programming Language :: Python :: Free
+//! Threading :: …` classifiers and its `Project-URL`s, from its core metadata (read by
 //! [`crate::index::metadata::read_text`]).
 
 use std::collections::BTreeSet;
@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::index::Fetch;
 use crate::index::metadata::{MetadataError, read_text};
 use crate::index::select::Release;
-use crate::wheel::metadata::classifiers;
+use crate::wheel::metadata::{classifiers, project_urls};
 
 /// The classifiers the crawl keeps.
 pub const FREE_THREADING: &str = "Programming Language :: Python :: Free Threading";
@@ -22,14 +22,28 @@ pub fn free_threading(all: impl IntoIterator<Item = String>) -> Vec<String> {
     set.into_iter().collect()
 }
 
-/// The release's free-threading classifiers; `Ok(None)` when it has no wheel to read them
-/// from. `core_metadata` names the files the index serves PEP 658 metadata for.
-pub fn read_classifiers(
+/// What the crawl keeps of a release's core metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// The free-threading classifiers.
+    pub classifiers: Vec<String>,
+    /// `(label, url)`: where the project lives.
+    pub urls: Vec<(String, String)>,
+}
+
+/// The release's free-threading classifiers and URLs; `Ok(None)` when it has no wheel to
+/// read them from. `core_metadata` names the files the index serves PEP 658 metadata for.
+pub fn read_claims(
     fetch: &dyn Fetch,
     release: &Release,
     core_metadata: &BTreeSet<String>,
-) -> Result<Option<Vec<String>>, MetadataError> {
-    Ok(read_text(fetch, release, core_metadata)?.map(|text| free_threading(classifiers(&text))))
+) -> Result<Option<Claims>, MetadataError> {
+    Ok(
+        read_text(fetch, release, core_metadata)?.map(|text| Claims {
+            classifiers: free_threading(classifiers(&text)),
+            urls: project_urls(&text),
+        }),
+    )
 }
 
 #[cfg(test)]

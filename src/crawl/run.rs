@@ -707,7 +707,8 @@ fn record_listing(
     Ok(summary.changed())
 }
 
-/// Reads and records the release's free-threading classifiers, unless the store has them.
+/// Reads and records the release's free-threading classifiers and URLs, unless the store
+/// has both.
 fn read_metadata(
     project: &str,
     release: &plan::ReleasePlan,
@@ -716,15 +717,19 @@ fn read_metadata(
     store: &Mutex<Store>,
     crawled: &mut Crawled,
 ) -> Result<(), StoreError> {
-    if lock(store)
-        .classifiers(project, &release.version)?
-        .is_some()
     {
-        return Ok(());
+        let store = lock(store);
+        if store.classifiers(project, &release.version)?.is_some()
+            && store.project_urls(project, &release.version)?.is_some()
+        {
+            return Ok(());
+        }
     }
-    match metadata::read_classifiers(index.fetch(), &release.release, &listing.core_metadata) {
-        Ok(Some(classifiers)) => {
-            lock(store).record_classifiers(project, &release.version, &classifiers)?;
+    match metadata::read_claims(index.fetch(), &release.release, &listing.core_metadata) {
+        Ok(Some(claims)) => {
+            let mut store = lock(store);
+            store.record_classifiers(project, &release.version, &claims.classifiers)?;
+            store.record_project_urls(project, &release.version, &claims.urls)?;
             crawled.metadata_read += 1;
         }
         Ok(None) => {}

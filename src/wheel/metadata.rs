@@ -118,6 +118,30 @@ pub fn classifiers(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `Project-URL` fields of core metadata as `(label, url)` in file order, after the
+/// `Home-page` (labelled `Homepage`) when there is one; fields without a URL are dropped.
+pub fn project_urls(text: &str) -> Vec<(String, String)> {
+    let mut home = None;
+    let mut urls = Vec::new();
+    for (key, value) in headers(text) {
+        if key.eq_ignore_ascii_case("home-page") {
+            let url = value.trim();
+            if !url.is_empty() && !url.eq_ignore_ascii_case("UNKNOWN") {
+                home = Some(("Homepage".to_string(), url.to_string()));
+            }
+        } else if key.eq_ignore_ascii_case("project-url") {
+            // `Label, URL`: the label may not hold a comma, the URL may.
+            if let Some((label, url)) = value.split_once(',') {
+                let (label, url) = (label.trim(), url.trim());
+                if !url.is_empty() {
+                    urls.push((label.to_string(), url.to_string()));
+                }
+            }
+        }
+    }
+    home.into_iter().chain(urls).collect()
+}
+
 /// The `Requires-Dist` values of core metadata (PEP 508 requirements), in order.
 pub fn requires_dist(text: &str) -> Vec<String> {
     headers(text)
@@ -479,6 +503,30 @@ mod tests {
     }
 
     /// Header lines are folded and handed over one at a time, the last one included.
+    #[test]
+    fn project_urls_are_label_and_url_with_the_home_page_first() {
+        let text = "Metadata-Version: 2.1\nName: x\nVersion: 1\n\
+Project-URL: Source Code, https://github.com/o/x\n\
+Project-URL: Bug Tracker,https://github.com/o/x/issues?q=a,b\n\
+Project-URL: no url here\n\
+Home-page: https://x.example\n\nProject-URL: Body, https://not.a.header\n";
+        assert_eq!(
+            project_urls(text),
+            [
+                ("Homepage".to_string(), "https://x.example".to_string()),
+                (
+                    "Source Code".to_string(),
+                    "https://github.com/o/x".to_string()
+                ),
+                (
+                    "Bug Tracker".to_string(),
+                    "https://github.com/o/x/issues?q=a,b".to_string()
+                ),
+            ]
+        );
+        assert!(project_urls("Name: x\nHome-page: UNKNOWN\n").is_empty());
+    }
+
     #[test]
     fn headers_stream_with_continuations() {
         let text = "\u{feff}A: 1\r\nB: two\n  lines\n   \n\tthree\nC:3\nno colon\nD: 4\n\nE: body";
