@@ -253,6 +253,17 @@ fn json_parses_and_tells_readiness() {
             serde_json::from_str(&std::fs::read_to_string(out.join(f)).unwrap()).unwrap();
         assert_eq!(one["schema"], 2, "{f}");
     }
+    // Since when, from the crawl's searches: per main platform, and the headline the
+    // newest of them.
+    let fast: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("api/projects/fastlib.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(fast["since"]["linux-x86_64"]["3.14t"], "2.0");
+    assert_eq!(fast["since"]["macos-arm64"]["3.14t"], "2.0");
+    assert_eq!(fast["first_ready"]["3.14t"], "2.0");
+    assert_eq!(fast["first_ready_proven"]["3.14t"], true);
+    assert_eq!(fast["first_ready_note"]["3.14t"], serde_json::Value::Null);
     let slow: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("api/projects/slowext.json")).unwrap(),
     )

@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::tier;
 use crate::inspect::verdict::Verdict;
 use crate::scan::Readiness;
-use crate::store::{CrawlRunSummary, SiteReadinessRow, Store, StoreError};
+use crate::store::{
+    CrawlRunSummary, FirstReady, FirstReadyBasis, SiteReadinessRow, Store, StoreError,
+};
 use crate::wheel::Platform;
 
 /// The interpreters the overview always shows, even before any data names them.
@@ -98,8 +100,22 @@ pub struct ProjectData {
     /// Per interpreter: the oldest release with a wheel for that free-threaded ABI (by file
     /// name, every release the index lists), the earliest a native release could be ready.
     pub first_free_threaded_wheel: Vec<Option<String>>,
+    /// Per interpreter: what the crawl's first-ready search saw against "once ready, stays
+    /// ready", in words (an older release ready before a not-ready one; an undecided
+    /// release just before the first ready one).
+    pub first_ready_note: Vec<Option<String>>,
+    /// Per main platform of the latest release: since which release each interpreter is
+    /// ready there (the crawl's search), `None` where it is not ready or was not searched.
+    pub since: Vec<PlatformSince>,
     /// The latest release's modules, per interpreter and platform.
     pub modules: Vec<ModuleRow>,
+}
+
+/// Since when one platform is ready, per interpreter (aligned with `SiteData::pythons`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformSince {
+    pub platform: String,
+    pub versions: Vec<Option<String>>,
 }
 
 /// Readiness of one platform per interpreter (aligned with `SiteData::pythons`).
@@ -217,6 +233,11 @@ fn platform_order(name: &str) -> (usize, String) {
         .position(|p| p.name() == name)
         .unwrap_or(Platform::ALL.len());
     (pos, name.to_string())
+}
+
+/// Versions in PEP 440 order; ones that do not parse first.
+fn version_order(v: &str) -> Option<pep440_rs::Version> {
+    v.parse().ok()
 }
 
 /// Interpreters in the order pages show them: by version (`3.13t` before `3.14t`), names
@@ -609,6 +630,58 @@ fn project_data(
         proven.push(version.is_some() && (older_not_ready || bounded));
         first.push(version);
     }
+    // The crawl's searches per main platform, where they cover every main platform the
+    // latest release is ready on, replace what the evaluated releases alone can tell.
+    let searched = store.first_ready(&p.project)?;
+    let mut notes = vec![None; pythons.len()];
+    let mut since: Vec<PlatformSince> = Vec::new();
+    for (i, py) in pythons.iter().enumerate() {
+        if summary[i] != Some(Readiness::Ready) {
+            continue;
+        }
+        let ready_on: Vec<&str> = latest_cells
+            .and_then(|c| c.get(py))
+            .map(|plats| {
+                plats
+                    .iter()
+                    .filter(|(pl, r)| {
+                        tier::is_main(pl) && pl.as_str() != tier::ANY && **r == Readiness::Ready
+                    })
+                    .map(|(pl, _)| pl.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rows: Vec<&FirstReady> = ready_on
+            .iter()
+            .filter_map(|pl| {
+                searched
+                    .iter()
+                    .find(|f| f.python == *py && f.platform == *pl)
+            })
+            .collect();
+        for f in &rows {
+            let at = match since.iter().position(|s| s.platform == f.platform) {
+                Some(at) => at,
+                None => {
+                    since.push(PlatformSince {
+                        platform: f.platform.clone(),
+                        versions: vec![None; pythons.len()],
+                    });
+                    since.len() - 1
+                }
+            };
+            since[at].versions[i] = Some(f.version.clone());
+        }
+        if ready_on.is_empty() || rows.len() != ready_on.len() {
+            continue;
+        }
+        if let Some((version, is_proven, note)) = headline_since(&rows) {
+            first[i] = Some(version);
+            proven[i] = is_proven;
+            notes[i] = note;
+        }
+    }
+    since.sort_by_key(|s| platform_order(&s.platform));
 
     let mut modules = Vec::new();
     let mut classifiers = None;
@@ -659,8 +732,34 @@ fn project_data(
         first_ready: first,
         first_ready_proven: proven,
         first_free_threaded_wheel,
+        first_ready_note: notes,
+        since,
         modules,
     })
+}
+
+/// Since when an interpreter is ready on every main platform, from each platform's first
+/// ready release: the newest of them, whether it is proven the first (a tie is proven when
+/// one of them is), and what the search saw against monotony, in words.
+fn headline_since(rows: &[&FirstReady]) -> Option<(String, bool, Option<String>)> {
+    let key = |f: &FirstReady| {
+        let proven = !matches!(f.basis, FirstReadyBasis::Undecided(_));
+        (version_order(&f.version), proven)
+    };
+    let newest = rows.iter().max_by(|a, b| key(a).cmp(&key(b)))?;
+    let note = match (&newest.basis, &newest.earlier_ready) {
+        (FirstReadyBasis::Undecided(v), _) if !v.is_empty() => Some(format!(
+            "{v}, just before, could not be judged: the first ready release may be older"
+        )),
+        (FirstReadyBasis::Undecided(_), _) => {
+            Some("the release before it is no longer listed".to_string())
+        }
+        (FirstReadyBasis::AfterNotReady(before), Some(earlier)) => Some(format!(
+            "not monotone: {earlier} was ready too, then {before} was not"
+        )),
+        _ => None,
+    };
+    Some((newest.version.clone(), key(newest).1, note))
 }
 
 /// Where the release's classifier claim and its wheels' readiness part ways.
@@ -723,6 +822,50 @@ mod tests {
         assert!(abi_serves("abi3.abi3t", "3.15t"));
         assert!(!abi_serves("abi3.abi3t", "3.14t"));
         assert!(!abi_serves("cp314", "3.14t"));
+    }
+
+    fn found(platform: &str, version: &str, basis: FirstReadyBasis) -> FirstReady {
+        FirstReady {
+            python: "3.14t".into(),
+            platform: platform.into(),
+            version: version.into(),
+            basis,
+            earlier_ready: None,
+            wheels_read: 3,
+            analyzer_version: "r".into(),
+        }
+    }
+
+    #[test]
+    fn the_headline_is_ready_since_the_newest_platform_first_ready_release() {
+        use FirstReadyBasis::*;
+        let linux = found("linux-x86_64", "2.10", AfterNotReady("2.9".into()));
+        let mac = found("macos-arm64", "2.9", OldestRelease);
+        assert_eq!(
+            headline_since(&[&linux, &mac]),
+            Some(("2.10".into(), true, None)),
+            "PEP 440 order, not text order"
+        );
+        // A tie: proven when one platform proves it.
+        let win = found("windows-amd64", "2.10", Undecided("2.9".into()));
+        assert!(headline_since(&[&win, &linux]).unwrap().1);
+        let (_, proven, note) = headline_since(&[&win]).unwrap();
+        assert!(!proven);
+        assert!(
+            note.unwrap()
+                .contains("2.9, just before, could not be judged")
+        );
+        let back = FirstReady {
+            earlier_ready: Some("1.0".into()),
+            ..found("linux-x86_64", "3.0", AfterNotReady("2.0".into()))
+        };
+        let (_, proven, note) = headline_since(&[&back]).unwrap();
+        assert!(proven);
+        assert_eq!(
+            note.as_deref(),
+            Some("not monotone: 1.0 was ready too, then 2.0 was not")
+        );
+        assert_eq!(headline_since(&[]), None);
     }
 
     #[test]

@@ -75,6 +75,8 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         "first_ready": by_python(&p.first_ready),
         "first_free_threaded_wheel": by_python(&p.first_free_threaded_wheel),
         "first_ready_proven": Value::Object(site.pythons.iter().cloned().zip(p.first_ready_proven.iter().map(|b| Value::Bool(*b))).collect()),
+        "first_ready_note": by_python(&p.first_ready_note),
+        "since": Value::Object(p.since.iter().map(|s| (s.platform.clone(), by_python(&s.versions))).collect()),
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
         "page": format!("{base}projects/{name}.html"),

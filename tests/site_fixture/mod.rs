@@ -9,7 +9,9 @@ use std::process::Command;
 use gilfree::index::DistFile;
 use gilfree::inspect::verdict::{Binder, ModuleVerdict, Reason, Verdict};
 use gilfree::scan::Readiness;
-use gilfree::store::{AnalysisKey, AnalysisRecord, CrawlProject, ReleaseReadiness, Store};
+use gilfree::store::{
+    AnalysisKey, AnalysisRecord, CrawlProject, FirstReady, FirstReadyBasis, ReleaseReadiness, Store,
+};
 
 pub const ANALYZER: &str = "0.1.0+site-test";
 pub const BETA: &str = "Programming Language :: Python :: Free Threading :: 2 - Beta";
@@ -375,6 +377,54 @@ pub fn fill(path: &Path) {
         )
         .unwrap();
     store.finish_crawl_run(run, &Default::default()).unwrap();
+
+    // What the crawl's first-ready searches found.
+    let since = |python: &str, platform: &str, version: &str, basis| FirstReady {
+        python: python.into(),
+        platform: platform.into(),
+        version: version.into(),
+        basis,
+        earlier_ready: None,
+        wheels_read: 1,
+        analyzer_version: ANALYZER.into(),
+    };
+    let after = |v: &str| FirstReadyBasis::AfterNotReady(v.into());
+    store
+        .record_first_ready(
+            "fastlib",
+            &[
+                since("3.14t", "linux-x86_64", "2.0", after("1.0")),
+                since("3.14t", "macos-arm64", "2.0", after("1.0")),
+            ],
+            &[],
+        )
+        .unwrap();
+    store
+        .record_first_ready(
+            "tiered",
+            &[
+                since("3.14t", "linux-x86_64", "1.0", after("0.9")),
+                since(
+                    "3.14t",
+                    "macos-arm64",
+                    "1.0",
+                    FirstReadyBasis::Undecided("0.9".into()),
+                ),
+            ],
+            &[],
+        )
+        .unwrap();
+    store
+        .record_project_urls(
+            "slowext",
+            "3.1",
+            &[
+                ("Homepage", "https://slowext.example"),
+                ("Source", "https://github.com/slowext/slowext"),
+                ("Bug Tracker", "https://github.com/slowext/slowext/issues"),
+            ],
+        )
+        .unwrap();
 }
 
 /// A store filled by [`fill`] and the site built from it with `gilfree site`.

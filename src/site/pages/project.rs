@@ -36,7 +36,14 @@ pub struct Answer {
 pub struct GridRow {
     pub platform: String,
     pub main: bool,
-    pub cells: Vec<Cell>,
+    pub cells: Vec<GridCell>,
+}
+
+/// One cell of the grid: the readiness, and since which release where the crawl found it.
+pub struct GridCell {
+    pub cell: Cell,
+    /// "since 2.1.0", or empty.
+    pub since: String,
 }
 
 /// One target's verdict of a module.
@@ -117,7 +124,7 @@ fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
 fn since(site: &SiteData, p: &ProjectData, i: usize) -> String {
     let py = &site.pythons[i];
     let wheel = p.first_free_threaded_wheel[i].as_deref();
-    match (&p.first_ready[i], p.first_ready_proven[i]) {
+    let words = match (&p.first_ready[i], p.first_ready_proven[i]) {
         (Some(v), true) if wheel == Some(v.as_str()) => {
             format!("since {v}, its first release with {py} wheels")
         }
@@ -129,6 +136,10 @@ fn since(site: &SiteData, p: &ProjectData, i: usize) -> String {
             _ => format!("since {v} at the latest (older releases not crawled)"),
         },
         (None, _) => String::new(),
+    };
+    match &p.first_ready_note[i] {
+        Some(note) if !words.is_empty() => format!("{words} ({note})"),
+        _ => words,
     }
 }
 
@@ -336,7 +347,21 @@ pub(super) fn page(site: &SiteData, p: &ProjectData) -> ProjectPage {
                 pc.platform.clone()
             },
             main: tier::is_main(&pc.platform),
-            cells: pc.cells.iter().map(|r| cell(*r)).collect(),
+            cells: pc
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(i, r)| GridCell {
+                    cell: cell(*r),
+                    since: p
+                        .since
+                        .iter()
+                        .find(|s| s.platform == pc.platform)
+                        .and_then(|s| s.versions.get(i)?.as_deref())
+                        .map(|v| format!("since {v}"))
+                        .unwrap_or_default(),
+                })
+                .collect(),
         })
         .collect();
     // Main platforms first, in their own order; the others after, as crawled.
