@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::links::{ProjectLinks, project_links};
 use super::tier;
 use crate::inspect::verdict::Verdict;
 use crate::scan::Readiness;
@@ -109,6 +110,8 @@ pub struct ProjectData {
     pub since: Vec<PlatformSince>,
     /// The latest release's modules, per interpreter and platform.
     pub modules: Vec<ModuleRow>,
+    /// Its repository and issue tracker, from the latest release's metadata.
+    pub links: ProjectLinks,
 }
 
 /// Since when one platform is ready, per interpreter (aligned with `SiteData::pythons`).
@@ -685,6 +688,7 @@ fn project_data(
 
     let mut modules = Vec::new();
     let mut classifiers = None;
+    let mut links = ProjectLinks::default();
     if let Some(version) = p.latest.as_deref() {
         let mut seen = BTreeSet::new();
         let mut analyses = store.site_release_analyses(&p.project, version)?;
@@ -715,6 +719,7 @@ fn project_data(
             }
         }
         classifiers = store.classifiers(&p.project, version)?;
+        links = project_links(&store.project_urls(&p.project, version)?.unwrap_or_default());
     }
     let disagreement = disagreement(classifiers.as_deref(), pythons, &summary);
     Ok(ProjectData {
@@ -735,6 +740,7 @@ fn project_data(
         first_ready_note: notes,
         since,
         modules,
+        links,
     })
 }
 

@@ -79,6 +79,7 @@ fn project_summary(site: &SiteData, p: &ProjectData) -> Value {
         "since": Value::Object(p.since.iter().map(|s| (s.platform.clone(), by_python(&s.versions))).collect()),
         "classifiers": p.classifiers,
         "disagreement": p.disagreement,
+        "links": p.links,
         "page": format!("{base}projects/{name}.html"),
         "json": p.native.then(|| format!("{base}api/projects/{name}.json")),
         "badges": Value::Object(site.pythons.iter().zip(&p.summary).map(|(py, r)| (py.clone(), Value::String(format!("{base}{}", project_badge(p, py, *r))))).collect()),

@@ -11,6 +11,7 @@ pub mod charts;
 pub mod command;
 pub mod data;
 pub mod json;
+pub mod links;
 pub mod pages;
 pub mod tier;
 

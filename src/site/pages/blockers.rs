@@ -11,6 +11,7 @@ use askama::Template;
 use super::{Layout, layout, project_href};
 use crate::inspect::verdict::Verdict;
 use crate::site::data::{ProjectData, SiteData};
+use crate::site::links::ProjectLinks;
 use crate::site::slug;
 
 /// Projects per blockers page.
@@ -39,6 +40,8 @@ pub struct BlockerProject {
     pub modules: Vec<BlockerModule>,
     /// The fixes of its modules' binders, each once: (binder, fix).
     pub fixes: Vec<(String, String)>,
+    /// Its repository and issue tracker, when its metadata names them.
+    pub links: ProjectLinks,
 }
 
 /// One binder's share of the blockers.
@@ -151,6 +154,7 @@ pub fn project_blockers(site: &SiteData, p: &ProjectData) -> Option<BlockerProje
         version: p.latest.clone().unwrap_or_default(),
         modules,
         fixes,
+        links: p.links.clone(),
     })
 }
 

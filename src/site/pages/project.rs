@@ -10,6 +10,7 @@ use super::{Cell, Layout, blockers, cell, claim, layout};
 use crate::inspect::verdict::Verdict;
 use crate::scan::Readiness;
 use crate::site::data::{ModuleRow, ProjectData, SiteData, keeps_gil_off};
+use crate::site::links::ProjectLinks;
 use crate::site::tier::{self, platform_set};
 use crate::site::{project_badge, readiness_label, slug};
 
@@ -107,6 +108,8 @@ pub struct ProjectPage {
     /// JSON of the project (`None`: pure projects are in `api/projects.json` only).
     pub json: Option<String>,
     pub issue: Option<String>,
+    /// Its repository and issue tracker, when its metadata names them.
+    pub links: ProjectLinks,
     /// Whether links meant for elsewhere (badge snippets) are absolute.
     pub absolute: bool,
 }
@@ -421,6 +424,7 @@ pub(super) fn page(site: &SiteData, p: &ProjectData) -> ProjectPage {
             .native
             .then(|| format!("../api/projects/{}.json", slug(&p.name))),
         issue: blockers::project_blockers(site, p).map(|b| blockers::issue_text(site, p, &b)),
+        links: p.links.clone(),
         absolute: site.base_url.is_some(),
     }
 }
