@@ -136,6 +136,14 @@ fn every_page_and_file_is_written() {
         assert_eq!(own, [&format!("projects/{p}.html")], "{p}");
     }
     assert!(written.contains("badges/_pure-3.14t.svg"));
+    // The search across the projects tables' pages links to a page for every name.
+    let names: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("api/names.json")).unwrap())
+            .unwrap();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for n in &names {
+        assert!(written.contains(&format!("projects/{n}.html")), "{n}");
+    }
 }
 
 #[test]

@@ -299,6 +299,15 @@ impl Driver {
     }
 
     /// The `data-search` names of the visible project rows, in order.
+    /// Waits up to ten seconds for `script` to return true.
+    fn wait_for(&self, script: &str) {
+        let start = Instant::now();
+        while self.script(script) != Value::Bool(true) {
+            assert!(start.elapsed() < Duration::from_secs(10), "waited for {script}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn visible_projects(&self) -> Vec<String> {
         let v = self.script(
             "return Array.from(document.querySelectorAll('#projects tbody tr'))\
@@ -422,6 +431,19 @@ fn search_filters_and_sorting_work_from_the_keyboard() {
     assert_eq!(driver.visible_projects(), ["slowext"]);
     driver.keys(&BACKSPACE.repeat(4));
     assert_eq!(driver.visible_projects().len(), 3);
+    // A project on another page of the table is offered as a link.
+    driver.keys("pure");
+    assert_eq!(driver.visible_projects(), Vec::<String>::new());
+    driver.wait_for("return document.querySelector('.elsewhere a') !== null;");
+    assert_eq!(
+        driver.script("return document.querySelector('.elsewhere a').getAttribute('href');"),
+        "projects/purepkg.html"
+    );
+    driver.keys(&BACKSPACE.repeat(4));
+    assert_eq!(
+        driver.script("return document.querySelector('.elsewhere').textContent;"),
+        ""
+    );
     // The readiness radios: Tab reaches the checked one, an arrow key picks the next.
     driver.tab_to("input[name=readiness]");
     driver.keys(ARROW_RIGHT);

@@ -102,6 +102,11 @@ pub(crate) fn write_all(site: &SiteData, out: &mut Output) -> Result<(), SiteErr
     let mut compact = all.to_string();
     compact.push('\n');
     out.write("api/projects.json", compact.as_bytes())?;
+    // Every project name by rank, for the projects tables' search across their pages.
+    let names: Vec<&str> = site.projects.iter().map(|p| p.name.as_str()).collect();
+    let mut names = serde_json::to_string(&names).expect("names serialize");
+    names.push('\n');
+    out.write("api/names.json", names.as_bytes())?;
     // Projects without native code have no modules or history worth a file of their own:
     // their entry in projects.json says everything.
     for p in site.projects.iter().filter(|p| p.native) {

@@ -31,11 +31,58 @@
       });
       if (status) { status.textContent = shown + " of " + rows.length + " shown"; }
     }
-    form.addEventListener("input", apply);
+    var elsewhere = setupElsewhere(form, rows);
+    form.addEventListener("input", function () { apply(); elsewhere(); });
     form.addEventListener("change", apply);
     form.addEventListener("submit", function (e) { e.preventDefault(); });
     form.hidden = false;
     apply();
+  }
+
+  // The page file of a project, as `gilfree site` names it.
+  function slug(name) {
+    var s = name.replace(/[^A-Za-z0-9._-]/g, "_");
+    return (s === "" || s.charAt(0) === ".") ? "_" + s : s;
+  }
+
+  // Projects on the other pages of the table that match the search, from api/names.json
+  // (every project by rank), read once when the search is first used. Served from disk, a
+  // browser may refuse the read: the search then covers this page only.
+  function setupElsewhere(form, rows) {
+    var url = form.getAttribute("data-names");
+    var out = form.querySelector(".elsewhere");
+    var search = form.querySelector("input[type=search]");
+    if (!url || !out || !search || !window.fetch) { return function () {}; }
+    var here = {};
+    rows.forEach(function (r) { here[r.getAttribute("data-search")] = true; });
+    var names = null, asked = false;
+    function show() {
+      var q = search.value.trim().toLowerCase();
+      out.textContent = "";
+      if (q.length < 2 || !names) { return; }
+      var found = names.filter(function (n) { return !here[n] && n.indexOf(q) >= 0; });
+      if (!found.length) { return; }
+      out.appendChild(document.createTextNode("On other pages: "));
+      found.slice(0, 10).forEach(function (n, i) {
+        if (i) { out.appendChild(document.createTextNode(", ")); }
+        var a = document.createElement("a");
+        a.href = "projects/" + slug(n) + ".html";
+        a.textContent = n;
+        out.appendChild(a);
+      });
+      if (found.length > 10) {
+        out.appendChild(document.createTextNode(" and " + (found.length - 10) + " more"));
+      }
+    }
+    return function () {
+      if (!asked && search.value.trim().length >= 2) {
+        asked = true;
+        fetch(url).then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (list) { names = Array.isArray(list) ? list : []; show(); })
+          .catch(function () { names = []; });
+      }
+      show();
+    };
   }
 
   function cellValue(row, index, numeric) {
