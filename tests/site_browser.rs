@@ -303,7 +303,10 @@ impl Driver {
     fn wait_for(&self, script: &str) {
         let start = Instant::now();
         while self.script(script) != Value::Bool(true) {
-            assert!(start.elapsed() < Duration::from_secs(10), "waited for {script}");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "waited for {script}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -30,8 +30,11 @@ const MAX_ROUNDS: usize = 20;
 pub enum State {
     /// Its wheel has not been read yet (the file name of the wheel to read).
     Unread(String),
-    /// It keeps the GIL off (ready or pure).
+    /// It keeps the GIL off with native code.
     Ready,
+    /// It keeps the GIL off with no native code (a pure wheel): ready for the search's
+    /// bounds, but not evidence that native readiness came and went.
+    Pure,
     /// It does not (turns the GIL on, has no wheel for the target, only an sdist).
     NotReady,
     /// Its wheel was read and the verdict is unknown.
@@ -42,7 +45,8 @@ impl State {
     /// The state a readiness judged for the release gives.
     pub fn of(readiness: Readiness) -> State {
         match readiness {
-            Readiness::Ready | Readiness::Pure => State::Ready,
+            Readiness::Ready => State::Ready,
+            Readiness::Pure => State::Pure,
             Readiness::Unknown => State::Undecided,
             Readiness::GilFallback
             | Readiness::NoWheel
@@ -127,7 +131,7 @@ impl Search {
                     Some(readiness) => State::of(readiness),
                     None => match select::pick(r, python, Some(platform), false) {
                         Pick::Wheel(wheel, _) => State::Unread(wheel.to_string()),
-                        Pick::Pure(..) => State::Ready,
+                        Pick::Pure(..) => State::Pure,
                         Pick::NoWheel(_)
                         | Pick::SourceOnly
                         | Pick::PythonExcluded(_)
@@ -162,7 +166,7 @@ impl Search {
         // The oldest known-ready release above it; every release between is unread or
         // undecided.
         let hi = (start..=last)
-            .find(|&i| self.states[i] == State::Ready)
+            .find(|&i| matches!(self.states[i], State::Ready | State::Pure))
             .unwrap_or(last);
         let unread: Vec<usize> = (start..hi)
             .filter(|&i| matches!(self.states[i], State::Unread(_)))
@@ -342,8 +346,8 @@ pub fn search_project(
 mod tests {
     use super::*;
 
-    /// A search over states given as letters: `r` ready, `n` not ready, `u` undecided, `?`
-    /// unread; versions are `1`, `2`, …
+    /// A search over states given as letters: `r` ready, `p` pure, `n` not ready, `u`
+    /// undecided, `?` unread; versions are `1`, `2`, …
     fn search(states: &str) -> Search {
         let releases = states
             .chars()
@@ -352,6 +356,7 @@ mod tests {
                 let v = (i + 1).to_string();
                 let s = match c {
                     'r' => State::Ready,
+                    'p' => State::Pure,
                     'n' => State::NotReady,
                     'u' => State::Undecided,
                     _ => State::Unread(format!("demo-{v}.whl")),
@@ -438,11 +443,19 @@ mod tests {
 
     #[test]
     fn readiness_that_went_back_and_forth_is_reported() {
-        // Pure releases (ready), then native ones without a free-threaded wheel, then ready.
+        // Ready native releases, then ones that are not, then ready again.
         let (step, _) = run("rrnn??r", "rrnnnrr");
         assert_eq!(
             step,
             found("6", Basis::AfterNotReady("5".into()), Some("2"), 2)
+        );
+        // Pure placeholder releases before the native ones are not such evidence, but a
+        // pure release counts as ready where it bounds the search.
+        let (step, _) = run("ppnn??r", "ppnnnrr");
+        assert_eq!(step, found("6", Basis::AfterNotReady("5".into()), None, 2));
+        assert_eq!(
+            run("nnp?r", "nnprr").0,
+            found("3", Basis::AfterNotReady("2".into()), None, 0)
         );
     }
 
