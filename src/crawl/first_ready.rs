@@ -35,8 +35,11 @@ pub enum State {
     /// It keeps the GIL off with no native code (a pure wheel): ready for the search's
     /// bounds, but not evidence that native readiness came and went.
     Pure,
-    /// It does not (turns the GIL on, has no wheel for the target, only an sdist).
+    /// Its wheel turns the GIL on.
     NotReady,
+    /// It has no free-threaded wheel for the target (no wheel for it, only an sdist, a
+    /// `requires-python` that excludes it): settled by its file names.
+    NoWheel,
     /// Its wheel was read and the verdict is unknown.
     Undecided,
 }
@@ -48,10 +51,10 @@ impl State {
             Readiness::Ready => State::Ready,
             Readiness::Pure => State::Pure,
             Readiness::Unknown => State::Undecided,
-            Readiness::GilFallback
-            | Readiness::NoWheel
-            | Readiness::SourceOnly
-            | Readiness::PythonExcluded => State::NotReady,
+            Readiness::GilFallback => State::NotReady,
+            Readiness::NoWheel | Readiness::SourceOnly | Readiness::PythonExcluded => {
+                State::NoWheel
+            }
         }
     }
 }
@@ -62,8 +65,8 @@ pub struct Found {
     /// The first release of the ready run that ends at the latest.
     pub version: String,
     pub basis: Basis,
-    /// An older release that was ready before a not-ready one: readiness went back and
-    /// forth, and `version` is where it last became ready.
+    /// The first release of an older run of ready releases, before a not-ready one:
+    /// readiness went back and forth, and `version` is where it last became ready.
     pub earlier_ready: Option<String>,
     /// Wheels read for the search.
     pub read: u32,
@@ -135,7 +138,7 @@ impl Search {
                         Pick::NoWheel(_)
                         | Pick::SourceOnly
                         | Pick::PythonExcluded(_)
-                        | Pick::Nothing => State::NotReady,
+                        | Pick::Nothing => State::NoWheel,
                     },
                 };
                 (r.version.clone(), state)
@@ -160,37 +163,10 @@ impl Search {
         if self.states[last] != State::Ready {
             return Step::NotReady;
         }
-        // The newest release known not ready bounds the run of ready releases from below.
-        let lo = self.states.iter().rposition(|s| *s == State::NotReady);
-        let start = lo.map_or(0, |l| l + 1);
-        // The oldest known-ready release above it; every release between is unread or
-        // undecided.
-        let hi = (start..=last)
-            .find(|&i| matches!(self.states[i], State::Ready | State::Pure))
-            .unwrap_or(last);
-        let unread: Vec<usize> = (start..hi)
-            .filter(|&i| matches!(self.states[i], State::Unread(_)))
-            .collect();
-        // Undecided releases just below `hi` cannot be passed by bisection: read the
-        // unread ones above the newest undecided one first.
-        let newest_undecided = (start..hi)
-            .rev()
-            .find(|&i| self.states[i] == State::Undecided);
-        let open: Vec<usize> = match newest_undecided {
-            Some(u) => unread.into_iter().filter(|&i| i > u).collect(),
-            None => unread,
+        let (hi, lo, newest_undecided) = match self.run_start(last) {
+            Ok(found) => found,
+            Err(at) => return self.read_at(at),
         };
-        if !open.is_empty() {
-            let at = open[open.len() / 2];
-            let State::Unread(wheel) = &self.states[at] else {
-                unreachable!("open holds unread releases only")
-            };
-            return Step::Read {
-                at,
-                version: self.versions[at].clone(),
-                wheel: wheel.clone(),
-            };
-        }
         let basis = match (newest_undecided, lo) {
             (Some(u), _) if u + 1 == hi => Basis::Undecided(self.versions[u].clone()),
             (_, Some(l)) if l + 1 == hi => Basis::AfterNotReady(self.versions[l].clone()),
@@ -198,18 +174,73 @@ impl Search {
             // Only reachable when the releases between are undecided.
             _ => Basis::Undecided(self.versions[hi - 1].clone()),
         };
-        let earlier_ready = lo.and_then(|l| {
-            self.states[..l]
+        // A release without a free-threaded wheel between ready ones (an upload that
+        // missed it) is how readiness usually comes and goes: below such a gap, the newest
+        // release that had a wheel tells whether an older run of ready releases exists.
+        // Read it, and if it was ready, find where that run began. (Below a release whose
+        // module turns the GIL on, older releases are taken to be not ready unless an
+        // earlier run judged one ready.)
+        let mut earlier_ready = None;
+        if let Some(l) = lo
+            && let Some(p) = self.states[..l]
                 .iter()
-                .rposition(|s| *s == State::Ready)
-                .map(|i| self.versions[i].clone())
-        });
+                .rposition(|s| !matches!(s, State::NoWheel | State::Pure))
+        {
+            match &self.states[p] {
+                State::Unread(_) if self.states[l] == State::NoWheel => return self.read_at(p),
+                State::Ready => match self.run_start(p) {
+                    Ok((first, _, _)) => earlier_ready = Some(self.versions[first].clone()),
+                    Err(at) => return self.read_at(at),
+                },
+                _ => {}
+            }
+        }
         Step::Found(Found {
             version: self.versions[hi].clone(),
             basis,
             earlier_ready,
             read: self.read,
         })
+    }
+
+    /// Where the run of ready releases that ends at `end` (ready) begins: `Ok((first,
+    /// newest not-ready release below, newest undecided release between))`, or `Err(at)`:
+    /// read the release at `at` first.
+    fn run_start(&self, end: usize) -> Result<(usize, Option<usize>, Option<usize>), usize> {
+        let lo = self.states[..end]
+            .iter()
+            .rposition(|s| matches!(s, State::NotReady | State::NoWheel));
+        let start = lo.map_or(0, |l| l + 1);
+        // The oldest known-ready release above it; every release between is unread or
+        // undecided.
+        let hi = (start..=end)
+            .find(|&i| matches!(self.states[i], State::Ready | State::Pure))
+            .unwrap_or(end);
+        // Undecided releases just below `hi` cannot be passed by bisection: read the
+        // unread ones above the newest undecided one first.
+        let newest_undecided = (start..hi)
+            .rev()
+            .find(|&i| self.states[i] == State::Undecided);
+        let open: Vec<usize> = (newest_undecided.map_or(start, |u| u + 1)..hi)
+            .filter(|&i| matches!(self.states[i], State::Unread(_)))
+            .collect();
+        match open.get(open.len() / 2) {
+            Some(&at) => Err(at),
+            None => Ok((hi, lo, newest_undecided)),
+        }
+    }
+
+    /// The step that reads the release at `at` (unread).
+    fn read_at(&self, at: usize) -> Step {
+        let wheel = match &self.states[at] {
+            State::Unread(wheel) => wheel.clone(),
+            _ => String::new(),
+        };
+        Step::Read {
+            at,
+            version: self.versions[at].clone(),
+            wheel,
+        }
     }
 }
 
@@ -346,8 +377,8 @@ pub fn search_project(
 mod tests {
     use super::*;
 
-    /// A search over states given as letters: `r` ready, `p` pure, `n` not ready, `u`
-    /// undecided, `?` unread; versions are `1`, `2`, …
+    /// A search over states given as letters: `r` ready, `p` pure, `n` turns the GIL on,
+    /// `w` no free-threaded wheel, `u` undecided, `?` unread; versions are `1`, `2`, …
     fn search(states: &str) -> Search {
         let releases = states
             .chars()
@@ -358,6 +389,7 @@ mod tests {
                     'r' => State::Ready,
                     'p' => State::Pure,
                     'n' => State::NotReady,
+                    'w' => State::NoWheel,
                     'u' => State::Undecided,
                     _ => State::Unread(format!("demo-{v}.whl")),
                 };
@@ -425,7 +457,7 @@ mod tests {
     #[test]
     fn releases_settled_by_file_names_need_no_reading() {
         // No free-threaded wheel before the 4th: the first with one is proven first.
-        let (step, reads) = run("nnn???r", "nnnrrrr");
+        let (step, reads) = run("www???r", "wwwrrrr");
         assert_eq!(step, found("4", Basis::AfterNotReady("3".into()), None, 2));
         assert_eq!(reads.len(), 2);
         // Ready since the oldest release considered.
@@ -443,15 +475,32 @@ mod tests {
 
     #[test]
     fn readiness_that_went_back_and_forth_is_reported() {
-        // Ready native releases, then ones that are not, then ready again.
-        let (step, _) = run("rrnn??r", "rrnnnrr");
+        // A release without a free-threaded wheel between ready ones: the older run of
+        // ready releases is found too, and where it began.
+        let (step, reads) = run("???w??r", "rrrwrrr");
         assert_eq!(
             step,
-            found("6", Basis::AfterNotReady("5".into()), Some("2"), 2)
+            found("5", Basis::AfterNotReady("4".into()), Some("1"), 5)
         );
-        // Pure placeholder releases before the native ones are not such evidence, but a
-        // pure release counts as ready where it bounds the search.
-        let (step, _) = run("ppnn??r", "ppnnnrr");
+        assert_eq!(reads.len(), 5);
+        // Below the gap the newest release with a wheel was not ready: nothing older.
+        let (step, reads) = run("???w??r", "nnnwrrr");
+        assert_eq!(step, found("5", Basis::AfterNotReady("4".into()), None, 3));
+        assert_eq!(reads, [5, 4, 2]);
+        // What earlier runs judged counts without reading.
+        let (step, reads) = run("rr?wr?r", "rrrwrrr");
+        assert_eq!(
+            step,
+            found("5", Basis::AfterNotReady("4".into()), Some("1"), 1)
+        );
+        assert_eq!(reads, [2]);
+        // Below a release that turns the GIL on, nothing is read.
+        let (step, reads) = run("rrnn??r", "rrnnnrr");
+        assert_eq!(step, found("6", Basis::AfterNotReady("5".into()), None, 2));
+        assert_eq!(reads.len(), 2);
+        // Pure placeholder releases are not an older run; a pure release bounds the
+        // search as a ready one.
+        let (step, _) = run("ppww??r", "ppwwnrr");
         assert_eq!(step, found("6", Basis::AfterNotReady("5".into()), None, 2));
         assert_eq!(
             run("nnp?r", "nnprr").0,

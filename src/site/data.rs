@@ -761,7 +761,7 @@ fn headline_since(rows: &[&FirstReady]) -> Option<(String, bool, Option<String>)
             Some("the release before it is no longer listed".to_string())
         }
         (FirstReadyBasis::AfterNotReady(before), Some(earlier)) => Some(format!(
-            "not monotone: {earlier} was ready too, then {before} was not"
+            "not monotone: it was ready from {earlier} on too, until {before}"
         )),
         _ => None,
     };
@@ -869,7 +869,7 @@ mod tests {
         assert!(proven);
         assert_eq!(
             note.as_deref(),
-            Some("not monotone: 1.0 was ready too, then 2.0 was not")
+            Some("not monotone: it was ready from 1.0 on too, until 2.0")
         );
         assert_eq!(headline_since(&[]), None);
     }

@@ -39,7 +39,7 @@ pub struct FirstReady {
     pub platform: String,
     pub version: String,
     pub basis: FirstReadyBasis,
-    /// An older release that was ready before a not-ready one.
+    /// The first release of an older run of ready releases, before a not-ready one.
     pub earlier_ready: Option<String>,
     /// Wheels the search read.
     pub wheels_read: u32,

@@ -201,8 +201,8 @@ const V3_HISTORY_AND_URLS: &str = "
 -- project, interpreter and main platform, as a crawl's bisection found it; kept by later
 -- crawls while the latest stays ready. `basis`: after-not-ready (`before_id` was not
 -- ready), oldest-release (no older release considered), undecided (`before_id` was
--- undecided: the first may be older). `earlier_ready_id`: an older release that was ready
--- before a not-ready one (readiness went back and forth). `wheels_read`: what it cost.
+-- undecided: the first may be older). `earlier_ready_id`: the first release of an older
+-- run of ready releases (readiness went back and forth). `wheels_read`: what it cost.
 CREATE TABLE first_ready (
     project_id       INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     python           TEXT NOT NULL,
