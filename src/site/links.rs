@@ -100,9 +100,12 @@ mod tests {
             .collect()
     }
 
+    /// URLs given, repository and tracker expected.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
+
     #[test]
     fn labels_are_compared_as_pep_753_normalizes_them() {
-        let table: [(&[(&str, &str)], Option<&str>, Option<&str>); 6] = [
+        let table: [Case; 6] = [
             (
                 &[
                     ("Homepage", "https://numpy.org"),
