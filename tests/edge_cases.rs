@@ -130,6 +130,23 @@ EXPORT void *PyInit_edge(void) {{ void *out; return make_module(&out, &MODULE_DE
     )
 }
 
+/// PyO3's trampoline around the same: the init hook hands a closure that calls
+/// `make_module(&MODULE_DEF, gil_used)` to the function that catches panics
+/// (cryptography 46).
+fn pyo3_trampoline(gil_used: &str) -> String {
+    let hook = format!(
+        "EXPORT void *PyInit_edge(void) {{ void *out; return make_module(&out, &MODULE_DEF, {gil_used}); }}"
+    );
+    pyo3_closure(gil_used).replace(
+        &hook,
+        &format!(
+            "__attribute__((noipa)) static void *body(void) {{ void *out; return make_module(&out, &MODULE_DEF, {gil_used}); }}
+__attribute__((noipa)) static void *trampoline(void *(*f)(void)) {{ return f(); }}
+EXPORT void *PyInit_edge(void) {{ return trampoline(body); }}"
+        ),
+    )
+}
+
 /// gmpy2's shape: a static `{Py_mod_gil, 0}` slot that the init hook rewrites to 1 when
 /// `cond` holds, by walking the array for the gil slot's id, before returning the def.
 fn rewritten(cond: &str) -> String {
@@ -242,7 +259,10 @@ fn reads_address_arguments(cc: &str) -> bool {
 /// read, the answer is `unknown`, never a guess. Static slot arrays are read everywhere.
 fn expected_on(cc: &str, name: &str, variant: &str, want: (Verdict, Reason)) -> (Verdict, Reason) {
     let (calls, refs, stores) = reads(cc);
-    if name == "sp_set1_helper" && variant == "stripped" && cc == "arm-linux-gnueabihf-gcc" {
+    if (name == "sp_set1_helper" || name.starts_with("pyo3_closure_trampoline"))
+        && variant == "stripped"
+        && cc == "arm-linux-gnueabihf-gcc"
+    {
         // C built without unwind tables for ARM and stripped describes no function around
         // the static helper's call, and ARM text mixes code and literal pools: not read.
         return (Verdict::Unknown, Reason::SetGilRuntimeValue);
@@ -482,6 +502,18 @@ EXPORT void *PyInit_edge(void) {{
         (
             "pyo3_closure_used",
             pyo3_closure("1"),
+            Verdict::GilUsed,
+            Reason::SetGil0,
+        ),
+        (
+            "pyo3_closure_trampoline_not_used",
+            pyo3_trampoline("0"),
+            Verdict::GilNotUsed,
+            Reason::SetGil1,
+        ),
+        (
+            "pyo3_closure_trampoline_used",
+            pyo3_trampoline("1"),
             Verdict::GilUsed,
             Reason::SetGil0,
         ),

@@ -20,7 +20,7 @@ use verdict::{Binder, ModuleVerdict, Reason, Verdict};
 #[macro_export]
 macro_rules! analyzer_revision {
     () => {
-        "r11"
+        "r12"
     };
 }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use memchr::memmem;
 
 use super::code::{ArgValue, Code, Imports, Store};
-use super::model::{Binary, Pointer, Word};
+use super::model::{Arch, Binary, Pointer, Word};
 use super::verdict::{Binder, Reason, Verdict};
 
 /// Slot ids (3.13/3.14 numbering, then the 3.15 renumbering).
@@ -1202,8 +1202,29 @@ fn single_phase(
 fn pyo3_make_module(bin: &Binary, code: &Code, hook: u64, def: &Def, site: u64) -> Option<Finding> {
     // `ModuleDef` starts at most a few words before the `ffi::PyModuleDef` it holds.
     let holds_def = |a: u64| a <= def.addr && def.addr - a <= 64;
+    // The hook calls `make_module` itself, or (PyO3's trampoline) hands a closure that does
+    // to the function that catches panics: look in the functions whose start it references.
+    let refs = code.refs_within(hook, 128);
+    let closures = refs
+        .data
+        .iter()
+        .copied()
+        .filter_map(|a| {
+            // A Thumb function's address has bit 0 set; its start may or may not (from a
+            // symbol, or from the unwind table).
+            let thumb = (bin.arch == Arch::Arm).then_some(a & !1);
+            [Some(a), thumb]
+                .into_iter()
+                .flatten()
+                .find(|&a| a != hook && bin.function_at(a).is_some_and(|(start, _)| start == a))
+        })
+        .take(4);
     let mut calls = Vec::new();
-    for call in code.refs_within(hook, 128).call_sites {
+    let sites = refs
+        .call_sites
+        .into_iter()
+        .chain(closures.flat_map(|f| code.refs_within(f, 64).call_sites));
+    for call in sites {
         for n in 0..3 {
             if code.addr_arg_at_call(call, n).is_some_and(holds_def) {
                 calls.push((call, code.arg_at_call(call, n + 1)));
@@ -1214,6 +1235,10 @@ fn pyo3_make_module(bin: &Binary, code: &Code, hook: u64, def: &Def, site: u64) 
     let [(call, ArgValue::Const(gil_used @ (0 | 1)))] = calls[..] else {
         return None;
     };
+    let by = match bin.function_at(hook) {
+        Some((start, end)) if (start..end).contains(&call) => "the init hook",
+        _ => "the closure the init hook runs",
+    };
     let (verdict, reason, value) = if gil_used == 0 {
         (Verdict::GilNotUsed, Reason::SetGil1, "Py_MOD_GIL_NOT_USED")
     } else {
@@ -1223,7 +1248,7 @@ fn pyo3_make_module(bin: &Binary, code: &Code, hook: u64, def: &Def, site: u64) 
         verdict,
         reason,
         format!(
-            "PyUnstable_Module_SetGIL(m, !gil_used) at {} with gil_used = {} passed to ModuleDef::make_module by the init hook at {} ({value}; PyO3's module def at {})",
+            "PyUnstable_Module_SetGIL(m, !gil_used) at {} with gil_used = {} passed to ModuleDef::make_module by {by} at {} ({value}; PyO3's module def at {})",
             loc(bin, site),
             gil_used == 1,
             loc(bin, call),
