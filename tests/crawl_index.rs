@@ -798,3 +798,28 @@ fn no_first_ready_skips_the_search() {
     assert_eq!(doc["wheels"]["analyzed"], 1);
     assert!(first_ready_rows(&setup.db(), "demo").is_empty());
 }
+
+#[test]
+fn a_new_release_behind_a_serial_that_did_not_move_is_recorded_all_the_same() {
+    let index = TestIndex::start();
+    index.add_project(demo(7, &[]).stale_serial(41));
+    let setup = Setup::new();
+    let list = setup.list("l.txt", &["demo"]);
+    let flags = ["--python", "3.14t", "--no-first-ready"];
+    let doc = crawl(&index, &setup.db(), &list, &flags).json();
+    assert_eq!(doc["projects"]["changed"], 1);
+    // 8.0 appears, the serial stays: the page is recorded after all, and 8.0 evaluated.
+    index.add_project(demo(8, &[]).stale_serial(41));
+    let doc = crawl(&index, &setup.db(), &list, &flags).json();
+    assert_eq!(doc["projects"]["changed"], 1, "{doc}");
+    let rows = readiness_rows(&setup.db(), "demo");
+    assert!(
+        rows.contains(&"8.0 3.14t linux-x86_64 ready".to_string()),
+        "{rows:?}"
+    );
+    let store = Store::open(setup.db()).unwrap();
+    assert_eq!(
+        store.latest_release("demo").unwrap().as_deref(),
+        Some("8.0")
+    );
+}

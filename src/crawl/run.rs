@@ -437,18 +437,40 @@ fn crawl_project(
             FailureKind::Project
         },
     })?;
-    let changed = record_listing(&listing, cfg.refresh, store)?;
+    let mut changed = record_listing(&listing, cfg.refresh, store)?;
     let project = listing.page.name.as_str();
     let plan = plan::plan(&listing.page, &cfg.pythons, &cfg.platforms, cfg.history);
     // Versions as the store spells them: a release whose files it could not place (a
     // malformed name or hash) is left out of what is recorded.
-    let known: HashSet<String> = lock(store)
-        .releases(project)?
-        .into_iter()
-        .map(|r| r.version)
-        .collect();
+    let known_releases = || -> Result<HashSet<String>, StoreError> {
+        Ok(lock(store)
+            .releases(project)?
+            .into_iter()
+            .map(|r| r.version)
+            .collect())
+    };
+    let mut known = known_releases()?;
+    let missing = |known: &HashSet<String>| {
+        plan.releases
+            .iter()
+            .find(|r| !known.contains(&r.version))
+            .map(|r| r.version.clone())
+    };
+    if !changed && missing(&known).is_some() {
+        // The serial said nothing changed, yet the page lists a release the store lacks
+        // (a mirror whose serial lags its files): record the page after all.
+        changed = record_listing(&listing, true, store)?;
+        known = known_releases()?;
+    }
+    let mut warnings = Vec::new();
+    if let Some(v) = missing(&known) {
+        warnings.push(format!(
+            "{project} {v}: not recorded (the store skipped its files), so not evaluated"
+        ));
+    }
     let mut crawled = Crawled {
         changed,
+        warnings,
         latest: plan
             .latest()
             .filter(|v| known.contains(*v))

@@ -128,6 +128,8 @@ pub struct ProjectSpec {
     /// The project's `_last-serial`: set by `add_project`, from a counter that every
     /// `add_project` moves on (so re-adding a project changes its serial, as PyPI's does).
     pub serial: u64,
+    /// A serial `add_project` keeps instead (a mirror whose serial lags its files).
+    pub fixed_serial: Option<u64>,
 }
 
 impl ProjectSpec {
@@ -140,7 +142,14 @@ impl ProjectSpec {
             json_api: true,
             files: Vec::new(),
             serial: 0,
+            fixed_serial: None,
         }
+    }
+
+    /// Serves this serial whatever the files (a mirror whose serial lags behind).
+    pub fn stale_serial(mut self, serial: u64) -> ProjectSpec {
+        self.fixed_serial = Some(serial);
+        self
     }
 
     pub fn format(mut self, format: PageFormat) -> ProjectSpec {
@@ -343,7 +352,8 @@ impl TestIndex {
             }
             lock(&self.state.files).insert(path, file.bytes.clone());
         }
-        project.serial = self.state.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        let next = self.state.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        project.serial = project.fixed_serial.unwrap_or(next);
         lock(&self.state.projects).insert(normalize(&project.name), project);
     }
 
