@@ -320,20 +320,28 @@ impl Driver {
     }
 }
 
-#[test]
-fn pages_load_cleanly_and_search_filters_and_sorting_work() {
+/// The fixture site built, served and opened in a browser: its folder, its base URL and
+/// the driver; `None` (after a notice) where chromedriver is missing, except under `CI`.
+fn fixture_site_in_browser(test: &str) -> Option<(tempfile::TempDir, String, Driver)> {
     let Some(binary) = find_chromedriver() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must have chromedriver (.ci/run installs chromium-driver)"
         );
-        eprintln!("NOTICE: chromedriver not found; skipping the headless-browser test of the site");
-        return;
+        eprintln!("NOTICE: chromedriver not found; skipping {test} of the site");
+        return None;
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = site_fixture::build_site(dir.path());
-    let base = serve(out);
+    let base = serve(site_fixture::build_site(dir.path()));
     let driver = Driver::start(&binary);
+    Some((dir, base, driver))
+}
+
+#[test]
+fn pages_load_cleanly_and_search_filters_and_sorting_work() {
+    let Some((_dir, base, driver)) = fixture_site_in_browser("the headless-browser test") else {
+        return;
+    };
 
     for page in [
         "index.html",
@@ -410,18 +418,9 @@ fn pages_load_cleanly_and_search_filters_and_sorting_work() {
 
 #[test]
 fn search_filters_and_sorting_work_from_the_keyboard() {
-    let Some(binary) = find_chromedriver() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromedriver (.ci/run installs chromium-driver)"
-        );
-        eprintln!("NOTICE: chromedriver not found; skipping the keyboard test of the site");
+    let Some((_dir, base, driver)) = fixture_site_in_browser("the keyboard test") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let out = site_fixture::build_site(dir.path());
-    let base = serve(out);
-    let driver = Driver::start(&binary);
     driver.go(&format!("{base}projects.html"));
     // The skip link comes first and leads to the content.
     driver.keys(TAB);

@@ -54,16 +54,7 @@ impl Store {
         let name = checked_project(project)?;
         let what = || format!("reading the classifiers of {name} {version}");
         let tx = self.read(what)?;
-        let release: Option<(i64, Option<i64>)> = tx
-            .query_row(
-                "SELECT r.id, r.metadata_read_at FROM releases r
-                 JOIN projects p ON p.id = r.project_id WHERE p.name = ?1 AND r.version = ?2",
-                [&name, version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .context(what)?;
-        let Some((id, Some(_read_at))) = release else {
+        let Some(id) = read_release(&tx, &name, version, "metadata_read_at").context(what)? else {
             return Ok(None);
         };
         let mut stmt = tx
@@ -130,16 +121,7 @@ impl Store {
         let name = checked_project(project)?;
         let what = || format!("reading the project URLs of {name} {version}");
         let tx = self.read(what)?;
-        let release: Option<(i64, Option<i64>)> = tx
-            .query_row(
-                "SELECT r.id, r.urls_read_at FROM releases r
-                 JOIN projects p ON p.id = r.project_id WHERE p.name = ?1 AND r.version = ?2",
-                [&name, version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .context(what)?;
-        let Some((id, Some(_read_at))) = release else {
+        let Some(id) = read_release(&tx, &name, version, "urls_read_at").context(what)? else {
             return Ok(None);
         };
         let mut stmt = tx
@@ -154,6 +136,27 @@ impl Store {
             .context(what)?;
         Ok(Some(list))
     }
+}
+
+/// The id of the release whose `read_at` column (`metadata_read_at`, `urls_read_at`) is
+/// set; `None` when it is unknown or that part of its metadata has not been read.
+fn read_release(
+    tx: &rusqlite::Transaction,
+    name: &str,
+    version: &str,
+    read_at: &'static str,
+) -> rusqlite::Result<Option<i64>> {
+    let row: Option<(i64, Option<i64>)> = tx
+        .query_row(
+            &format!(
+                "SELECT r.id, r.{read_at} FROM releases r
+                 JOIN projects p ON p.id = r.project_id WHERE p.name = ?1 AND r.version = ?2"
+            ),
+            [name, version],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.and_then(|(id, at)| at.map(|_| id)))
 }
 
 #[cfg(test)]
