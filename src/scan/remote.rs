@@ -582,7 +582,10 @@ fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
 
 /// Fetch, in as few requests as possible, every member the targets will read.
 fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<(), String> {
-    let (_, members) = read_central_directory(remote, label).map_err(|e| e.to_string())?;
+    let (directory, members) = read_central_directory(remote, label).map_err(|e| e.to_string())?;
+    // A member's reads stop where the next member (or the directory) starts.
+    let starts = members.iter().map(|m| m.header_offset);
+    remote.set_fences(starts.chain([directory.offset]));
     let mut wanted = std::collections::HashSet::new();
     for &python in &cfg.pythons {
         for &platform in &cfg.platforms {
