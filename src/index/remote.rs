@@ -18,8 +18,10 @@ use super::{Fetch, FetchError, RangeBody};
 /// directory.
 const TAIL: u64 = 64 << 10;
 /// Smallest read sent to the server on a cache miss; sequential misses double it up to
-/// `MAX_READ` (a member read that was not prefetched streams in a few large requests).
-const MIN_READ: u64 = 256 << 10;
+/// `MAX_READ` (a member read that was not prefetched streams in a few large requests). Small,
+/// because a miss is most often a library's first segment, read to see that it exports no
+/// init hook: tens to hundreds of KB compressed.
+const MIN_READ: u64 = 64 << 10;
 const MAX_READ: u64 = 8 << 20;
 /// Ranges closer than this are fetched as one (when nothing between them is cached).
 const COALESCE_GAP: u64 = 32 << 10;
