@@ -1,16 +1,38 @@
 #!/usr/bin/env python3
-"""Bytes and time of `gilfree scan NAME==VERSION` through the index, measured from outside.
+"""Bytes of `gilfree scan NAME==VERSION` through the index, measured from outside, beside a floor.
 
-Starts a small counting HTTPS proxy (CONNECT tunnels) on 127.0.0.1, runs gilfree through it
-for every release of the runtime truth set, then downloads the same matched wheels whole
-through the same proxy as the baseline, and prints both. Run after `cargo build --release`:
+For every release of the given truth sets (by default the two under tests/data/: the 72
+releases of the shared set and 152 others, cupy-cuda12x==14.2.0 and jaxlib==0.12.0.1 among
+them), runs `gilfree scan --python 3.14t --platform linux-x86_64 --no-store NAME==VERSION`
+through a small counting HTTPS proxy (CONNECT tunnels) on 127.0.0.1, one proxy per release, so
+each release's bytes and tunnels are its own. Several builds can be given (`--gilfree A
+--gilfree B`): each release is run with each build in turn, so they meet the same index at the
+same time.
 
-    python3 scripts/measure-index.py [--db PATH]   # --db: reuse a store (second run)
+The floor of a release is what any reader of the same verdicts must download: the project
+page (the Simple API JSON, fetched again here, uncounted; the release's own JSON where the
+index serves it and it is smaller), and per scanned wheel
+its zip directory (central directory and end records) and the compressed bytes of the members
+the verdicts come from (each with its local header): the modules the report lists and the
+members its evidence names (libraries a stub module hands off to). Libraries only checked for
+an init hook are not in it: the floor is a lower bound. The script reads the directories with
+range requests of its own, outside the proxy.
+
+    cargo build --release
+    python3 scripts/measure-index.py [--gilfree PATH]... [--truth FILE]... [-j N] [--json OUT]
+
+Prints one line per release and build (bytes through the proxy, gilfree's own count and
+requests, the floor, the ratio, the wheel's size) and the totals.
 """
-import argparse, json, os, select, socket, subprocess, sys, threading, time, urllib.request
+import argparse, concurrent.futures, json, os, re, select, socket, struct, subprocess, sys
+import threading, time, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRUTH = os.path.join(ROOT, "tests", "data", "truth-cp314t-linux-x86_64.json")
+TRUTHS = [os.path.join(ROOT, "tests", "data", f) for f in
+          ("truth-cp314t-linux-x86_64.json", "truth-cp314t-linux-x86_64-b.json")]
+SIMPLE = "https://pypi.org/simple/{}/"
+RELEASE = "https://pypi.org/pypi/{}/{}/json"
+ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 
 
 class Counter:
@@ -72,62 +94,215 @@ def start_proxy(counter):
 
     def loop():
         while True:
-            c, _ = srv.accept()
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
             threading.Thread(target=handle, args=(c, counter), daemon=True).start()
 
     threading.Thread(target=loop, daemon=True).start()
-    return srv.getsockname()[1]
+    return srv
+
+
+def get(url, start=None, end=None, accept=None):
+    """Body of a GET (bytes [start, end) when given), without any proxy."""
+    req = urllib.request.Request(url)
+    if start is not None:
+        req.add_header("Range", f"bytes={start}-{end - 1}")
+    if accept:
+        req.add_header("Accept", accept)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for attempt in range(4):
+        try:
+            with opener.open(req, timeout=120) as resp:
+                body = resp.read()
+                if start is not None and resp.status != 206:
+                    body = body[start:end]
+                return body, resp.headers
+        except OSError:
+            if attempt == 3:
+                raise
+            time.sleep(1 + attempt)
+
+
+def zip_floor(url, size, members):
+    """(directory bytes, needed member bytes, names not found) of the wheel at `url`."""
+    tail_len = min(size, 1 << 16)
+    tail, _ = get(url, size - tail_len, size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0:
+        raise ValueError(f"{url}: no end record in the last {tail_len} bytes")
+    _, _, _, _, count, cd_size, cd_off, _ = struct.unpack("<IHHHHIIH", tail[at:at + 22])
+    loc = at - 20
+    if loc >= 0 and tail[loc:loc + 4] == b"PK\x06\x07":
+        z64_off = struct.unpack("<Q", tail[loc + 8:loc + 16])[0]
+        rec = tail[z64_off - (size - tail_len):] if z64_off >= size - tail_len else get(url, z64_off, z64_off + 56)[0]
+        count, cd_size, cd_off = struct.unpack("<QQQ", rec[32:56])
+    directory = size - cd_off
+    cd = tail[cd_off - (size - tail_len):] if cd_off >= size - tail_len else get(url, cd_off, size)[0]
+    entries = {}
+    pos = 0
+    while pos + 46 <= len(cd) and cd[pos:pos + 4] == b"PK\x01\x02":
+        (csize, usize, nlen, xlen, clen) = struct.unpack("<II HHH", cd[pos + 20:pos + 34])
+        (hoff,) = struct.unpack("<I", cd[pos + 42:pos + 46])
+        name = cd[pos + 46:pos + 46 + nlen].decode("utf-8", "replace")
+        extra = cd[pos + 46 + nlen:pos + 46 + nlen + xlen]
+        # Zip64 sizes and offset in the extra field, in this order, for the fields at 0xffffffff.
+        e = 0
+        while e + 4 <= len(extra):
+            tag, n = struct.unpack("<HH", extra[e:e + 4])
+            if tag == 1:
+                vals = list(struct.unpack(f"<{n // 8}Q", extra[e + 4:e + 4 + n - n % 8]))
+                if usize == 0xFFFFFFFF and vals:
+                    usize = vals.pop(0)
+                if csize == 0xFFFFFFFF and vals:
+                    csize = vals.pop(0)
+                if hoff == 0xFFFFFFFF and vals:
+                    hoff = vals.pop(0)
+            e += 4 + n
+        entries[name] = (hoff, csize)
+        pos += 46 + nlen + xlen + clen
+    needed = 0
+    missing = []
+    for name in members:
+        if name not in entries:
+            missing.append(name)
+            continue
+        hoff, csize = entries[name]
+        head, _ = get(url, hoff, hoff + 30)
+        nlen, xlen = struct.unpack("<HH", head[26:30])
+        needed += 30 + nlen + xlen + csize
+    return directory, needed, missing, entries
+
+
+def run_release(exe, target, env_extra):
+    counter = Counter()
+    srv = start_proxy(counter)
+    proxy = f"http://127.0.0.1:{srv.getsockname()[1]}"
+    env = dict(os.environ, HTTPS_PROXY=proxy, HTTP_PROXY=proxy, NO_PROXY="", **env_extra)
+    t0 = time.time()
+    r = subprocess.run([exe, "scan", "--format", "json", "--python", "3.14t", "--platform",
+                        "linux-x86_64", "--no-store", "-q", target],
+                       capture_output=True, text=True, env=env)
+    secs = time.time() - t0
+    srv.close()
+    try:
+        report = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        report = {"wheels": [], "stats": {}}
+    return {"down": counter.down, "up": counter.up, "tunnels": counter.tunnels, "seconds": secs,
+            "report": report, "stderr": r.stderr.strip()[:300]}
+
+
+def release_floor(name, version, report):
+    """Floor bytes of a release and the sizes of its scanned wheels."""
+    page, _ = get(SIMPLE.format(name), accept=ACCEPT)
+    files = {f["filename"]: f for f in json.loads(page)["files"]}
+    floor = len(page)
+    # Where the index serves one release's JSON (PyPI does), that is the page to count.
+    try:
+        release, _ = get(RELEASE.format(name, version))
+        if json.loads(release).get("urls"):
+            floor = min(floor, len(release))
+    except (OSError, ValueError):
+        pass
+    sizes = {}
+    notes = []
+    for w in report.get("wheels", []):
+        fn = w["filename"]
+        if fn not in files or not (w.get("sha256") or w.get("modules")):
+            continue
+        f = files[fn]
+        url = urllib.parse.urljoin(SIMPLE.format(name), f["url"])
+        size = f.get("size") or int(get(url, 0, 1)[1]["Content-Range"].rsplit("/", 1)[1])
+        text = " ".join([w.get("note") or ""] + [m.get("evidence") or "" for m in w["modules"]])
+        members = {m["member"] for m in w["modules"]}
+        directory, _, _, entries = zip_floor(url, size, [])
+        # Members the evidence names: the libraries stub modules hand off to, the files
+        # loaded with ctypes or cffi the note lists.
+        members |= {n for n in entries if n.endswith((".so", ".pyd", ".dylib")) or ".so." in n
+                    if n in text}
+        directory, needed, missing, _ = zip_floor(url, size, sorted(members))
+        if missing:
+            notes.append(f"{fn}: not in the directory: {missing}")
+        floor += directory + needed
+        sizes[fn] = size
+    return floor, sizes, notes, len(page)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--db", help="store to use (default: none)")
-    ap.add_argument("--skip-baseline", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gilfree", action="append",
+                    help="gilfree executable (repeat to compare builds; default target/release/gilfree)")
+    ap.add_argument("--truth", action="append", help="truth file(s) naming the releases")
+    ap.add_argument("--only", action="append", help="measure only this NAME==VERSION (repeat)")
+    ap.add_argument("-j", "--jobs", type=int, default=2, help="releases measured at once")
+    ap.add_argument("--json", help="write every figure to this file")
     args = ap.parse_args()
-    counter = Counter()
-    port = start_proxy(counter)
-    proxy = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, HTTPS_PROXY=proxy, HTTP_PROXY=proxy, NO_PROXY="")
-    entries = json.load(open(TRUTH))["packages"]
-    targets = [f"{e['package']}=={e['version']}" for e in entries]
-    store = ["--db", args.db] if args.db else ["--no-store"]
-    exe = os.path.join(ROOT, "target", "release", "gilfree")
-    t0 = time.time()
-    r = subprocess.run([exe, "scan", "--format", "json", "--python", "3.14t", "--platform", "linux-x86_64",
-                        *store, *targets], capture_output=True, text=True, env=env)
-    secs = time.time() - t0
-    report = json.loads(r.stdout)
-    scanned = {w["filename"] for w in report["wheels"] if w.get("sha256") or w["modules"]}
-    print(f"gilfree: {counter.down:,} bytes down, {counter.up:,} up, {counter.tunnels} tunnels, "
-          f"{secs:.1f} s; its own count {report['stats']['bytes_downloaded']:,} bytes in "
-          f"{report['stats']['requests']} requests; {len(scanned)} wheels")
-    if r.stderr.strip():
-        print("stderr:", r.stderr.strip()[:500])
-    if args.skip_baseline:
-        return
-    # Baseline: the same wheels downloaded whole, through the same proxy.
-    urls = []
-    for e in entries:
-        page = f"https://pypi.org/pypi/{e['package']}/json"
-        data = json.load(urllib.request.urlopen(page, timeout=60))
-        for f in data["releases"].get(e["version"], []):
-            if f["filename"] in scanned:
-                urls.append(urllib.parse.urljoin(page, f["url"]))
-    before = counter.down
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": proxy}))
-    t0 = time.time()
-    total = 0
-    for u in urls:
-        with opener.open(u, timeout=600) as resp:
-            while chunk := resp.read(1 << 20):
-                total += len(chunk)
-    base_secs = time.time() - t0
-    base = counter.down - before
-    print(f"whole wheels: {base:,} bytes down ({total:,} of file data), {base_secs:.1f} s, {len(urls)} wheels")
-    print(f"gilfree / whole = {counter.down_first / base:.1%}" if hasattr(counter, "down_first") else
-          f"gilfree / whole = {before / base:.1%} of the bytes, {secs / base_secs:.2f}x the time")
+    exes = args.gilfree or [os.path.join(ROOT, "target", "release", "gilfree")]
+    releases = []
+    for truth in args.truth or TRUTHS:
+        for e in json.load(open(truth))["packages"]:
+            if (e["package"], e["version"]) not in releases:
+                releases.append((e["package"], e["version"]))
+
+    if args.only:
+        releases = [r for r in releases if f"{r[0]}=={r[1]}" in args.only]
+
+    def one(rel):
+        name, version = rel
+        runs = [run_release(exe, f"{name}=={version}", {}) for exe in exes]
+        floor, sizes, notes, page = release_floor(name, version, runs[-1]["report"])
+        return rel, runs, floor, sizes, notes, page
+
+    totals = [dict(down=0, own=0, requests=0, tunnels=0, seconds=0.0, over=[]) for _ in exes]
+    floor_total = size_total = 0
+    rows = []
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        for (name, version), runs, floor, sizes, notes, page in pool.map(one, releases):
+            size = sum(sizes.values())
+            floor_total += floor
+            size_total += size
+            row = {"release": f"{name}=={version}", "floor": floor, "wheel_bytes": size, "page": page,
+                   "runs": []}
+            for k, run in enumerate(runs):
+                st = run["report"].get("stats", {})
+                t = totals[k]
+                t["down"] += run["down"]
+                t["own"] += st.get("bytes_downloaded", 0)
+                t["requests"] += st.get("requests", 0)
+                t["tunnels"] += run["tunnels"]
+                t["seconds"] += run["seconds"]
+                # The wheel's bytes (gilfree's own count less the page) against its size.
+                wheel_cost = st.get("bytes_downloaded", 0) - page
+                if size and wheel_cost > size:
+                    t["over"].append((f"{name}=={version}", wheel_cost, size))
+                ratio = run["down"] / floor if floor else float("nan")
+                print(f"{name}=={version} [{k}] {run['down']:,} B ({st.get('bytes_downloaded', 0):,} own, "
+                      f"{st.get('requests', 0)} req, {run['tunnels']} tunnels) floor {floor:,} "
+                      f"= {ratio:.2f}x; wheel {size:,}, its bytes {wheel_cost:,} "
+                      f"= {wheel_cost / size if size else 0:.1%}"
+                      + (f"  stderr: {run['stderr']}" if run["stderr"] else ""), flush=True)
+                row["runs"].append({"exe": exes[k], "down": run["down"], "own": st.get("bytes_downloaded", 0),
+                                    "requests": st.get("requests", 0), "tunnels": run["tunnels"],
+                                    "seconds": round(run["seconds"], 2)})
+            for n in notes:
+                print("  note:", n)
+            rows.append(row)
+    print(f"\n{len(releases)} releases, {size_total:,} bytes of scanned wheels, floor {floor_total:,} "
+          f"({floor_total / size_total:.1%} of the wheels)")
+    for k, t in enumerate(totals):
+        print(f"[{k}] {exes[k]}: {t['down']:,} bytes through the proxy "
+              f"({t['down'] / floor_total:.2f}x the floor, {t['down'] / size_total:.1%} of the wheels), "
+              f"own count {t['own']:,} in {t['requests']} requests, {t['tunnels']} tunnels, "
+              f"{t['seconds']:.0f} s; releases costing more than their wheels: {len(t['over'])}")
+        for rel, down, size in sorted(t["over"], key=lambda o: o[2] - o[1])[:10]:
+            print(f"     {rel}: {down:,} bytes for {size:,}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"releases": rows, "exes": exes, "floor": floor_total, "wheel_bytes": size_total,
+                       "totals": totals}, out, indent=1)
 
 
 if __name__ == "__main__":
-    import urllib.parse
     main()

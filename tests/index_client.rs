@@ -784,6 +784,71 @@ fn threads_share_one_client_its_bound_and_its_counters() {
 }
 
 // ---------------------------------------------------------------------------------------
+// One release's JSON.
+
+fn release_client(server: &TestIndex) -> IndexClient {
+    IndexClient::new(IndexConfig {
+        release_json: true,
+        ..config(&server.index_url())
+    })
+    .unwrap()
+}
+
+fn json_api_requests(server: &TestIndex) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/pypi/"))
+        .count()
+}
+
+#[test]
+fn a_release_is_read_from_its_own_json_where_the_index_has_it() {
+    let server = server_with(lru_dict(PageFormat::Json, Links::Relative).with_release_json());
+    let client = release_client(&server);
+    let page = client
+        .release_json("LRU_dict", "1.4.1")
+        .unwrap()
+        .expect("the release's JSON");
+    assert_eq!(page.name, "lru-dict");
+    assert_eq!(page.files.len(), 1, "{page:?}");
+    assert_eq!(page.files[0].filename, WHEEL);
+    assert_eq!(page.files[0].url, server.file_url(WHEEL));
+    assert_eq!(
+        page.files[0].sha256.as_deref(),
+        Some(FileSpec::new(WHEEL, wheel_bytes()).sha256().as_str())
+    );
+    assert_eq!(page.files[0].requires_python.as_deref(), Some(">=3.9"));
+    assert!(server.requests_to("/simple/lru-dict/").is_empty());
+    // A version it does not have: None, and no more asking in this client's life.
+    assert!(client.release_json("lru-dict", "9.9").unwrap().is_none());
+    let asked = json_api_requests(&server);
+    assert!(client.release_json("lru-dict", "1.4.1").unwrap().is_none());
+    assert_eq!(json_api_requests(&server), asked);
+}
+
+#[test]
+fn an_index_without_release_json_costs_one_request_and_no_error() {
+    let server = server_with(lru_dict(PageFormat::Json, Links::Relative));
+    let client = release_client(&server);
+    for _ in 0..3 {
+        assert!(client.release_json("lru-dict", "1.4.1").unwrap().is_none());
+    }
+    assert_eq!(json_api_requests(&server), 1);
+    // Versions that are no path segment are not asked for.
+    assert!(
+        release_client(&server)
+            .release_json("lru-dict", "../x")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(json_api_requests(&server), 1);
+    // Asked of PyPI alone unless configured.
+    assert!(!IndexConfig::with_index_url(server.index_url()).release_json);
+    assert!(IndexConfig::default().release_json);
+}
+
+// ---------------------------------------------------------------------------------------
 // The real index (opt-in).
 
 #[test]

@@ -74,6 +74,11 @@ pub struct IndexConfig {
     pub max_retry_after: Duration,
     /// Requests in flight at once, over all threads using the client.
     pub concurrency: usize,
+    /// Whether [`IndexClient::release_json`] asks `/pypi/NAME/VERSION/json` at all. On for
+    /// PyPI itself (the default index); other indexes rarely serve it. After one 404 the
+    /// client stops asking for the rest of its life (a mirror without the endpoint costs one
+    /// request, not one per release).
+    pub release_json: bool,
     /// Whether to use the proxies the environment names (see the module documentation).
     /// Tests against a server on loopback turn this off, so that a developer's proxy
     /// settings cannot take their requests elsewhere.
@@ -92,6 +97,7 @@ impl Default for IndexConfig {
             backoff_max: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(30),
             concurrency: 8,
+            release_json: true,
             proxy_from_env: true,
         }
     }
@@ -100,8 +106,11 @@ impl Default for IndexConfig {
 impl IndexConfig {
     /// The defaults, for the index at `index_url`.
     pub fn with_index_url(index_url: impl Into<String>) -> IndexConfig {
+        let index_url = index_url.into();
         IndexConfig {
-            index_url: index_url.into(),
+            release_json: index_url.trim_end_matches('/')
+                == DEFAULT_INDEX_URL.trim_end_matches('/'),
+            index_url,
             ..IndexConfig::default()
         }
     }
@@ -141,6 +150,8 @@ pub struct IndexClient {
 struct Inner {
     index: Url,
     json_api: Url,
+    /// Whether `/pypi/NAME/VERSION/json` is worth asking (off after a 404).
+    release_json: std::sync::atomic::AtomicBool,
     transport: Transport,
 }
 
@@ -189,6 +200,7 @@ impl IndexClient {
             inner: Arc::new(Inner {
                 index,
                 json_api,
+                release_json: std::sync::atomic::AtomicBool::new(config.release_json),
                 transport,
             }),
         })
@@ -286,6 +298,59 @@ impl IndexClient {
                 url: page.url.to_string(),
                 reason,
             })
+    }
+
+    /// The files of release `version` of `name` from `/pypi/NAME/VERSION/json`, or
+    /// `Ok(None)` when the index has no such endpoint or release there (404, 410, an answer
+    /// that is not JSON, or one about another version). Callers fall back to the project's
+    /// page on `None`, and may on an `Err` too.
+    pub fn release_json(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<ProjectPage>, IndexError> {
+        let normalized =
+            normalize_name(name).ok_or_else(|| IndexError::InvalidName(name.into()))?;
+        let segment = |s: &str| {
+            !s.is_empty()
+                && s.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+' | b'!')
+                })
+        };
+        let asking = &self.inner.release_json;
+        if !segment(version) || !asking.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let url = self
+            .inner
+            .json_api
+            .join(&format!("{normalized}/{version}/json"))
+            .map_err(|_| IndexError::InvalidName(name.into()))?;
+        let page = match self.page(url.as_str(), "application/json") {
+            Ok(page) => page,
+            Err(FetchError::Status {
+                status: 404 | 410, ..
+            }) => {
+                asking.store(false, std::sync::atomic::Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if !is_json(page.content_type.as_deref()) {
+            asking.store(false, std::sync::atomic::Ordering::Relaxed);
+            return Ok(None);
+        }
+        let (said, files) =
+            project_json::parse_release(&page.text, &page.url).map_err(|reason| {
+                IndexError::BadPage {
+                    url: page.url.to_string(),
+                    reason,
+                }
+            })?;
+        Ok((said == version).then_some(ProjectPage {
+            name: normalized,
+            files,
+        }))
     }
 
     fn project_url(&self, normalized: &str) -> Result<String, IndexError> {

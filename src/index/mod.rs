@@ -10,6 +10,7 @@ mod content_range;
 mod limiter;
 mod listing;
 mod project_json;
+mod range_cache;
 mod retry;
 mod simple_html;
 mod simple_json;

@@ -1,5 +1,7 @@
 //! The project JSON endpoint (`/pypi/NAME/json`): every release with its files, and which
-//! version is the latest. Only enrichment: mirrors often lack it, and nothing depends on it.
+//! version is the latest; and the release JSON endpoint (`/pypi/NAME/VERSION/json`): the
+//! files of one release, a few KB where a busy project's page is megabytes. Mirrors often
+//! lack both, and nothing depends on them.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +56,26 @@ struct File {
     yanked_reason: Option<String>,
     #[serde(default)]
     upload_time_iso_8601: Option<String>,
+}
+
+/// One release's document: its files are under `urls`.
+#[derive(Deserialize)]
+struct ReleaseDocument {
+    info: Info,
+    urls: Vec<File>,
+}
+
+/// Reads a release JSON document (`/pypi/NAME/VERSION/json`): the version it is about and
+/// its files; relative file URLs are resolved against `url`.
+pub(crate) fn parse_release(json: &str, url: &Url) -> Result<(String, Vec<DistFile>), String> {
+    let document: ReleaseDocument =
+        serde_json::from_str(json).map_err(|err| format!("not release JSON: {err}"))?;
+    let version = document
+        .info
+        .version
+        .filter(|v| !v.is_empty())
+        .ok_or("release JSON without `info.version`")?;
+    Ok((version, dist_files(document.urls, url)?))
 }
 
 /// Reads a project JSON document; relative file URLs are resolved against `url`. `Err`
@@ -113,6 +135,24 @@ mod tests {
 
     fn url() -> Url {
         Url::parse("https://pypi.example.org/pypi/markupsafe/json").unwrap()
+    }
+
+    #[test]
+    fn reads_one_release() {
+        let json = format!(
+            r#"{{"info": {{"name": "MarkupSafe", "version": "3.0.3"}}, "last_serial": 1,
+              "urls": [{{"filename": "markupsafe-3.0.3-cp314-cp314t-win_amd64.whl",
+                "url": "../../../packages/m.whl", "digests": {{"sha256": "{SHA}"}}, "size": 15000}}]}}"#
+        );
+        let url = Url::parse("https://pypi.example.org/pypi/markupsafe/3.0.3/json").unwrap();
+        let (version, files) = parse_release(&json, &url).unwrap();
+        assert_eq!(version, "3.0.3");
+        assert_eq!(files[0].url, "https://pypi.example.org/packages/m.whl");
+        assert_eq!(files[0].sha256.as_deref(), Some(SHA));
+        assert_eq!(files[0].size, Some(15000));
+        let err = parse_release(r#"{"info": {"name": "x"}, "urls": []}"#, &url).unwrap_err();
+        assert!(err.contains("info.version"), "{err}");
+        assert!(parse_release("[]", &url).is_err());
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub trait Index: Sync {
     fn project(&self, name: &str) -> Result<ProjectPage, String>;
     /// Byte ranges of the files the pages link to.
     fn fetch(&self) -> &dyn Fetch;
+    /// The files of one release, from a small per-release document where the index has one;
+    /// `None` (the default) sends the caller to the project's page.
+    fn release(&self, _name: &str, _version: &str) -> Option<ProjectPage> {
+        None
+    }
     /// What went over the network so far.
     fn stats(&self) -> NetStats;
     /// When the index never answered in this run: one line saying so (the run cannot be
@@ -39,6 +44,12 @@ impl Index for crate::index::IndexClient {
     }
     fn fetch(&self) -> &dyn Fetch {
         self
+    }
+    fn release(&self, name: &str, version: &str) -> Option<ProjectPage> {
+        // Any failure falls back to the project's page, which says what is wrong.
+        crate::index::IndexClient::release_json(self, name, version)
+            .ok()
+            .flatten()
     }
     fn stats(&self) -> NetStats {
         crate::index::IndexClient::stats(self)
@@ -232,6 +243,13 @@ fn plan_release(
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<Job>, Vec<WheelReport>), String> {
     if let Some(page) = recent_page(name, cfg, store) {
+        return plan_page(name, version, cfg, &page);
+    }
+    // One release's files, where the index serves them alone. Not recorded: the store keeps
+    // whole project pages.
+    if let Some(page) = version.and_then(|v| index.release(name, v))
+        && !page.files.is_empty()
+    {
         return plan_page(name, version, cfg, &page);
     }
     let page = index.project(name)?;
@@ -582,7 +600,10 @@ fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
 
 /// Fetch, in as few requests as possible, every member the targets will read.
 fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<(), String> {
-    let (_, members) = read_central_directory(remote, label).map_err(|e| e.to_string())?;
+    let (directory, members) = read_central_directory(remote, label).map_err(|e| e.to_string())?;
+    // A member's reads stop where the next member (or the directory) starts.
+    let starts = members.iter().map(|m| m.header_offset);
+    remote.set_fences(starts.chain([directory.offset]));
     let mut wanted = std::collections::HashSet::new();
     for &python in &cfg.pythons {
         for &platform in &cfg.platforms {
@@ -631,6 +652,10 @@ mod tests {
         files: Vec<(String, Vec<u8>)>,
         ranges: bool,
         stats: Mutex<NetStats>,
+        /// Serve one release's files alone, as PyPI's per-release JSON does.
+        releases: bool,
+        /// Project pages asked for.
+        pages: Mutex<u32>,
     }
 
     impl Memory {
@@ -677,6 +702,7 @@ mod tests {
 
     impl Index for Memory {
         fn project(&self, name: &str) -> Result<ProjectPage, String> {
+            *self.pages.lock().unwrap() += 1;
             if name == self.page.name {
                 Ok(self.page.clone())
             } else {
@@ -685,6 +711,19 @@ mod tests {
         }
         fn fetch(&self) -> &dyn Fetch {
             self
+        }
+        fn release(&self, name: &str, version: &str) -> Option<ProjectPage> {
+            let files = self
+                .page
+                .files
+                .iter()
+                .filter(|f| f.filename.contains(&format!("-{version}")))
+                .cloned()
+                .collect();
+            (self.releases && name == self.page.name).then(|| ProjectPage {
+                name: name.into(),
+                files,
+            })
         }
         fn stats(&self) -> NetStats {
             *self.stats.lock().unwrap()
@@ -720,6 +759,8 @@ mod tests {
             files: vec![(url, wheel)],
             ranges,
             stats: Mutex::new(NetStats::default()),
+            releases: false,
+            pages: Mutex::new(0),
         }
     }
 
@@ -883,6 +924,26 @@ mod tests {
             "{:?}",
             missing.errors
         );
+    }
+
+    #[test]
+    fn a_release_named_with_its_version_is_planned_from_its_own_files() {
+        let mut index = lru_index(true, LRU_SHA256);
+        index.releases = true;
+        let cfg = ScanConfig {
+            platforms: vec![Platform::LinuxX86_64],
+            ..ScanConfig::default()
+        };
+        let exact = [RemoteTarget::parse("lru-dict==1.4.1").unwrap()];
+        let report = scan_remote(&exact, &cfg, &index, None);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(report.wheels[0].readiness, Readiness::GilFallback);
+        assert_eq!(*index.pages.lock().unwrap(), 0, "no project page");
+        // The latest release, or a version the release files do not have: the page.
+        for target in ["lru-dict", "lru-dict==9.9"] {
+            scan_remote(&[RemoteTarget::parse(target).unwrap()], &cfg, &index, None);
+        }
+        assert_eq!(*index.pages.lock().unwrap(), 2);
     }
 
     #[test]

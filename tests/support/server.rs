@@ -11,6 +11,7 @@
 //!   moves each time the project is (re-)added, and advertise PEP 658 metadata files
 //!   (`core-metadata`, `data-core-metadata`) for files given some.
 //! - `/pypi/NAME/json` — the project JSON API, unless a project opts out.
+//! - `/pypi/NAME/VERSION/json` — one release's JSON, when a project opts in.
 //! - `/files/FILENAME` (and any path given to [`TestIndex::add_file`]) — bytes from memory
 //!   with single-range `Range` support: `a-b`, `a-` and `-n` get a 206 with
 //!   `Content-Range`, an unsatisfiable range a 416, several ranges or a malformed header
@@ -124,6 +125,9 @@ pub struct ProjectSpec {
     pub links: Links,
     /// Whether `/pypi/NAME/json` answers for it.
     pub json_api: bool,
+    /// Whether `/pypi/NAME/VERSION/json` answers for it (PyPI's does; the mirrors tests
+    /// imitate do not, so it is off unless asked for).
+    pub release_json: bool,
     pub files: Vec<FileSpec>,
     /// The project's `_last-serial`: set by `add_project`, from a counter that every
     /// `add_project` moves on (so re-adding a project changes its serial, as PyPI's does).
@@ -140,6 +144,7 @@ impl ProjectSpec {
             format: PageFormat::Negotiate,
             links: Links::Relative,
             json_api: true,
+            release_json: false,
             files: Vec::new(),
             serial: 0,
             fixed_serial: None,
@@ -159,6 +164,11 @@ impl ProjectSpec {
 
     pub fn links(mut self, links: Links) -> ProjectSpec {
         self.links = links;
+        self
+    }
+
+    pub fn with_release_json(mut self) -> ProjectSpec {
+        self.release_json = true;
         self
     }
 
@@ -745,7 +755,10 @@ fn route(state: &State, request: &Incoming, wrong_sha: bool) -> Answer {
         .strip_prefix("/pypi/")
         .and_then(|p| p.strip_suffix("/json"))
     {
-        return project_json(state, name, wrong_sha);
+        return match name.split_once('/') {
+            Some((name, version)) => release_json(state, name, version, wrong_sha),
+            None => project_json(state, name, wrong_sha),
+        };
     }
     if lock(&state.files).contains_key(path) {
         return file_answer(state, path, request.header("range"));
@@ -816,6 +829,43 @@ fn project_json(state: &State, name: &str, wrong_sha: bool) -> Answer {
         "releases": releases,
         "urls": [],
     });
+    Answer::new(
+        AnswerKind::Page,
+        200,
+        Some("application/json"),
+        document.to_string().into_bytes(),
+    )
+}
+
+/// `/pypi/NAME/VERSION/json`: one release's files under `urls`.
+fn release_json(state: &State, name: &str, version: &str, wrong_sha: bool) -> Answer {
+    let project = lock(&state.projects).get(&normalize(name)).cloned();
+    let Some(project) = project.filter(|project| project.release_json) else {
+        return Answer::not_found();
+    };
+    let urls: Vec<Value> = project
+        .files
+        .iter()
+        .filter(|file| file.version() == version)
+        .map(|file| {
+            json!({
+                "filename": file.filename,
+                // One level deeper than the project's pages.
+                "url": match project.links {
+                    Links::Relative => format!("../../..{}", file_path(&file.filename)),
+                    Links::Absolute => link(state, &project, file),
+                },
+                "digests": {"sha256": listed_sha256(file, wrong_sha)},
+                "size": file.bytes.len(),
+                "requires_python": file.requires_python,
+                "yanked": file.yanked.is_some(),
+            })
+        })
+        .collect();
+    if urls.is_empty() {
+        return Answer::not_found();
+    }
+    let document = json!({"info": {"name": project.name, "version": version}, "urls": urls});
     Answer::new(
         AnswerKind::Page,
         200,
