@@ -4,7 +4,9 @@
 For every release in tests/data/truth-cp314t-linux-x86_64.json this fetches the exact
 cp314t manylinux x86_64 wheel that was imported, plus the same release's cp314t wheels for
 win_amd64, macOS arm64 and manylinux aarch64 (same source, other binary formats), and the
-cp315t / abi3.abi3t wheels of rpds-py, pydantic-core and cryptography. Wheels land in $GILFREE_WHEELS
+cp315t / abi3.abi3t wheels of rpds-py, pydantic-core and cryptography; with
+`--only linux-x86_64-b`, the exact wheels of the second truth set
+(tests/data/truth-cp314t-linux-x86_64-b.json, 152 releases). Wheels land in $GILFREE_WHEELS
 (default /tmp/gilfree-wheels/<platform>/); files already there are kept. The default test run
 does not need any of this: it is for `scripts/measure.py` and the opt-in tests.
 
@@ -15,6 +17,7 @@ import concurrent.futures as cf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRUTH = os.path.join(ROOT, "tests", "data", "truth-cp314t-linux-x86_64.json")
+TRUTH_B = os.path.join(ROOT, "tests", "data", "truth-cp314t-linux-x86_64-b.json")
 DEST = os.environ.get("GILFREE_WHEELS", "/tmp/gilfree-wheels")
 INDEX = os.environ.get("GILFREE_INDEX", "https://pypi.org/")
 
@@ -67,6 +70,12 @@ def jobs(only):
                 if plat in only and pat.search(f["filename"]):
                     yield page, f, os.path.join(DEST, plat)
                     break
+    if "linux-x86_64-b" in only:
+        for e in json.load(open(TRUTH_B))["packages"]:
+            page, data = project_json(e["package"])
+            for f in data["releases"].get(e["version"], []):
+                if f["filename"] == e["wheel"]:
+                    yield page, f, os.path.join(DEST, "linux-x86_64-b")
     if "cp315" in only:
         for name, pat in CP315.items():
             page, data = project_json(name)
@@ -86,7 +95,7 @@ def main():
     seen, todo = set(), []
     for page, f, folder in jobs(only):
         key = (folder, f["filename"].split("-")[0], f["filename"].split("-")[1])
-        if key in seen and not folder.endswith("linux-x86_64"):
+        if key in seen and not folder.endswith(("linux-x86_64", "linux-x86_64-b")):
             continue
         seen.add(key)
         todo.append((page, f, folder))
