@@ -679,9 +679,18 @@ fn a_library_without_hook_is_not_a_module() {
 struct OneLibrary(Vec<u8>);
 
 impl gilfree::inspect::Libraries for OneLibrary {
-    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)> {
-        (symbol == "lib_threadsafe" && needed.iter().any(|n| n == "libts.so"))
-            .then(|| ("libts.so".to_string(), self.0.clone()))
+    fn exporting(
+        &self,
+        symbol: &str,
+        needed: &[String],
+    ) -> Option<std::sync::Arc<gilfree::inspect::Library>> {
+        (symbol == "lib_threadsafe" && needed.iter().any(|n| n == "libts.so")).then(|| {
+            std::sync::Arc::new(gilfree::inspect::Library::parse(
+                "libts.so".to_string(),
+                self.0.clone(),
+                None,
+            ))
+        })
     }
 }
 

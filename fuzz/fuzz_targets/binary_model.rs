@@ -4,7 +4,9 @@
 //! scans, single-phase call sites) are reached. Must never panic, hang or blow up memory.
 #![no_main]
 
-use gilfree::inspect::{Binary, Libraries, ModuleRequest, NoLibraries, inspect_module};
+use std::sync::Arc;
+
+use gilfree::inspect::{Binary, Libraries, Library, ModuleRequest, NoLibraries, inspect_module};
 use libfuzzer_sys::fuzz_target;
 
 /// Hands the module itself back for every symbol, so the delegation tier (a stub hook that
@@ -12,8 +14,8 @@ use libfuzzer_sys::fuzz_target;
 struct SelfLibrary<'d>(&'d [u8]);
 
 impl Libraries for SelfLibrary<'_> {
-    fn exporting(&self, _symbol: &str, _needed: &[String]) -> Option<(String, Vec<u8>)> {
-        Some(("self.so".to_string(), self.0.to_vec()))
+    fn exporting(&self, _symbol: &str, _needed: &[String]) -> Option<Arc<Library>> {
+        Some(Arc::new(Library::parse("self.so".to_string(), self.0.to_vec(), None)))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod binder;
 pub mod code;
 mod eh_frame;
 pub mod elf;
+pub mod library;
 pub mod macho;
 pub mod model;
 pub mod pe;
@@ -120,4 +121,5 @@ fn fix_for(
 }
 
 /// The module (or a library a stub module hands off to) read from another member.
+pub use library::{Library, LibrarySet};
 pub use slots::{Libraries, NoLibraries};

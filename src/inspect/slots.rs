@@ -4,10 +4,12 @@
 //! that delegate to another library.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use memchr::memmem;
 
 use super::code::{ArgValue, Code, Imports, Store};
+use super::library::Library;
 use super::model::{Arch, Binary, Pointer, Word};
 use super::verdict::{Binder, Reason, Verdict};
 
@@ -65,17 +67,18 @@ impl Finding {
     }
 }
 
-/// Finds, for a symbol the hook hands off to, the wheel library that exports it. Returns the
-/// library's member name and bytes.
+/// Finds, for a symbol the hook hands off to, the wheel library that exports it, parsed
+/// (implementations keep it for the next module that hands off to it: see
+/// [`super::library::LibrarySet`]).
 pub trait Libraries {
-    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)>;
+    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<Arc<Library>>;
 }
 
 /// No other libraries (a lone `.so` on disk).
 pub struct NoLibraries;
 
 impl Libraries for NoLibraries {
-    fn exporting(&self, _: &str, _: &[String]) -> Option<(String, Vec<u8>)> {
+    fn exporting(&self, _: &str, _: &[String]) -> Option<Arc<Library>> {
         None
     }
 }
@@ -908,15 +911,18 @@ fn constant_return(bin: &Binary, libs: &dyn Libraries, name: &str) -> Option<(St
     if name.starts_with("Py") || name.starts_with("_Py") {
         return None;
     }
-    let (member, bytes) = libs.exporting(name, &bin.needed)?;
-    let other = Binary::parse(&bytes, Some(bin.arch)).ok()?;
-    let &addr = other.exports.get(name)?;
-    let paths = Code::new(&other).paths(addr, (0, 0), false, &mut NoAnswers)?;
+    let lib = libs.exporting(name, &bin.needed)?;
+    let paths = lib
+        .with_code(|other, code| {
+            let &addr = other.exports.get(name)?;
+            code.paths(addr, (0, 0), false, &mut NoAnswers)
+        })
+        .ok()??;
     let first = paths.first()?.returns?;
     paths
         .iter()
         .all(|path| path.opaque.is_none() && path.taken.is_empty() && path.returns == Some(first))
-        .then_some((member, first))
+        .then(|| (lib.member().to_string(), first))
 }
 
 /// Tier 5: the slot array lives in zero-filled memory and code fills it.
@@ -1286,30 +1292,31 @@ fn delegation(
         .filter(|n| !n.starts_with("Py") && !n.starts_with("_Py") && !n.starts_with("__"));
     // The library that creates the module object is the one that imports a creating API:
     // a hook often calls several of the wheel's libraries first (klayout's `db::init`).
-    // Without one, the first library that exports a callee is followed. An imported name is
-    // in the file's strings, so looking for it there tells a creator without parsing each
-    // candidate (the one chosen is parsed below).
+    // Without one, the first library that exports a callee is followed.
     let mut chosen = None;
     for sym in candidates {
-        let Some((member, bytes)) = libs.exporting(sym, &bin.needed) else {
+        let Some(lib) = libs.exporting(sym, &bin.needed) else {
             continue;
         };
-        let creator = creates.iter().any(|n| {
-            let mut needle = n.as_bytes().to_vec();
-            needle.push(0);
-            memmem::find(&bytes, &needle).is_some()
-        });
+        let creator = lib
+            .binary()
+            .is_ok_and(|other| creates.iter().any(|n| other.imports_name(n)));
         if creator {
-            chosen = Some((sym, member, bytes));
+            chosen = Some((sym, lib));
             break;
         }
         if chosen.is_none() {
-            chosen = Some((sym, member, bytes));
+            chosen = Some((sym, lib));
         }
     }
-    if let Some((sym, member, bytes)) = chosen {
-        let other = match Binary::parse(&bytes, Some(bin.arch)) {
-            Ok(b) => b,
+    if let Some((sym, lib)) = chosen {
+        let member = lib.member();
+        let read = lib.with_code(|other, other_code| {
+            let &addr = other.exports.get(sym)?;
+            Some(read_init(other, other_code, req, addr, libs, depth + 1))
+        });
+        let mut f = match read {
+            Ok(f) => f?,
             Err(e) => {
                 return Some(Finding::new(
                     Verdict::Unknown,
@@ -1318,9 +1325,6 @@ fn delegation(
                 ));
             }
         };
-        let &addr = other.exports.get(sym)?;
-        let other_code = Code::new(&other);
-        let mut f = read_init(&other, &other_code, req, addr, libs, depth + 1);
         f.evidence = format!(
             "{} hands off to `{sym}` in {member}: {}",
             req.init_hook, f.evidence

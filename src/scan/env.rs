@@ -1,7 +1,8 @@
 //! Installed environments (virtualenv, prefix, site-packages): extension modules grouped by
 //! the distribution whose `RECORD` lists them.
 
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{
@@ -9,7 +10,7 @@ use super::{
     unreadable,
 };
 use crate::inspect::verdict::{Binder, ModuleVerdict, Reason, Verdict};
-use crate::inspect::{Arch, Binary, Libraries};
+use crate::inspect::{Libraries, Library, LibrarySet};
 use crate::wheel::{MemberKind, Platform, PythonTarget, SuffixKind};
 
 /// An installed environment: every distribution's extension modules, grouped by the
@@ -86,8 +87,8 @@ fn env_modules(
     platform: Platform,
     bytes: &AtomicU64,
 ) -> (Vec<ModuleVerdict>, Vec<String>) {
-    let libs = DiskLibraries {
-        files: files
+    let libs = DiskLibraries(LibrarySet::new(
+        files
             .iter()
             // Extension-named files can be libraries others link against (see scan::wheel).
             .filter(|f| {
@@ -96,10 +97,10 @@ fn env_modules(
                     MemberKind::SharedLibrary(_) | MemberKind::Extension(_)
                 )
             })
-            .map(|f| f.path.clone())
+            .map(|f| f.path.to_string_lossy().into_owned())
             .collect(),
-        arch: arch_for(platform),
-    };
+        arch_for(platform),
+    ));
     let mut out = Vec::new();
     let mut foreign = Vec::new();
     for f in files.iter().filter(|f| f.shadowed_by.is_none()) {
@@ -149,37 +150,13 @@ fn env_modules(
     (out, foreign)
 }
 
-/// Shared libraries of an installed distribution, for hooks that hand off to them.
-struct DiskLibraries {
-    files: Vec<PathBuf>,
-    arch: Option<Arch>,
-}
+/// Shared libraries of an installed distribution, for hooks that hand off to them, each
+/// parsed once for the whole distribution.
+struct DiskLibraries(LibrarySet);
 
 impl Libraries for DiskLibraries {
-    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)> {
-        // Only the libraries the module links against: the loader resolves its imports there.
-        let base = |p: &str| {
-            p.rsplit(['/', '\\'])
-                .next()
-                .unwrap_or(p)
-                .to_ascii_lowercase()
-        };
-        let needed: Vec<String> = needed.iter().map(|n| base(n)).collect();
-        let order: Vec<&PathBuf> = self
-            .files
-            .iter()
-            .filter(|p| needed.contains(&base(&p.to_string_lossy())))
-            .collect();
-        for path in order {
-            let Ok(data) = read_bounded(path) else {
-                continue;
-            };
-            let found =
-                Binary::parse(&data, self.arch).is_ok_and(|b| b.exports.contains_key(symbol));
-            if found {
-                return Some((path.display().to_string(), data));
-            }
-        }
-        None
+    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<Arc<Library>> {
+        self.0
+            .exporting(symbol, needed, |path| read_bounded(Path::new(path)).ok())
     }
 }

@@ -2,14 +2,15 @@
 //! which targets it serves, and a verdict for each extension module a target imports.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Read, Seek};
+use std::sync::Arc;
 
 use super::{
     Readiness, ScanConfig, WheelReport, arch_for, inspect_named, sort_modules, unreadable,
 };
 use crate::inspect::verdict::{Binder, ModuleVerdict, Reason, Verdict};
-use crate::inspect::{Arch, Binary, Libraries};
+use crate::inspect::{Arch, Binary, Libraries, Library, LibrarySet};
 use crate::wheel::{
     Compatibility, MemberKind, Platform, PythonTarget, SuffixKind, WheelArchive, WheelFilename,
 };
@@ -132,9 +133,7 @@ fn wheel_modules<R: Read + Seek>(
     let archive = RefCell::new(archive);
     let libs = WheelLibraries {
         archive: &archive,
-        members: libraries,
-        exports: RefCell::new(HashMap::new()),
-        arch: arch_for(platform),
+        set: LibrarySet::new(libraries, arch_for(platform)),
     };
     let mut out = Vec::new();
     let mut foreign = Vec::new();
@@ -291,56 +290,18 @@ fn may_export_any_hook<R: Read + Seek>(archive: &mut WheelArchive<R>, member: &s
     }
 }
 
-/// The wheel's own libraries, read on demand when a stub module hands off to one of them.
+/// The wheel's own libraries, read on demand when a stub module hands off to one of them,
+/// each parsed once for the whole wheel.
 struct WheelLibraries<'w, R> {
     archive: &'w RefCell<&'w mut WheelArchive<R>>,
-    members: Vec<String>,
-    /// Member → its exported names (empty when unreadable).
-    exports: RefCell<HashMap<String, HashSet<String>>>,
-    arch: Option<Arch>,
+    set: LibrarySet,
 }
 
 impl<R: Read + Seek> Libraries for WheelLibraries<'_, R> {
-    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<(String, Vec<u8>)> {
-        // Only the libraries the module links against: the loader resolves its imports there.
-        let base = |m: &str| {
-            m.rsplit(['/', '\\'])
-                .next()
-                .unwrap_or(m)
-                .to_ascii_lowercase()
-        };
-        let needed: Vec<String> = needed.iter().map(|n| base(n)).collect();
-        let order: Vec<&String> = self
-            .members
-            .iter()
-            .filter(|m| needed.contains(&base(m)))
-            .collect();
-        for member in order {
-            let known = self
-                .exports
-                .borrow()
-                .get(member)
-                .map(|e| e.contains(symbol));
-            match known {
-                Some(false) => continue,
-                Some(true) => {}
-                None => {
-                    let data = self.archive.borrow_mut().read_member(member).ok()?;
-                    let names: HashSet<String> = Binary::parse(&data, self.arch)
-                        .map(|b| b.exports.keys().cloned().collect())
-                        .unwrap_or_default();
-                    let has = names.contains(symbol);
-                    self.exports.borrow_mut().insert(member.clone(), names);
-                    if has {
-                        return Some((member.clone(), data));
-                    }
-                    continue;
-                }
-            }
-            let data = self.archive.borrow_mut().read_member(member).ok()?;
-            return Some((member.clone(), data));
-        }
-        None
+    fn exporting(&self, symbol: &str, needed: &[String]) -> Option<Arc<Library>> {
+        self.set.exporting(symbol, needed, |member| {
+            self.archive.borrow_mut().read_member(member).ok()
+        })
     }
 }
 

@@ -14,6 +14,7 @@ mod x86;
 mod x86_64;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 pub use emulate::{Called, Imports, PathEnd, Taken};
 
@@ -60,15 +61,18 @@ pub struct FuncRefs {
     pub call_sites: Vec<u64>,
 }
 
-/// Code reader for one binary: knows its import stubs, dispatches on the architecture.
-pub struct Code<'b, 'a> {
-    bin: &'b Binary<'a>,
+/// What code reading learns about one binary that does not depend on the question: its import
+/// stubs, and the call sites of the imports asked for so far. Built once per binary; a library
+/// that several stub modules hand off to keeps one for all of them.
+pub struct CodeIndex {
     /// Stub address → import index (loader-provided plus found by pattern).
     stubs: HashMap<u64, u32>,
+    /// Imports asked for → their call sites (a walk over the whole text each).
+    call_sites: Mutex<HashMap<Vec<u32>, Vec<(u64, u32)>>>,
 }
 
-impl<'b, 'a> Code<'b, 'a> {
-    pub fn new(bin: &'b Binary<'a>) -> Self {
+impl CodeIndex {
+    pub fn new(bin: &Binary) -> Self {
         let mut stubs: HashMap<u64, u32> = bin.stubs.iter().copied().collect();
         match bin.arch {
             Arch::X86_64 => x86_64::find_stubs(bin, &mut stubs),
@@ -80,7 +84,49 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::Arm => arm::find_stubs(bin, &mut stubs),
             Arch::Other => {}
         }
-        Code { bin, stubs }
+        CodeIndex {
+            stubs,
+            call_sites: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A [`CodeIndex`] built for this reader alone, or one kept with its binary.
+enum IndexRef<'b> {
+    Owned(CodeIndex),
+    Shared(&'b CodeIndex),
+}
+
+impl std::ops::Deref for IndexRef<'_> {
+    type Target = CodeIndex;
+    fn deref(&self) -> &CodeIndex {
+        match self {
+            IndexRef::Owned(i) => i,
+            IndexRef::Shared(i) => i,
+        }
+    }
+}
+
+/// Code reader for one binary: knows its import stubs, dispatches on the architecture.
+pub struct Code<'b, 'a> {
+    bin: &'b Binary<'a>,
+    index: IndexRef<'b>,
+}
+
+impl<'b, 'a> Code<'b, 'a> {
+    pub fn new(bin: &'b Binary<'a>) -> Self {
+        Code {
+            bin,
+            index: IndexRef::Owned(CodeIndex::new(bin)),
+        }
+    }
+
+    /// A reader over `bin` that uses (and adds to) an index built for it earlier.
+    pub fn with_index(bin: &'b Binary<'a>, index: &'b CodeIndex) -> Self {
+        Code {
+            bin,
+            index: IndexRef::Shared(index),
+        }
     }
 
     /// True when this architecture's code is read in full: function references and the
@@ -102,7 +148,7 @@ impl<'b, 'a> Code<'b, 'a> {
 
     /// The import a call to `addr` reaches, when `addr` is a stub.
     pub fn stub_import(&self, addr: u64) -> Option<u32> {
-        self.stubs.get(&addr).copied()
+        self.index.stubs.get(&addr).copied()
     }
 
     /// The import behind a pointer slot (GOT, IAT, lazy pointer).
@@ -146,8 +192,19 @@ impl<'b, 'a> Code<'b, 'a> {
     }
 
     /// Every place the code calls (or tail-jumps to) one of `imports`: (site, import).
+    /// Remembered per set of imports: each answer is a walk over the whole text.
     pub fn call_sites(&self, imports: &[u32]) -> Vec<(u64, u32)> {
-        match self.bin.arch {
+        let key = imports.to_vec();
+        if let Some(known) = self
+            .index
+            .call_sites
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return known;
+        }
+        let sites = match self.bin.arch {
             Arch::X86_64 => x86_64::call_sites(self, imports),
             Arch::Aarch64 => aarch64::call_sites(self, imports),
             Arch::X86 => x86::call_sites(self, imports),
@@ -156,7 +213,11 @@ impl<'b, 'a> Code<'b, 'a> {
             Arch::Riscv64 => riscv64::call_sites(self, imports),
             Arch::Arm if self.reads_calls() => arm::call_sites(self, imports),
             _ => Vec::new(),
+        };
+        if let Ok(mut m) = self.index.call_sites.lock() {
+            m.insert(key, sites.clone());
         }
+        sites
     }
 
     /// The constant in argument `n` (0-based) at the call at `site`.
