@@ -740,3 +740,47 @@ fn a_rewritten_slot_follows_what_the_library_returns() {
         }
     }
 }
+
+/// The binder is told from names and strings only: a fingerprint inside machine code (here
+/// bytes placed in an executable section) or in debug records does not count, one in
+/// read-only data or the symbol names does, and a module with a Cython symbol and a pybind11
+/// string is still read as pybind11 (priority order holds across the ranges searched).
+#[test]
+fn the_binder_is_read_from_names_and_strings_not_from_code() {
+    use gilfree::inspect::verdict::Binder;
+    use gilfree::inspect::{Binary, binder};
+    let in_code = build(
+        "fp_in_code",
+        &format!(
+            "{PRELUDE}\n__asm__(\".section .text.fp,\\\"ax\\\",@progbits\\n.ascii \\\"__pyx_pybind11\\\"\\n.previous\");\n\
+             __asm__(\".section .debug_fp,\\\"\\\",@progbits\\n.ascii \\\"nanobind\\\"\\n.previous\");\n\
+             EXPORT int helper(void) {{ return 1; }}"
+        ),
+        &[],
+    );
+    let in_rodata = build(
+        "fp_in_rodata",
+        &format!(
+            "{PRELUDE}\nEXPORT const char *note(void) {{ return \"built with pybind11\"; }}\n\
+             EXPORT int __pyx_helper(void) {{ return 2; }}"
+        ),
+        &[],
+    );
+    let code = std::fs::read(&in_code).unwrap();
+    let bin = Binary::parse(&code, None).unwrap();
+    assert_eq!(
+        binder::detect(&code),
+        Binder::Nanobind,
+        "the bytes are there"
+    );
+    assert_eq!(binder::detect_in(&bin), Binder::CApi);
+    let rodata = std::fs::read(&in_rodata).unwrap();
+    let bin = Binary::parse(&rodata, None).unwrap();
+    assert_eq!(binder::detect_in(&bin), Binder::Pybind11);
+    // Without section headers nothing says where code ends: the whole file is searched.
+    let mut no_sections = code.clone();
+    no_sections[0x28..0x30].fill(0); // e_shoff
+    no_sections[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+    let bin = Binary::parse(&no_sections, None).expect("program headers are enough");
+    assert_eq!(binder::detect_in(&bin), Binder::Nanobind);
+}

@@ -63,8 +63,12 @@ pub fn inspect_module(
     req: &ModuleRequest,
     libs: &dyn slots::Libraries,
 ) -> ModuleVerdict {
-    let binder = binder::detect(data);
-    let (verdict, reason, evidence, single_phase) = match Binary::parse(data, req.arch) {
+    let parsed = Binary::parse(data, req.arch);
+    let binder = match &parsed {
+        Ok(bin) => binder::detect_in(bin),
+        Err(_) => binder::detect(data),
+    };
+    let (verdict, reason, evidence, single_phase) = match parsed {
         Err(e) => (
             Verdict::Unknown,
             Reason::MalformedBinary,
