@@ -23,7 +23,7 @@ pub use local::scan_paths;
 pub use remote::{
     Index, ListedScan, ListedWheel, OfflineIndex, RemoteTarget, scan_listed, scan_remote,
 };
-pub use wheel::scan_wheel;
+pub use wheel::{scan_archive, scan_wheel};
 
 /// What to check every target against.
 #[derive(Debug, Clone)]

@@ -44,7 +44,28 @@ pub fn scan_wheel<R: Read + Seek>(
     archive: Result<WheelArchive<R>, crate::wheel::WheelError>,
     cfg: &ScanConfig,
 ) -> Vec<WheelReport> {
-    let base = |python: PythonTarget, platform: Option<Platform>| WheelReport {
+    let base = |python, platform| base_report(wf, &sha256, python, platform);
+    match archive {
+        Ok(mut a) => scan_archive(wf, sha256, &mut a, cfg),
+        Err(e) => cfg
+            .pythons
+            .iter()
+            .map(|&py| WheelReport {
+                error: Some(format!("unreadable wheel: {e}")),
+                ..base(py, None)
+            })
+            .collect(),
+    }
+}
+
+/// The report for a wheel's base fields, before its modules are read.
+fn base_report(
+    wf: &WheelFilename,
+    sha256: &Option<String>,
+    python: PythonTarget,
+    platform: Option<Platform>,
+) -> WheelReport {
+    WheelReport {
         filename: wf.to_string(),
         project: Some(wf.normalized_name()),
         version: Some(wf.version.clone()),
@@ -55,20 +76,18 @@ pub fn scan_wheel<R: Read + Seek>(
         note: None,
         error: None,
         modules: Vec::new(),
-    };
-    let mut archive = match archive {
-        Ok(a) => a,
-        Err(e) => {
-            return cfg
-                .pythons
-                .iter()
-                .map(|&py| WheelReport {
-                    error: Some(format!("unreadable wheel: {e}")),
-                    ..base(py, None)
-                })
-                .collect();
-        }
-    };
+    }
+}
+
+/// Scan a wheel whose archive is open, for every configured target; the archive's
+/// [`WheelArchive::inflated`] log then says what was read.
+pub fn scan_archive<R: Read + Seek>(
+    wf: &WheelFilename,
+    sha256: Option<String>,
+    archive: &mut WheelArchive<R>,
+    cfg: &ScanConfig,
+) -> Vec<WheelReport> {
+    let base = |python, platform| base_report(wf, &sha256, python, platform);
     let mut out = Vec::new();
     let platforms = wheel_platforms(wf, cfg);
     for &python in &cfg.pythons {
@@ -90,7 +109,7 @@ pub fn scan_wheel<R: Read + Seek>(
             };
             match crate::wheel::check_wheel(wf, python, platform) {
                 Compatibility::Compatible { .. } => {
-                    let (modules, foreign) = wheel_modules(&mut archive, python, platform);
+                    let (modules, foreign) = wheel_modules(archive, python, platform);
                     r.modules = modules;
                     r.readiness = Readiness::of_modules(&r.modules);
                     super::foreign::with_foreign_libraries(&mut r, &foreign);
