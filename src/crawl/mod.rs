@@ -45,8 +45,8 @@ pub struct CrawlConfig {
     pub workers: usize,
     /// Wheels of one project read at once.
     pub wheel_workers: usize,
-    /// Bytes of wheels (by their listed sizes) read at once over all workers: what bounds
-    /// the crawl's memory. A wheel larger than this is read alone.
+    /// Memory for wheels read at once over all workers (each wheel's share planned from its
+    /// directory): what bounds the crawl's memory. A wheel needing more is read alone.
     pub wheel_budget: u64,
     /// Record every listing even when the index's serial says nothing changed.
     pub refresh: bool,

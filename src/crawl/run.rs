@@ -20,7 +20,7 @@ use super::{CrawlConfig, CrawlError, CrawlIndex, ProjectList};
 use crate::index::select;
 use crate::index::{Listing, NetStats};
 use crate::inspect::ANALYZER_VERSION;
-use crate::scan::{ListedScan, ListedWheel, Readiness, WheelReport, scan_listed};
+use crate::scan::{Admit, ListedScan, ListedWheel, Readiness, WheelReport, scan_listed};
 use crate::store::{
     CrawlProject, CrawlRunId, CrawlTotals, FirstReady, FirstReadyBasis, Page, ReleaseReadiness,
     Store, StoreError,
@@ -611,7 +611,7 @@ fn search_first_ready(
     Ok(())
 }
 
-/// Scans the project's wheels, `cfg.wheel_workers` at a time, each once its size fits in
+/// Scans the project's wheels, `cfg.wheel_workers` at a time, each once its memory fits in
 /// the budget shared by all workers; results in the order of `wheels`.
 fn scan_within_budget(
     wheels: &[ListedWheel],
@@ -628,9 +628,13 @@ fn scan_within_budget(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(wheel) = wheels.get(i) else { break };
-                    let _taken = budget.take(wheel.file.size.unwrap_or(UNKNOWN_SIZE));
-                    let scanned =
-                        scan_listed(std::slice::from_ref(wheel), 1, index.fetch(), Some(store));
+                    let scanned = scan_listed(
+                        std::slice::from_ref(wheel),
+                        1,
+                        index.fetch(),
+                        Some(store),
+                        Some(budget),
+                    );
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] =
                         scanned.into_iter().next();
                 }
@@ -645,16 +649,21 @@ fn scan_within_budget(
         .collect()
 }
 
-/// The size a wheel is assumed to have when the index gives none.
-const UNKNOWN_SIZE: u64 = 64 << 20;
-
-/// Wheel bytes read at once over all workers. Memory follows what is read: a few wheels of
-/// half a gigabyte (torch, CUDA libraries) side by side would take gigabytes, so a wheel
-/// waits until its size fits (one larger than the whole budget runs alone).
+/// Memory for wheels read at once over all workers. A wheel asks for its share once its
+/// directory says what reading it will hold (the bytes kept in memory, its largest native
+/// member inflated with its model: `scan::remote` plans it), and holds nothing of the budget
+/// while it waits, so no two wheels wait on each other; one larger than the whole budget runs
+/// alone. Torch- or jaxlib-sized members side by side would otherwise take gigabytes.
 struct Budget {
     total: u64,
     used: Mutex<u64>,
     freed: Condvar,
+}
+
+impl Admit for Budget {
+    fn admit(&self, bytes: u64) -> Box<dyn Send + '_> {
+        Box::new(self.take(bytes))
+    }
 }
 
 /// A share of the budget, given back when dropped.

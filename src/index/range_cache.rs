@@ -65,6 +65,11 @@ impl RangeCache {
         }
     }
 
+    /// Most bytes held in memory.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
     /// Bytes cached in memory.
     #[cfg(test)]
     pub fn in_memory(&self) -> u64 {

@@ -27,8 +27,10 @@ const MAX_READ: u64 = 8 << 20;
 const COALESCE_GAP: u64 = 32 << 10;
 /// Largest single request of a prefetch: a body is held in memory while it arrives.
 const MAX_REQUEST: u64 = 16 << 20;
-/// Fetched bytes kept in memory; the rest of what was fetched waits in a temporary file.
-const MEMORY_BUDGET: u64 = 64 << 20;
+/// Fetched bytes kept in memory; the rest of what was fetched waits in a temporary file
+/// (read back from the page cache at memory speed: a crawl reads several wheels at once, and
+/// what they hold must fit a small machine).
+const MEMORY_BUDGET: u64 = 16 << 20;
 
 /// A remote file with a cache of the ranges fetched so far.
 pub struct RemoteFile<'f> {
@@ -92,6 +94,11 @@ impl<'f> RemoteFile<'f> {
             }
         }
         Ok(file)
+    }
+
+    /// Most fetched bytes this file keeps in memory.
+    pub fn memory_budget(&self) -> u64 {
+        self.cache.budget()
     }
 
     /// The file's length in bytes.

@@ -21,7 +21,7 @@ use crate::wheel::{Platform, PythonTarget, hook_names};
 
 pub use local::scan_paths;
 pub use remote::{
-    Index, ListedScan, ListedWheel, OfflineIndex, RemoteTarget, scan_listed, scan_remote,
+    Admit, Index, ListedScan, ListedWheel, OfflineIndex, RemoteTarget, scan_listed, scan_remote,
 };
 pub use wheel::{scan_archive, scan_wheel};
 

@@ -160,7 +160,7 @@ pub fn scan_remote(
     let bar = progress_bar(cfg.progress, jobs.len());
     let results = run_parallel(&jobs, workers, |job| {
         bar.set_message(job.file.filename.clone());
-        let done = scan_job_stored(job, index.fetch(), store);
+        let done = scan_job_stored(job, index.fetch(), store, None);
         bar.inc(1);
         done
     });
@@ -377,14 +377,15 @@ fn scan_job_stored(
     job: &Job,
     fetch: &dyn Fetch,
     store: Option<&Mutex<Store>>,
+    admit: Option<&dyn Admit>,
 ) -> (Vec<WheelReport>, Option<String>) {
     let (Some(store), Some(sha)) = (store, job.file.sha256.as_deref()) else {
-        return (scan_job(job, fetch), None);
+        return (scan_job(job, fetch, admit), None);
     };
     if let Some(reports) = stored_reports(job, store) {
         return (reports, None);
     }
-    let reports = scan_job(job, fetch);
+    let reports = scan_job(job, fetch, admit);
     let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
     let mut warning = None;
     for r in reports.iter().filter(|r| r.error.is_none()) {
@@ -452,14 +453,23 @@ pub struct ListedScan {
     pub warning: Option<String>,
 }
 
+/// Memory shared by wheels read side by side: once a wheel's directory says how much its
+/// reading will hold at most, [`Admit::admit`] waits until that fits and holds it until the
+/// returned guard is dropped.
+pub trait Admit: Sync {
+    fn admit(&self, bytes: u64) -> Box<dyn Send + '_>;
+}
+
 /// Scans wheels a caller chose, `workers` at a time, in the order given: each is answered
 /// from the store when this analyzer analyzed its bytes for every target before, else read
-/// by range requests and its new analyses saved (as `scan NAME` does).
+/// by range requests (once `admit` lets its memory in, when given) and its new analyses
+/// saved (as `scan NAME` does).
 pub fn scan_listed(
     wheels: &[ListedWheel],
     workers: usize,
     fetch: &dyn Fetch,
     store: Option<&Mutex<Store>>,
+    admit: Option<&dyn Admit>,
 ) -> Vec<ListedScan> {
     let jobs: Vec<Job> = wheels
         .iter()
@@ -478,7 +488,7 @@ pub fn scan_listed(
                 warning: None,
             };
         }
-        let (reports, warning) = scan_job_stored(job, fetch, store);
+        let (reports, warning) = scan_job_stored(job, fetch, store, admit);
         ListedScan {
             reports,
             from_store: false,
@@ -538,7 +548,7 @@ fn offline(url: &str) -> FetchError {
 }
 
 /// Fetch and scan one wheel: tail and central directory, then its extension members.
-fn scan_job(job: &Job, fetch: &dyn Fetch) -> Vec<WheelReport> {
+fn scan_job(job: &Job, fetch: &dyn Fetch, admit: Option<&dyn Admit>) -> Vec<WheelReport> {
     // A wheel named by URL is checked for every platform it has, unless told otherwise.
     let mut platforms = job.platforms.clone();
     if platforms.is_empty() {
@@ -572,11 +582,26 @@ fn scan_job(job: &Job, fetch: &dyn Fetch) -> Vec<WheelReport> {
     if let Err(e) = check_file(&job.file, &remote) {
         return failed(e);
     }
-    if let Err(e) = prefetch_members(&mut remote, &job.file.filename, &cfg) {
-        return failed(e);
+    let plan = match read_plan(&mut remote, &job.file.filename, &cfg) {
+        Ok(plan) => plan,
+        Err(e) => return failed(e),
+    };
+    let _admitted = admit.map(|a| a.admit(plan.memory));
+    if let Err(e) = remote.prefetch(&plan.ranges) {
+        return failed(e.to_string());
     }
     let archive = WheelArchive::new(remote, &job.file.filename);
     scan_wheel(&job.wheel, job.file.sha256.clone(), archive, &cfg)
+}
+
+/// What reading a wheel will take, from its central directory.
+struct ReadPlan {
+    /// Byte ranges of the members every target reads whole, fetched up front.
+    ranges: Vec<(u64, u64)>,
+    /// Most memory the reading may hold at once: the fetched bytes kept in memory, and the
+    /// largest native member inflated with its model (a library a stub module hands off to
+    /// is read whole, and stays while the wheel is read).
+    memory: u64,
 }
 
 /// What can be verified: the length the index announced, and the sha256 when the whole file
@@ -598,13 +623,15 @@ fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
     }
 }
 
-/// Fetch, in as few requests as possible, every member the targets will read.
-fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<(), String> {
+/// Read the central directory and plan the reads: the members every target will read, to be
+/// fetched in as few requests as possible, and the memory that takes.
+fn read_plan(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<ReadPlan, String> {
     let (directory, members) = read_central_directory(remote, label).map_err(|e| e.to_string())?;
     // A member's reads stop where the next member (or the directory) starts.
     let starts = members.iter().map(|m| m.header_offset);
     remote.set_fences(starts.chain([directory.offset]));
     let mut wanted = std::collections::HashSet::new();
+    let mut largest = 0u64;
     for &python in &cfg.pythons {
         for &platform in &cfg.platforms {
             let names = members
@@ -612,6 +639,13 @@ fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> R
                 .filter(|m| !m.is_dir)
                 .map(|m| m.name.as_str());
             for c in classify_members(names, python, platform) {
+                let native = matches!(
+                    c.kind,
+                    MemberKind::Extension(_) | MemberKind::SharedLibrary(_)
+                );
+                if native && let Some(m) = members.iter().find(|m| m.name == c.path) {
+                    largest = largest.max(m.size);
+                }
                 // Libraries that might be modules are read lazily: usually only their
                 // first segment, to see that they export no hook.
                 let read = matches!(c.kind, MemberKind::Extension(_));
@@ -633,7 +667,11 @@ fn prefetch_members(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> R
             )
         })
         .collect();
-    remote.prefetch(&ranges).map_err(|e| e.to_string())
+    let fetched: u64 = ranges.iter().map(|r| r.1).sum();
+    // A model takes about a tenth of its file (pointer map, symbols); a second big member
+    // (a stub's library kept while the next module is read) is rare enough not to reserve.
+    let memory = fetched.min(remote.memory_budget()) + largest.saturating_add(largest / 8);
+    Ok(ReadPlan { ranges, memory })
 }
 
 #[cfg(test)]
@@ -792,6 +830,51 @@ mod tests {
         // A 36 KB wheel fits in the first (tail) request.
         assert_eq!(report.stats.requests, 1);
         assert_eq!(report.stats.bytes_downloaded, index.files[0].1.len() as u64);
+    }
+
+    /// Records what each wheel asked to hold.
+    struct Asked(Mutex<Vec<u64>>);
+
+    impl Admit for Asked {
+        fn admit(&self, bytes: u64) -> Box<dyn Send + '_> {
+            self.0.lock().unwrap().push(bytes);
+            Box::new(())
+        }
+    }
+
+    #[test]
+    fn a_listed_wheel_asks_for_its_memory_once_its_directory_is_read() {
+        let index = lru_index(true, LRU_SHA256);
+        let file = index.page.files[0].clone();
+        let listed = ListedWheel {
+            wheel: WheelFilename::parse(&file.filename).unwrap(),
+            file,
+            pythons: vec![PythonTarget::Py314t],
+            platforms: vec![Platform::LinuxX86_64],
+        };
+        let asked = Asked(Mutex::new(Vec::new()));
+        let scans = scan_listed(std::slice::from_ref(&listed), 1, &index, None, Some(&asked));
+        assert_eq!(scans[0].reports[0].readiness, Readiness::GilFallback);
+        // The module's compressed bytes, and the module inflated with room for its model.
+        let mut archive =
+            WheelArchive::new(std::io::Cursor::new(index.files[0].1.clone()), "lru.whl").unwrap();
+        let module = archive
+            .members()
+            .iter()
+            .find(|m| m.name.ends_with(".so"))
+            .unwrap()
+            .clone();
+        let asked = asked.0.into_inner().unwrap();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(
+            asked[0] >= module.size + module.compressed_size,
+            "{asked:?}"
+        );
+        assert!(
+            asked[0] <= 2 * module.size + module.compressed_size + 4096,
+            "{asked:?}"
+        );
+        let _ = archive.read_member(&module.name).unwrap();
     }
 
     /// The fixture wheel with 2 MB of incompressible data added before its members.
