@@ -87,6 +87,17 @@ pub struct CrawlProject<'a> {
     pub readiness: &'a [ReleaseReadiness<'a>],
 }
 
+/// Which shard of a sharded crawl a run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunShard {
+    /// `K`, from 0.
+    pub index: u32,
+    /// `N`.
+    pub count: u32,
+    /// The name the shards of one run share (e.g. the night's date).
+    pub batch: String,
+}
+
 /// Network totals of a finished run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CrawlTotals {
@@ -159,11 +170,80 @@ impl Store {
         Ok(CrawlRunId(self.conn.last_insert_rowid()))
     }
 
-    /// The newest run of `list_name` that never finished, to resume.
+    /// Starts shard `shard.index` of a run over `list_name` split in `shard.count`, meaning
+    /// to crawl the `planned` projects of the list that fall in the shard.
+    pub fn begin_shard_run(
+        &mut self,
+        list_name: &str,
+        planned: u64,
+        analyzer_version: &str,
+        shard: &RunShard,
+    ) -> Result<CrawlRunId, StoreError> {
+        let now = self.now();
+        self.conn
+            .execute(
+                "INSERT INTO crawl_runs (list_name, planned, analyzer_version, started_at, batch,
+                     shard_count, shard_index)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    list_name,
+                    to_sql_count(planned),
+                    analyzer_version,
+                    now,
+                    shard.batch,
+                    shard.count,
+                    shard.index
+                ],
+            )
+            .context(|| {
+                format!(
+                    "starting shard {}/{} of a crawl run of {list_name}",
+                    shard.index, shard.count
+                )
+            })?;
+        Ok(CrawlRunId(self.conn.last_insert_rowid()))
+    }
+
+    /// The newest unfinished run of shard `index` of `count` of `list_name`, of `batch`
+    /// when one is given (any batch otherwise), to resume.
+    pub fn unfinished_shard_run(
+        &self,
+        list_name: &str,
+        index: u32,
+        count: u32,
+        batch: Option<&str>,
+    ) -> Result<Option<CrawlRunId>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT max(id) FROM crawl_runs WHERE list_name = ?1 AND finished_at IS NULL
+                   AND shard_index = ?2 AND shard_count = ?3 AND (?4 IS NULL OR batch = ?4)",
+                params![list_name, index, count, batch],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .context(|| {
+                format!("looking for an unfinished run of shard {index}/{count} of {list_name}")
+            })
+            .map(|id| id.map(CrawlRunId))
+    }
+
+    /// The batch a run belongs to (`None` for a run of an unsharded crawl).
+    pub fn crawl_run_batch(&self, run: CrawlRunId) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT batch FROM crawl_runs WHERE id = ?1", [run.0], |r| {
+                r.get(0)
+            })
+            .optional()
+            .context(|| format!("reading the batch of crawl run {run}"))?
+            .ok_or(StoreError::UnknownCrawlRun(run.0))
+    }
+
+    /// The newest run of `list_name` that never finished, to resume (runs of sharded crawls
+    /// are not: see [`Store::unfinished_shard_run`]).
     pub fn unfinished_crawl_run(&self, list_name: &str) -> Result<Option<CrawlRunId>, StoreError> {
         self.conn
             .query_row(
-                "SELECT max(id) FROM crawl_runs WHERE list_name = ?1 AND finished_at IS NULL",
+                "SELECT max(id) FROM crawl_runs WHERE list_name = ?1 AND finished_at IS NULL
+                   AND shard_count IS NULL",
                 [list_name],
                 |r| r.get::<_, Option<i64>>(0),
             )
