@@ -694,6 +694,42 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_resumes_only_its_own_run_and_a_whole_crawl_none_of_a_shard() {
+        let mut store = Store::in_memory().unwrap();
+        listed(&mut store);
+        let shard = |index, batch: &str| RunShard {
+            index,
+            count: 2,
+            batch: batch.into(),
+        };
+        let zero = store
+            .begin_shard_run("top", 1, "0.1.0", &shard(0, "n1"))
+            .unwrap();
+        let one = store
+            .begin_shard_run("top", 1, "0.1.0", &shard(1, "n1"))
+            .unwrap();
+        assert_eq!(store.unfinished_crawl_run("top").unwrap(), None);
+        let find = |index, count, batch| {
+            store
+                .unfinished_shard_run("top", index, count, batch)
+                .unwrap()
+        };
+        assert_eq!(find(0, 2, None), Some(zero));
+        assert_eq!(find(1, 2, Some("n1")), Some(one));
+        assert_eq!(find(1, 2, Some("n2")), None, "another batch");
+        assert_eq!(find(0, 3, None), None, "another split");
+        assert_eq!(store.crawl_run_batch(one).unwrap().as_deref(), Some("n1"));
+        store
+            .finish_crawl_run(zero, &CrawlTotals::default())
+            .unwrap();
+        assert_eq!(store.unfinished_shard_run("top", 0, 2, None).unwrap(), None);
+        let whole = store.begin_crawl_run("top", 2, "0.1.0").unwrap();
+        assert_eq!(store.unfinished_crawl_run("top").unwrap(), Some(whole));
+        assert_eq!(store.crawl_run_batch(whole).unwrap(), None);
+        assert!(store.crawl_run_batch(CrawlRunId(99)).is_err());
+    }
+
+    #[test]
     fn unknown_runs_and_releases_are_errors_that_record_nothing() {
         let mut store = Store::in_memory().unwrap();
         listed(&mut store);
