@@ -2,6 +2,7 @@
 # Checks the sharded-crawl deployments without a cluster or a network other than PyPI:
 # the Kubernetes manifests under deploy/k8s/ against the API schemas of a pinned Kubernetes
 # version (kubernetes-validate, which ships the schemas: nothing is fetched when it runs),
+# that the Job and the workflow each split in as many shards as their SHARDS says,
 # then a dry run of the nightly workflow's steps (scripts/crawl-shards.sh) against a local
 # index (scripts/test-index.py serving the fixture wheels and a few pure ones): 4 shards of
 # a 12-project list crawled at once, merged, and the site built from the merged store.
@@ -26,6 +27,20 @@ echo "== kubernetes-validate $k8s_version: deploy/k8s/*.yaml"
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
 "$work/venv/bin/kubernetes-validate" --kubernetes-version "$k8s_version" --strict deploy/k8s/*.yaml
+
+echo "== the shard counts agree: the Job's completions, parallelism and SHARDS; the workflow's matrix and SHARDS"
+"$work/venv/bin/python" - <<'PY'
+import yaml
+job = yaml.safe_load(open("deploy/k8s/crawl-job.yaml"))
+spec = job["spec"]
+env = {e["name"]: e["value"] for e in spec["template"]["spec"]["containers"][0]["env"]}
+assert spec["completionMode"] == "Indexed", spec
+assert spec["completions"] == spec["parallelism"] == int(env["SHARDS"]), (spec, env)
+flow = yaml.safe_load(open(".github/workflows/crawl.yml"))
+matrix = flow["jobs"]["shard"]["strategy"]["matrix"]["shard"]
+assert matrix == list(range(int(flow["env"]["SHARDS"]))), (matrix, flow["env"])
+print(f"k8s: {spec['completions']} shards; workflow: {len(matrix)} shards")
+PY
 
 echo "== dry run of the workflow's steps: 4 shards, merge, site"
 mkdir -p "$work/wheels"
