@@ -496,3 +496,67 @@ fn bad_shard_values_are_one_line_errors_naming_them() {
         "nothing is opened for a bad value"
     );
 }
+
+#[test]
+fn a_shard_resumes_its_own_unfinished_run_of_its_batch() {
+    let index = index();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("top.txt");
+    std::fs::write(&list, LIST.join("\n") + "\n").unwrap();
+    let db = dir.path().join("shard-0.sqlite3");
+    let shard = Shard::new(0, SHARDS).unwrap();
+    let mine: Vec<&str> = LIST.iter().copied().filter(|p| shard.keeps(p)).collect();
+    assert!(mine.len() >= 2, "{mine:?}");
+    let interrupted = {
+        let mut store = gilfree::store::Store::open(&db).unwrap();
+        let batch = gilfree::store::RunShard {
+            index: 0,
+            count: SHARDS,
+            batch: "night-1".into(),
+        };
+        let run = store
+            .begin_shard_run(
+                "top.txt",
+                mine.len() as u64,
+                gilfree::inspect::ANALYZER_VERSION,
+                &batch,
+            )
+            .unwrap();
+        let rank = LIST.iter().position(|p| *p == mine[0]).unwrap() as u32 + 1;
+        let done = gilfree::store::CrawlProject {
+            project: mine[0],
+            rank,
+            latest: None,
+            error: Some("stand-in"),
+            readiness: &[],
+        };
+        store.record_crawl_project(run, &done).unwrap();
+        run.get()
+    };
+
+    // Another batch is another run; the other shards' runs are not this one's.
+    let other = crawl(
+        &index,
+        &db,
+        &list,
+        &["--shard", "0/4", "--batch", "night-2"],
+    );
+    assert_eq!(other.code, 0, "{other:?}");
+    let other = other.json();
+    assert_eq!(other["resumed"], false);
+    assert_ne!(other["run"], interrupted);
+    assert_eq!(other["projects"]["crawled"], mine.len() as u64);
+    let one = crawl(&index, &db, &list, &["--shard", "1/4"]).json();
+    assert_eq!(one["resumed"], false);
+
+    // Without --batch, the shard's unfinished run, whatever its batch, is resumed.
+    let resumed = crawl(&index, &db, &list, &["--shard", "0/4"]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let doc = resumed.json();
+    assert_eq!(doc["run"], interrupted);
+    assert_eq!(doc["resumed"], true);
+    assert_eq!(doc["finished"], true);
+    assert_eq!(doc["shard"]["batch"], "night-1");
+    assert_eq!(doc["projects"]["done_before"], 1);
+    assert_eq!(doc["projects"]["crawled"], mine.len() as u64 - 1);
+}
