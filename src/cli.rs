@@ -33,6 +33,27 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Render the store's crawl data into a static readiness website.
     Site(SiteArgs),
+    /// Work on stores: merge the shard stores of a crawl into one.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Merge stores into OUT (created if missing): the shards of a crawl become one run;
+    /// rows meet by their natural keys, and the newer wins. One transaction: a failure
+    /// leaves OUT as it was.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The store to merge into (created if missing; may hold data already).
+    #[arg(value_name = "OUT")]
+    pub out: std::path::PathBuf,
+    /// The stores to merge (gilfree stores of this schema version; read, never written).
+    #[arg(value_name = "IN", required = true)]
+    pub inputs: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -288,6 +309,14 @@ pub struct CrawlArgs {
     /// Begin a new run even when the list has an unfinished one (default: resume it).
     #[arg(long)]
     pub restart: bool,
+    /// Crawl only shard K of N (K from 0 to N-1): the projects of the list whose normalized
+    /// name hashes there (SHA-256). `gilfree store merge` folds the shard stores into one.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The name the shards of one run share, so that merging makes them one run (default:
+    /// the UTC date the shard's run began).
+    #[arg(long, value_name = "NAME", requires = "shard")]
+    pub batch: Option<String>,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

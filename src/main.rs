@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use gilfree::cli::{Cli, Command, Format, ScanArgs, platforms_of};
+use gilfree::cli::{Cli, Command, Format, MergeArgs, ScanArgs, StoreCommand, platforms_of};
 use gilfree::inspect::verdict::Verdict;
 use gilfree::report;
 use gilfree::scan::session::{scan_config, with_index};
@@ -26,6 +26,22 @@ fn main() -> ExitCode {
         Command::Audit(args) => gilfree::audit::command::run(&args, cli.verbose, cli.quiet),
         Command::Site(args) => gilfree::site::command::run(&args, cli.quiet),
         Command::Crawl(args) => gilfree::crawl::command::run(&args, cli.quiet),
+        Command::Store(StoreCommand::Merge(args)) => run_merge(&args),
+    }
+}
+
+/// `gilfree store merge OUT IN...`: the summary on stdout, 2 with one line on stderr when an
+/// input is refused or the merge failed (OUT is then as it was).
+fn run_merge(args: &MergeArgs) -> ExitCode {
+    match gilfree::store::merge_stores(&args.out, &args.inputs) {
+        Ok(summary) => {
+            print!("{}", summary.text());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{CrawlConfig, CrawlIndex, ProjectList, crawl};
+use super::{CrawlConfig, CrawlIndex, ProjectList, Shard, crawl};
 use crate::cli::{CrawlArgs, Format};
 use crate::index::{IndexClient, IndexConfig};
 use crate::scan::OfflineIndex;
@@ -36,6 +36,19 @@ fn run_inner(args: &CrawlArgs, quiet: bool) -> Result<ExitCode, String> {
     let ix = &args.index;
     if ix.no_store {
         return Err("crawl records into the store: --no-store cannot be used with it".into());
+    }
+    let shard = args
+        .shard
+        .as_deref()
+        .map(str::parse::<Shard>)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if let Some(batch) = &args.batch
+        && (batch.trim().is_empty() || batch.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "--batch {batch:?}: expected a name (the shards of one run share it)"
+        ));
     }
     let mut list = match &args.list {
         Some(path) => ProjectList::from_file(path).map_err(|e| e.to_string())?,
@@ -71,6 +84,8 @@ fn run_inner(args: &CrawlArgs, quiet: bool) -> Result<ExitCode, String> {
         wheel_workers: WHEEL_WORKERS,
         refresh: ix.refresh,
         restart: args.restart,
+        shard,
+        batch: args.batch.clone(),
         progress: !(ix.no_progress || quiet),
         ..CrawlConfig::default()
     };

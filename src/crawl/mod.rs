@@ -18,6 +18,7 @@ pub mod list;
 pub mod metadata;
 pub mod plan;
 pub mod run;
+pub mod shard;
 pub mod summary;
 
 use crate::index::{IndexClient, IndexError, Listing};
@@ -27,6 +28,7 @@ use crate::wheel::{Platform, PythonTarget};
 
 pub use list::{ListError, ProjectList};
 pub use run::crawl;
+pub use shard::{Shard, ShardError};
 pub use summary::CrawlSummary;
 
 /// How to crawl.
@@ -52,6 +54,11 @@ pub struct CrawlConfig {
     pub refresh: bool,
     /// Start a new run even when the list has an unfinished one.
     pub restart: bool,
+    /// Crawl only the projects of this shard of the list.
+    pub shard: Option<Shard>,
+    /// The batch a shard's new run belongs to; `None`: the UTC date it begins (and a
+    /// resumed run keeps its own).
+    pub batch: Option<String>,
     /// A progress bar on stderr (drawn only on a terminal).
     pub progress: bool,
     /// After this many projects in a row for which the index could not be reached or
@@ -72,6 +79,8 @@ impl Default for CrawlConfig {
             wheel_budget: 512 << 20,
             refresh: false,
             restart: false,
+            shard: None,
+            batch: None,
             progress: false,
             give_up_after: 10,
         }

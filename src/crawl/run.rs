@@ -14,7 +14,7 @@ use super::metadata;
 use super::plan::{self, Offer};
 use super::summary::{
     CrawlSummary, FailedProject, FirstReadyCounts, NetSummary, ProjectCounts, ReadinessRow,
-    WheelCounts,
+    ShardSummary, WheelCounts,
 };
 use super::{CrawlConfig, CrawlError, CrawlIndex, ProjectList};
 use crate::index::select;
@@ -23,7 +23,7 @@ use crate::inspect::ANALYZER_VERSION;
 use crate::scan::{Admit, ListedScan, ListedWheel, Readiness, WheelReport, scan_listed};
 use crate::store::{
     CrawlProject, CrawlRunId, CrawlTotals, FirstReady, FirstReadyBasis, Page, ReleaseReadiness,
-    Store, StoreError,
+    RunShard, Store, StoreError,
 };
 use crate::wheel::Platform;
 
@@ -104,34 +104,65 @@ pub fn crawl(
 ) -> Result<CrawlSummary, CrawlError> {
     let started = Instant::now();
     let net_before = index.stats();
-    let (run, resumed) = {
-        let mut store = lock(store);
-        let unfinished = match cfg.restart {
-            true => None,
-            false => store.unfinished_crawl_run(&list.name)?,
-        };
-        match unfinished {
-            Some(run) => (run, true),
-            None => {
-                let planned = list.projects.len() as u64;
-                (
-                    store.begin_crawl_run(&list.name, planned, ANALYZER_VERSION)?,
-                    false,
-                )
-            }
-        }
-    };
-    let done: HashSet<String> = lock(store).crawled_projects(run)?.into_iter().collect();
-    let todo: Vec<(u32, &str)> = list
+    // The projects of the list this crawl keeps, with their ranks on the whole list (so
+    // that the shards of a run, merged, rank them as one crawl of the list would).
+    let kept: Vec<(u32, &str)> = list
         .projects
         .iter()
         .enumerate()
         .map(|(i, p)| (i as u32 + 1, p.as_str()))
+        .filter(|(_, p)| cfg.shard.is_none_or(|s| s.keeps(p)))
+        .collect();
+    let (run, resumed) = {
+        let mut store = lock(store);
+        let unfinished = match (cfg.restart, cfg.shard) {
+            (true, _) => None,
+            (false, None) => store.unfinished_crawl_run(&list.name)?,
+            (false, Some(s)) => store.unfinished_shard_run(
+                &list.name,
+                s.index(),
+                s.count(),
+                cfg.batch.as_deref(),
+            )?,
+        };
+        match unfinished {
+            Some(run) => (run, true),
+            None => {
+                let planned = kept.len() as u64;
+                let run = match cfg.shard {
+                    None => store.begin_crawl_run(&list.name, planned, ANALYZER_VERSION)?,
+                    Some(s) => {
+                        let shard = RunShard {
+                            index: s.index(),
+                            count: s.count(),
+                            batch: cfg.batch.clone().unwrap_or_else(today),
+                        };
+                        store.begin_shard_run(&list.name, planned, ANALYZER_VERSION, &shard)?
+                    }
+                };
+                (run, false)
+            }
+        }
+    };
+    let done: HashSet<String> = lock(store).crawled_projects(run)?.into_iter().collect();
+    let todo: Vec<(u32, &str)> = kept
+        .iter()
+        .copied()
         .filter(|(_, p)| !done.contains(*p))
         .collect();
-    let done_before = (list.projects.len() - todo.len()) as u64;
+    let done_before = (kept.len() - todo.len()) as u64;
+    let shard_summary = match cfg.shard {
+        None => None,
+        Some(s) => Some(ShardSummary {
+            index: s.index(),
+            count: s.count(),
+            batch: lock(store).crawl_run_batch(run)?.unwrap_or_default(),
+            kept: kept.len() as u64,
+            listed: list.projects.len() as u64,
+        }),
+    };
 
-    let bar = progress_bar(cfg.progress, list.projects.len() as u64, done_before);
+    let bar = progress_bar(cfg.progress, kept.len() as u64, done_before);
     let mut recorder = Recorder {
         run,
         cfg,
@@ -200,6 +231,7 @@ pub fn crawl(
         schema: 1,
         run: run.get(),
         list: list.name.clone(),
+        shard: shard_summary,
         planned: recorded.planned,
         finished,
         resumed,
@@ -237,6 +269,11 @@ pub fn crawl(
             seconds: started.elapsed().as_secs_f64(),
         },
     })
+}
+
+/// The UTC date, `2026-12-03`: the batch of a shard's run when none is given.
+fn today() -> String {
+    crate::site::data::rfc3339(std::time::SystemTime::now())[..10].to_string()
 }
 
 /// What the network carried between two snapshots of the counters.

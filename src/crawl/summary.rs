@@ -18,7 +18,10 @@ pub struct CrawlSummary {
     /// The run's id in the store.
     pub run: i64,
     pub list: String,
-    /// Projects on the list.
+    /// The shard of the list this crawl kept (absent when it crawled the whole list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSummary>,
+    /// Projects the run set out to crawl: the list's, or the shard's.
     pub planned: u64,
     /// Every project of the list has been recorded; `false` when the run was stopped and
     /// is left for the next crawl of the list to resume.
@@ -39,6 +42,21 @@ pub struct CrawlSummary {
     pub warnings: Vec<String>,
     /// This invocation's network use.
     pub stats: NetSummary,
+}
+
+/// Which shard of the list a crawl kept (`--shard K/N`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ShardSummary {
+    /// `K`, from 0.
+    pub index: u32,
+    /// `N`.
+    pub count: u32,
+    /// The name the shards of the run share.
+    pub batch: String,
+    /// Projects of the list in this shard.
+    pub kept: u64,
+    /// Projects on the whole list.
+    pub listed: u64,
 }
 
 /// Projects, by what happened to them.
@@ -137,6 +155,13 @@ impl CrawlSummary {
             "stopped (run the same command again to resume it)"
         };
         let _ = writeln!(out, "crawl run {} of {}: {state}", self.run, self.list);
+        if let Some(s) = &self.shard {
+            let _ = writeln!(
+                out,
+                "shard:    {}/{} of batch {}: {} of the list's {} projects",
+                s.index, s.count, s.batch, s.kept, s.listed
+            );
+        }
         let p = &self.projects;
         let before = if self.resumed {
             format!(", {} done before this resumed it", p.done_before)
@@ -145,8 +170,15 @@ impl CrawlSummary {
         };
         let _ = writeln!(
             out,
-            "projects: {} on the list, {} crawled now{before}, {} failed",
-            self.planned, p.crawled, p.failed
+            "projects: {} {}, {} crawled now{before}, {} failed",
+            self.planned,
+            if self.shard.is_some() {
+                "in the shard"
+            } else {
+                "on the list"
+            },
+            p.crawled,
+            p.failed
         );
         let _ = writeln!(
             out,
@@ -272,6 +304,7 @@ mod tests {
             schema: 1,
             run: 3,
             list: "top-pypi-packages[:100]".into(),
+            shard: None,
             planned: 100,
             finished: true,
             resumed: true,
@@ -343,6 +376,28 @@ mod tests {
     #[test]
     fn json_summary() {
         insta::assert_snapshot!(sample().json());
+    }
+
+    #[test]
+    fn summaries_of_a_shard_say_which_and_how_many_it_kept() {
+        let summary = CrawlSummary {
+            shard: Some(ShardSummary {
+                index: 1,
+                count: 4,
+                batch: "2026-12-03".into(),
+                kept: 26,
+                listed: 100,
+            }),
+            planned: 26,
+            readiness: vec![],
+            failures: vec![],
+            ..sample()
+        };
+        insta::assert_snapshot!(summary.text());
+        let doc: serde_json::Value = serde_json::from_str(&summary.json()).unwrap();
+        insta::assert_json_snapshot!(doc["shard"]);
+        let whole: serde_json::Value = serde_json::from_str(&sample().json()).unwrap();
+        assert!(whole.get("shard").is_none(), "no shard: no key");
     }
 
     #[test]

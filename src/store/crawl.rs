@@ -87,6 +87,17 @@ pub struct CrawlProject<'a> {
     pub readiness: &'a [ReleaseReadiness<'a>],
 }
 
+/// Which shard of a sharded crawl a run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunShard {
+    /// `K`, from 0.
+    pub index: u32,
+    /// `N`.
+    pub count: u32,
+    /// The name the shards of one run share (e.g. the night's date).
+    pub batch: String,
+}
+
 /// Network totals of a finished run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CrawlTotals {
@@ -159,11 +170,80 @@ impl Store {
         Ok(CrawlRunId(self.conn.last_insert_rowid()))
     }
 
-    /// The newest run of `list_name` that never finished, to resume.
+    /// Starts shard `shard.index` of a run over `list_name` split in `shard.count`, meaning
+    /// to crawl the `planned` projects of the list that fall in the shard.
+    pub fn begin_shard_run(
+        &mut self,
+        list_name: &str,
+        planned: u64,
+        analyzer_version: &str,
+        shard: &RunShard,
+    ) -> Result<CrawlRunId, StoreError> {
+        let now = self.now();
+        self.conn
+            .execute(
+                "INSERT INTO crawl_runs (list_name, planned, analyzer_version, started_at, batch,
+                     shard_count, shard_index)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    list_name,
+                    to_sql_count(planned),
+                    analyzer_version,
+                    now,
+                    shard.batch,
+                    shard.count,
+                    shard.index
+                ],
+            )
+            .context(|| {
+                format!(
+                    "starting shard {}/{} of a crawl run of {list_name}",
+                    shard.index, shard.count
+                )
+            })?;
+        Ok(CrawlRunId(self.conn.last_insert_rowid()))
+    }
+
+    /// The newest unfinished run of shard `index` of `count` of `list_name`, of `batch`
+    /// when one is given (any batch otherwise), to resume.
+    pub fn unfinished_shard_run(
+        &self,
+        list_name: &str,
+        index: u32,
+        count: u32,
+        batch: Option<&str>,
+    ) -> Result<Option<CrawlRunId>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT max(id) FROM crawl_runs WHERE list_name = ?1 AND finished_at IS NULL
+                   AND shard_index = ?2 AND shard_count = ?3 AND (?4 IS NULL OR batch = ?4)",
+                params![list_name, index, count, batch],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .context(|| {
+                format!("looking for an unfinished run of shard {index}/{count} of {list_name}")
+            })
+            .map(|id| id.map(CrawlRunId))
+    }
+
+    /// The batch a run belongs to (`None` for a run of an unsharded crawl).
+    pub fn crawl_run_batch(&self, run: CrawlRunId) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT batch FROM crawl_runs WHERE id = ?1", [run.0], |r| {
+                r.get(0)
+            })
+            .optional()
+            .context(|| format!("reading the batch of crawl run {run}"))?
+            .ok_or(StoreError::UnknownCrawlRun(run.0))
+    }
+
+    /// The newest run of `list_name` that never finished, to resume (runs of sharded crawls
+    /// are not: see [`Store::unfinished_shard_run`]).
     pub fn unfinished_crawl_run(&self, list_name: &str) -> Result<Option<CrawlRunId>, StoreError> {
         self.conn
             .query_row(
-                "SELECT max(id) FROM crawl_runs WHERE list_name = ?1 AND finished_at IS NULL",
+                "SELECT max(id) FROM crawl_runs WHERE list_name = ?1 AND finished_at IS NULL
+                   AND shard_count IS NULL",
                 [list_name],
                 |r| r.get::<_, Option<i64>>(0),
             )
@@ -611,6 +691,42 @@ mod tests {
             .finish_crawl_run(run, &CrawlTotals::default())
             .unwrap();
         assert_eq!(store.crawl_run(run).unwrap().projects_done, 2);
+    }
+
+    #[test]
+    fn a_shard_resumes_only_its_own_run_and_a_whole_crawl_none_of_a_shard() {
+        let mut store = Store::in_memory().unwrap();
+        listed(&mut store);
+        let shard = |index, batch: &str| RunShard {
+            index,
+            count: 2,
+            batch: batch.into(),
+        };
+        let zero = store
+            .begin_shard_run("top", 1, "0.1.0", &shard(0, "n1"))
+            .unwrap();
+        let one = store
+            .begin_shard_run("top", 1, "0.1.0", &shard(1, "n1"))
+            .unwrap();
+        assert_eq!(store.unfinished_crawl_run("top").unwrap(), None);
+        let find = |index, count, batch| {
+            store
+                .unfinished_shard_run("top", index, count, batch)
+                .unwrap()
+        };
+        assert_eq!(find(0, 2, None), Some(zero));
+        assert_eq!(find(1, 2, Some("n1")), Some(one));
+        assert_eq!(find(1, 2, Some("n2")), None, "another batch");
+        assert_eq!(find(0, 3, None), None, "another split");
+        assert_eq!(store.crawl_run_batch(one).unwrap().as_deref(), Some("n1"));
+        store
+            .finish_crawl_run(zero, &CrawlTotals::default())
+            .unwrap();
+        assert_eq!(store.unfinished_shard_run("top", 0, 2, None).unwrap(), None);
+        let whole = store.begin_crawl_run("top", 2, "0.1.0").unwrap();
+        assert_eq!(store.unfinished_crawl_run("top").unwrap(), Some(whole));
+        assert_eq!(store.crawl_run_batch(whole).unwrap(), None);
+        assert!(store.crawl_run_batch(CrawlRunId(99)).is_err());
     }
 
     #[test]

@@ -59,6 +59,27 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A store handed to `gilfree store merge` whose schema is not this build's.
+    #[error(
+        "{} has schema version {found}, not the {expected} of this gilfree: merge stores of one version (open it with the gilfree that wrote it, or with this one to migrate it)",
+        path.display()
+    )]
+    SchemaMismatch {
+        /// The file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// This build's version.
+        expected: i64,
+    },
+    /// A store handed to `gilfree store merge` that cannot be merged.
+    #[error("cannot merge {}: {why}", path.display())]
+    MergeInput {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        why: String,
+    },
     /// A value handed to the store that it refuses to key anything by.
     #[error("invalid {what} {value:?}: {expected}")]
     InvalidInput {

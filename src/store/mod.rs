@@ -76,6 +76,7 @@ mod error;
 mod filenames;
 mod files;
 mod first_ready;
+mod merge;
 mod metadata;
 mod pages;
 mod schema;
@@ -91,11 +92,13 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use analyses::{AnalysisKey, AnalysisRecord, StoredAnalysis};
 pub use crawl::{
     CrawlProject, CrawlRunId, CrawlRunSummary, CrawlTotals, ReadinessCount, ReleaseReadiness,
+    RunShard,
 };
 pub use error::StoreError;
 pub use filenames::FileKind;
 pub use files::{RecordSummary, ReleaseSummary, SkippedFile, StoredFile};
 pub use first_ready::{FirstReady, FirstReadyBasis};
+pub use merge::{MAX_ATTACHED, MergeSummary, MergedRun, merge_stores};
 pub use pages::{CachedPage, Page};
 pub use schema::SCHEMA_VERSION;
 pub use site::{SiteAnalysis, SiteProjectRow, SiteReadinessRow};

@@ -40,6 +40,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "first ready releases and project URLs",
         sql: V3_HISTORY_AND_URLS,
     },
+    Migration {
+        name: "sharded crawl runs",
+        sql: V4_SHARDS,
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -228,6 +232,32 @@ CREATE TABLE release_urls (
     label      TEXT NOT NULL,
     url        TEXT NOT NULL,
     PRIMARY KEY (release_id, position)
+) STRICT, WITHOUT ROWID;
+";
+
+/// Version 4: crawls split over several machines, and their merged runs (issue 15).
+const V4_SHARDS: &str = "
+-- A run of a sharded crawl: `shard_count` N, and `batch` the name its shards share (by
+-- default the UTC date it began). A shard's own run (`gilfree crawl --shard K/N`) has
+-- `shard_index` K; a run `gilfree store merge` made from shards has `shard_index` NULL and
+-- its shards in `crawl_run_shards`. Runs of an unsharded crawl have all three NULL.
+ALTER TABLE crawl_runs ADD COLUMN batch TEXT;
+ALTER TABLE crawl_runs ADD COLUMN shard_count INTEGER CHECK (shard_count IS NULL OR shard_count >= 1);
+ALTER TABLE crawl_runs ADD COLUMN shard_index INTEGER;
+CREATE INDEX crawl_runs_by_batch ON crawl_runs(list_name, batch, shard_count, shard_index);
+
+-- The shards a merged run was made from, each as its own run recorded it: a merged run is
+-- finished when all `shard_count` shards are here and finished.
+CREATE TABLE crawl_run_shards (
+    run_id           INTEGER NOT NULL REFERENCES crawl_runs(id) ON DELETE CASCADE,
+    shard            INTEGER NOT NULL,
+    planned          INTEGER NOT NULL,
+    analyzer_version TEXT NOT NULL,
+    started_at       INTEGER NOT NULL,
+    finished_at      INTEGER,
+    bytes_downloaded INTEGER,
+    requests         INTEGER,
+    PRIMARY KEY (run_id, shard)
 ) STRICT, WITHOUT ROWID;
 ";
 
