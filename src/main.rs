@@ -13,6 +13,7 @@ use gilfree::scan::session::{scan_config, with_index};
 use gilfree::scan::{self, RemoteTarget, ScanReport};
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -57,6 +58,23 @@ fn is_local(word: &str) -> bool {
             .iter()
             .any(|ext| word.ends_with(ext))
 }
+
+/// glibc gives every thread that allocates its own heap arena and hands freed memory back
+/// to the system rarely: a crawl's worker threads, each inflating members of tens to hundreds
+/// of MB in turn, left the process at twice the memory it used (top-300 crawl: 822 MB peak,
+/// 401 MB with two arenas, in the same time). Two arenas are plenty for 2–16 threads that
+/// spend their time inflating and reading, not allocating.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets an allocator parameter; it runs first in main, before any
+    // other thread exists, and M_ARENA_MAX is a parameter every glibc since 2.10 knows.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
 
 fn run_scan(args: &ScanArgs, verbose: bool, quiet: bool) -> ExitCode {
     let platforms = platforms_of(&args.platforms);

@@ -92,12 +92,11 @@ fn elf_without_strings(data: &[u8]) -> Option<Vec<(usize, usize)>> {
     let offset = usize::try_from(header.e_shoff).ok()?;
     let sections = SectionHeader::parse(data, offset, header.e_shnum.into(), ctx).ok()?;
     let names = sections.get(usize::from(header.e_shstrndx))?;
-    let names = data.get(file_range(names.sh_offset, names.sh_size, data.len())?.0..)?;
+    let (start, end) = file_range(names.sh_offset, names.sh_size, data.len())?;
+    let names = &data[start..end];
     let name_of = |s: &SectionHeader| -> &[u8] {
-        let tail = usize::try_from(s.sh_name)
-            .ok()
-            .and_then(|at| names.get(at..));
-        tail.map_or(b"", |t| &t[..memchr::memchr(0, t).unwrap_or(t.len())])
+        let tail = names.get(s.sh_name..).unwrap_or_default();
+        &tail[..memchr::memchr(0, tail).unwrap_or(tail.len())]
     };
     let opaque = |s: &SectionHeader| {
         let name = name_of(s);

@@ -61,6 +61,9 @@ pub struct FuncRefs {
     pub call_sites: Vec<u64>,
 }
 
+/// Call sites of imports: (site, import).
+type CallSites = Vec<(u64, u32)>;
+
 /// What code reading learns about one binary that does not depend on the question: its import
 /// stubs, and the call sites of the imports asked for so far. Built once per binary; a library
 /// that several stub modules hand off to keeps one for all of them.
@@ -68,7 +71,7 @@ pub struct CodeIndex {
     /// Stub address → import index (loader-provided plus found by pattern).
     stubs: HashMap<u64, u32>,
     /// Imports asked for → their call sites (a walk over the whole text each).
-    call_sites: Mutex<HashMap<Vec<u32>, Vec<(u64, u32)>>>,
+    call_sites: Mutex<HashMap<Vec<u32>, CallSites>>,
 }
 
 impl CodeIndex {
