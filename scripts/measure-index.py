@@ -14,9 +14,12 @@ page (the Simple API JSON, fetched again here, uncounted; the release's own JSON
 index serves it and it is smaller), and per scanned wheel
 its zip directory (central directory and end records) and the compressed bytes of the members
 the verdicts come from (each with its local header): the modules the report lists and the
-members its evidence names (libraries a stub module hands off to). Libraries only checked for
-an init hook are not in it: the floor is a lower bound. The script reads the directories with
-range requests of its own, outside the proxy.
+members its evidence names (libraries a stub module hands off to), each ELF member only as
+far as its loadable segments go (what the dynamic loader maps: the symbol tables, debug
+records and section headers after them are not needed to read its declaration). Libraries
+only checked for an init hook are not in it: the floor is a lower bound. The script reads the
+directories and the members with range requests of its own, outside the proxy (the members
+only as far as the floor needs them).
 
     cargo build --release
     python3 scripts/measure-index.py [--gilfree PATH]... [--truth FILE]... [-j N] [--json OUT]
@@ -25,7 +28,7 @@ Prints one line per release and build (bytes through the proxy, gilfree's own co
 requests, the floor, the ratio, the wheel's size) and the totals.
 """
 import argparse, concurrent.futures, json, os, re, select, socket, struct, subprocess, sys
-import threading, time, urllib.parse, urllib.request
+import threading, time, urllib.parse, urllib.request, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRUTHS = [os.path.join(ROOT, "tests", "data", f) for f in
@@ -170,9 +173,79 @@ def zip_floor(url, size, members):
             continue
         hoff, csize = entries[name]
         head, _ = get(url, hoff, hoff + 30)
+        method, = struct.unpack("<H", head[8:10])
         nlen, xlen = struct.unpack("<HH", head[26:30])
-        needed += 30 + nlen + xlen + csize
+        needed += 30 + nlen + xlen + loaded_part(url, hoff + 30 + nlen + xlen, csize, method)
     return directory, needed, missing, entries
+
+
+def loaded_end(head):
+    """Where an ELF file's loadable segments end (what the dynamic loader maps; symbol
+    tables, debug records and section headers come after), from its first bytes; None for
+    other files."""
+    if head[:4] != b"\x7fELF" or len(head) < 64:
+        return None
+    wide, order = head[4] == 2, "<" if head[5] == 1 else ">"
+    if wide:
+        phoff, = struct.unpack_from(order + "Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from(order + "HH", head, 0x36)
+    else:
+        phoff, = struct.unpack_from(order + "I", head, 0x1c)
+        phentsize, phnum = struct.unpack_from(order + "HH", head, 0x2a)
+    end = None
+    for k in range(min(phnum, 64)):
+        at = phoff + k * phentsize
+        if at + (56 if wide else 32) > len(head):
+            return None
+        if struct.unpack_from(order + "I", head, at)[0] != 1:
+            continue
+        if wide:
+            offset, filesz = struct.unpack_from(order + "Q", head, at + 8)[0], struct.unpack_from(order + "Q", head, at + 0x20)[0]
+        else:
+            offset, filesz = struct.unpack_from(order + "I", head, at + 4)[0], struct.unpack_from(order + "I", head, at + 0x10)[0]
+        end = max(end or 0, offset + filesz)
+    return end
+
+
+CHUNK = 1 << 20
+
+
+def loaded_part(url, start, csize, method):
+    """Compressed bytes of a member needed to inflate it as far as its loadable segments go
+    (an ELF file), or all of them (anything else), to within 4 KiB: the member is fetched and
+    inflated chunk by chunk until that point."""
+    if method == 0:
+        head, _ = get(url, start, start + min(csize, 4096))
+        end = loaded_end(head)
+        return csize if end is None else min(csize, end)
+    if method != 8:
+        return csize
+    inflate = zlib.decompressobj(-15)
+    head = bytearray()
+    end = None
+    produced = used = 0
+    while used < csize:
+        chunk, _ = get(url, start + used, start + min(csize, used + CHUNK))
+        if not chunk:
+            break
+        before = inflate.copy()
+        data = inflate.decompress(chunk)
+        if end is None:
+            head += data[:4096 - len(head)]
+            if len(head) >= 4096 or used + len(chunk) >= csize:
+                end = loaded_end(bytes(head))
+                if end is None:
+                    return csize
+        if end is not None and produced + len(data) >= end:
+            # Feed the chunk again a little at a time to find where `end` was reached.
+            out = produced
+            for k in range(0, len(chunk), 4096):
+                out += len(before.decompress(chunk[k:k + 4096]))
+                if out >= end:
+                    return min(csize, used + k + 4096)
+        produced += len(data)
+        used += len(chunk)
+    return csize
 
 
 def run_release(exe, target, env_extra):

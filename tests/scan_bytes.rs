@@ -177,3 +177,126 @@ fn page_bytes(index: &TestIndex) -> u64 {
         .map(|r| r.body_bytes)
         .sum()
 }
+
+/// A module declaring `Py_mod_gil = Py_MOD_GIL_NOT_USED` in its static slots, with a string
+/// Cython modules carry (so its generator is known from its loaded part alone).
+const TAILED: &str = r#"
+#include <stdint.h>
+typedef struct { int slot; void *value; } Slot;
+typedef struct {
+    uintptr_t ob_tid; uint16_t ob_flags; uint8_t ob_mutex; uint8_t ob_gc_bits;
+    uint32_t ob_ref_local; intptr_t ob_ref_shared; void *ob_type;
+    void *m_init; intptr_t m_index; void *m_copy;
+    const char *m_name; const char *m_doc; intptr_t m_size; void *m_methods;
+    Slot *m_slots; void *m_traverse; void *m_clear; void *m_free;
+} Def;
+extern void *PyModuleDef_Init(Def *);
+__attribute__((visibility("default"))) const char *capi_name = "__pyx_capi__";
+static int exec_mod(void *m) { (void)m; return 0; }
+static Slot slots[] = { {2, (void *)exec_mod}, {4, (void *)1}, {0, 0} };
+static Def def = { 0, 4, 0, 0, 0xFFFFFFFFu, 0, 0, 0, 0, 0, "tailed", 0, 0, 0, slots, 0, 0, 0 };
+__attribute__((visibility("default"))) void *PyInit_tailed(void) { return PyModuleDef_Init(&def); }
+"#;
+
+const TAILED_WHEEL: &str = "tailed-1.0-cp314-cp314t-manylinux_2_17_x86_64.whl";
+const TAILED_MEMBER: &str = "tailed.cpython-314t-x86_64-linux-gnu.so";
+
+/// `(verdict, reason, binder)` of every module in a scan report.
+fn decisions(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    doc["wheels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["modules"].as_array().unwrap().clone())
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+            (s("verdict"), s("reason"), s("binder"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_module_is_fetched_only_as_far_as_its_loadable_segments_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("tailed.c"), TAILED).unwrap();
+    gcc(
+        dir,
+        &["-shared", "-fPIC", "-O2", "-o", "plain.so", "tailed.c"],
+    );
+    // 8 MiB of records the loader never maps, between the segments and the section headers
+    // (where debug sections go).
+    std::fs::write(dir.join("pad.bin"), noise(8 << 20, 5)).unwrap();
+    let objcopy = Command::new("objcopy")
+        .current_dir(dir)
+        .args([
+            "--add-section",
+            ".debug_pad=pad.bin",
+            "plain.so",
+            TAILED_MEMBER,
+        ])
+        .output()
+        .expect("objcopy (binutils) is needed");
+    assert!(objcopy.status.success(), "{objcopy:?}");
+    let module = std::fs::read(dir.join(TAILED_MEMBER)).unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let files: [(&str, &[u8]); 3] = [
+        (TAILED_MEMBER, &module),
+        (
+            "tailed-1.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: tailed\nVersion: 1.0\n",
+        ),
+        (
+            "tailed-1.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp314-cp314t-manylinux_2_17_x86_64\n",
+        ),
+    ];
+    for (name, data) in files {
+        zip.start_file(name, stored).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    let wheel = zip.finish().unwrap().into_inner();
+    let size = wheel.len() as u64;
+    std::fs::write(dir.join(TAILED_WHEEL), &wheel).unwrap();
+
+    let index = TestIndex::start();
+    index.add_project(ProjectSpec::new("tailed").file(FileSpec::new(TAILED_WHEEL, wheel)));
+    let url = index.index_url();
+    let scan = |args: &[&str]| {
+        let mut all = vec![
+            "scan",
+            "--format",
+            "json",
+            "--no-store",
+            "--platform",
+            "linux-x86_64",
+        ];
+        all.extend_from_slice(args);
+        common::gilfree_on_loopback_in(dir, &all).json()
+    };
+    let remote = scan(&["--index-url", &url, "tailed==1.0"]);
+    let local = scan(&[TAILED_WHEEL]);
+    // The module file on its own is read whole, section headers and all.
+    let whole = scan(&[TAILED_MEMBER]);
+    let expected = vec![(
+        "gil-not-used".to_string(),
+        "slot-value-1".to_string(),
+        "cython".to_string(),
+    )];
+    assert_eq!(decisions(&whole), expected, "{whole}");
+    assert_eq!(decisions(&local), expected, "{local}");
+    assert_eq!(decisions(&remote), expected, "{remote}");
+
+    let sent: u64 = served(&index, &format!("/files/{TAILED_WHEEL}"), size)
+        .iter()
+        .map(|(s, e)| e - s)
+        .sum();
+    assert!(
+        sent < 1 << 20,
+        "{sent} bytes sent for a module whose loaded part is {} of {} bytes",
+        module.len() - (8 << 20),
+        module.len()
+    );
+}

@@ -5,6 +5,7 @@ pub mod binder;
 pub mod code;
 mod eh_frame;
 pub mod elf;
+pub mod elf_head;
 pub mod library;
 pub mod macho;
 pub mod model;

@@ -4,6 +4,7 @@
 //! local wheel; targets without a fitting wheel get a report that says what exists instead.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -14,8 +15,8 @@ use crate::index::{DistFile, Fetch, FetchError, NetStats, ProjectPage, RangeBody
 use crate::inspect::ANALYZER_VERSION;
 use crate::store::{AnalysisKey, AnalysisRecord, Store};
 use crate::wheel::{
-    MemberKind, Platform, PythonTarget, WheelArchive, WheelFilename, classify_members,
-    normalize_name, read_central_directory,
+    Compression, MemberInfo, MemberKind, Platform, PythonTarget, WheelArchive, WheelFilename,
+    classify_members, normalize_name, read_central_directory,
 };
 
 /// Where project pages and files come from.
@@ -590,14 +591,22 @@ fn scan_job(job: &Job, fetch: &dyn Fetch, admit: Option<&dyn Admit>) -> Vec<Whee
     if let Err(e) = remote.prefetch(&plan.ranges) {
         return failed(e.to_string());
     }
+    let rest = loaded_parts(&mut remote, &plan.large);
+    if let Err(e) = remote.prefetch(&rest) {
+        return failed(e.to_string());
+    }
     let archive = WheelArchive::new(remote, &job.file.filename);
     scan_wheel(&job.wheel, job.file.sha256.clone(), archive, &cfg)
 }
 
 /// What reading a wheel will take, from its central directory.
 struct ReadPlan {
-    /// Byte ranges of the members every target reads whole, fetched up front.
+    /// Byte ranges of the members every target reads whole, fetched up front, and the first
+    /// bytes of the large ones.
     ranges: Vec<(u64, u64)>,
+    /// Modules large enough to be read perhaps only in part, fetched once their layout is
+    /// known ([`loaded_parts`]).
+    large: Vec<MemberInfo>,
     /// Most memory the reading may hold at once: the fetched bytes kept in memory, and the
     /// largest native member inflated with its model (a library a stub module hands off to
     /// is read whole, and stays while the wheel is read).
@@ -622,6 +631,9 @@ fn check_file(file: &DistFile, remote: &RemoteFile) -> Result<(), String> {
         None => Ok(()),
     }
 }
+
+/// Compressed bytes of a large module fetched with the others to learn its layout.
+const HEAD_OF_LARGE_MODULE: u64 = 64 << 10;
 
 /// Read the central directory and plan the reads: the members every target will read, to be
 /// fetched in as few requests as possible, and the memory that takes.
@@ -656,22 +668,84 @@ fn read_plan(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<R
         }
     }
     // Local header (30 bytes + name + extra field, which is rarely more than a few dozen
-    // bytes) and the compressed data.
-    let ranges: Vec<(u64, u64)> = members
-        .iter()
+    // bytes) and the compressed data. A module large enough to be read only as far as its
+    // loadable segments go gets its first bytes here and the rest as the reading asks.
+    let (large, small): (Vec<MemberInfo>, Vec<MemberInfo>) = members
+        .into_iter()
         .filter(|m| wanted.contains(&m.name))
-        .map(|m| {
-            (
-                m.header_offset,
-                30 + m.name.len() as u64 + 256 + m.compressed_size,
-            )
-        })
+        .partition(|m| super::wheel::may_read_loaded_part(m.size));
+    let ranges: Vec<(u64, u64)> = small
+        .iter()
+        .map(|m| member_range(m, m.compressed_size))
+        .chain(
+            large
+                .iter()
+                .map(|m| member_range(m, m.compressed_size.min(HEAD_OF_LARGE_MODULE))),
+        )
         .collect();
-    let fetched: u64 = ranges.iter().map(|r| r.1).sum();
+    let fetched: u64 = small.iter().chain(&large).map(|m| m.compressed_size).sum();
     // A model takes about a tenth of its file (pointer map, symbols); a second big member
     // (a stub's library kept while the next module is read) is rare enough not to reserve.
     let memory = fetched.min(remote.memory_budget()) + largest.saturating_add(largest / 8);
-    Ok(ReadPlan { ranges, memory })
+    Ok(ReadPlan {
+        ranges,
+        large,
+        memory,
+    })
+}
+
+/// A member's local header (30 bytes + name + extra field, which is rarely more than a few
+/// dozen bytes) and `data` bytes of its compressed data.
+fn member_range(m: &MemberInfo, data: u64) -> (u64, u64) {
+    (m.header_offset, 30 + m.name.len() as u64 + 256 + data)
+}
+
+/// The ranges of the large modules still to fetch, once their first bytes are here: for a
+/// module that will be read only as far as its loadable segments go, an estimate of the
+/// compressed bytes that takes (its share of the compressed size and an eighth more; a short
+/// estimate is completed by the reads themselves), else the whole member.
+fn loaded_parts(remote: &mut RemoteFile, large: &[MemberInfo]) -> Vec<(u64, u64)> {
+    large
+        .iter()
+        .map(|m| {
+            let data = member_head(remote, m)
+                .and_then(|head| crate::inspect::elf_head::loaded_end(&head))
+                .filter(|&end| super::wheel::worth_reading_loaded_part(m.size, end))
+                .map_or(m.compressed_size, |end| {
+                    let share =
+                        u128::from(m.compressed_size) * u128::from(end) / u128::from(m.size.max(1));
+                    let share = u64::try_from(share).unwrap_or(u64::MAX);
+                    share.saturating_add(share / 8).min(m.compressed_size)
+                });
+            member_range(m, data)
+        })
+        .collect()
+}
+
+/// The first few KiB of a member's data, inflated from the bytes fetched so far (and more
+/// if its local header is longer than planned); None when it cannot be read.
+fn member_head(remote: &mut RemoteFile, m: &MemberInfo) -> Option<Vec<u8>> {
+    const HEAD: u64 = 4 << 10;
+    remote.seek(SeekFrom::Start(m.header_offset)).ok()?;
+    let mut local = [0u8; 30];
+    remote.read_exact(&mut local).ok()?;
+    if local[..4] != *b"PK\x03\x04" {
+        return None;
+    }
+    let skip =
+        u16::from_le_bytes([local[26], local[27]]) + u16::from_le_bytes([local[28], local[29]]);
+    remote.seek(SeekFrom::Current(i64::from(skip))).ok()?;
+    let compressed = (&mut *remote).take(m.compressed_size.min(HEAD_OF_LARGE_MODULE));
+    let mut head = Vec::with_capacity(HEAD as usize);
+    match m.compression {
+        Compression::Deflated => flate2::read::DeflateDecoder::new(compressed)
+            .take(HEAD)
+            .read_to_end(&mut head)
+            .ok()?,
+        Compression::Stored => compressed.take(HEAD).read_to_end(&mut head).ok()?,
+        Compression::Other(_) => return None,
+    };
+    Some(head)
 }
 
 #[cfg(test)]

@@ -188,11 +188,7 @@ fn wheel_modules<R: Read + Seek>(
         {
             continue; // a bundled library: its dynamic strings name no init hook
         }
-        let data = archive.borrow_mut().read_member(&c.path);
-        let v = match &data {
-            Ok(data) => inspect_named(data, &c.path, &module, python, platform, &libs),
-            Err(e) => unreadable(&c.path, &module, e.to_string()),
-        };
+        let (data, v) = read_module(&archive, &c.path, &module, python, platform, &libs);
         // An untagged `.so` that exports no hook is a library, not a module.
         if bare && v.reason == Reason::NoInitHook {
             continue;
@@ -242,6 +238,77 @@ fn wheel_modules<R: Read + Seek>(
     }
     sort_modules(&mut out);
     (out, foreign)
+}
+
+/// Least size of a module member read first only up to where its loadable segments end.
+const LOADED_PART_MIN_SIZE: u64 = 512 << 10;
+/// Least size of the part past the loadable segments, in bytes and as a share of the file
+/// (1/16), for that to pay: a shorter tail is read with the rest.
+const LOADED_PART_MIN_TAIL: u64 = 128 << 10;
+
+/// Whether a module member of `size` bytes may be read only in part (see [`read_module`]).
+pub(super) fn may_read_loaded_part(size: u64) -> bool {
+    size >= LOADED_PART_MIN_SIZE
+}
+
+/// Whether a module of `size` bytes whose loadable segments end at `end` is read only that far.
+pub(super) fn worth_reading_loaded_part(size: u64, end: u64) -> bool {
+    may_read_loaded_part(size)
+        && size
+            .checked_sub(end)
+            .is_some_and(|tail| tail >= LOADED_PART_MIN_TAIL.max(size / 16))
+}
+
+/// Reads and inspects one module member. An ELF module whose part past its loadable segments
+/// (symbol tables, debug records, section headers: what the dynamic loader never maps) is
+/// large enough ([`worth_reading_loaded_part`]) is inflated only to where those
+/// segments end, and inspected from its program headers and dynamic section. When that
+/// leaves the verdict unknown or the generator unrecognised (its names may be in the symbol
+/// tables), the whole member is read and inspected again.
+fn read_module<R: Read + Seek>(
+    archive: &RefCell<&mut WheelArchive<R>>,
+    member: &str,
+    module: &str,
+    python: PythonTarget,
+    platform: Platform,
+    libs: &dyn Libraries,
+) -> (Result<Vec<u8>, crate::wheel::WheelError>, ModuleVerdict) {
+    // The archive is borrowed only while reading: inspecting may read the wheel's libraries.
+    let part = loaded_part(&mut archive.borrow_mut(), member);
+    if let Some(data) = part {
+        let v = inspect_named(&data, member, module, python, platform, libs);
+        let decided = v.verdict != Verdict::Unknown && v.binder != Binder::CApi;
+        if decided || v.reason == Reason::NoInitHook {
+            return (Ok(data), v);
+        }
+    }
+    let data = archive.borrow_mut().read_member(member);
+    let v = match &data {
+        Ok(data) => inspect_named(data, member, module, python, platform, libs),
+        Err(e) => unreadable(member, module, e.to_string()),
+    };
+    (data, v)
+}
+
+/// Bytes of a member read first to learn its layout (the ELF program headers follow the file
+/// header).
+const LAYOUT_HEAD: u64 = 4 << 10;
+
+/// The part of an ELF member its loadable segments map, with the section headers forgotten
+/// (they lie past the cut), when skipping the rest pays (see [`read_module`]).
+fn loaded_part<R: Read + Seek>(archive: &mut WheelArchive<R>, member: &str) -> Option<Vec<u8>> {
+    let size = archive.member(member)?.size;
+    if !may_read_loaded_part(size) {
+        return None;
+    }
+    let head = archive.read_member_prefix(member, LAYOUT_HEAD).ok()?;
+    let end = crate::inspect::elf_head::loaded_end(&head)?;
+    if !worth_reading_loaded_part(size, end) {
+        return None;
+    }
+    let mut data = archive.read_member_prefix(member, end).ok()?;
+    let whole = data.len() as u64 == end;
+    (whole && crate::inspect::elf_head::forget_section_headers(&mut data)).then_some(data)
 }
 
 /// Whether a library is a vendored third-party one: named `lib*` (the convention for C
@@ -370,7 +437,7 @@ fn dynamic_names<R: Read + Seek>(
     member: &str,
     prefix: &[u8],
 ) -> Option<Result<Vec<u8>, crate::wheel::WheelError>> {
-    let ro_len = elf_read_only_prefix(prefix)?;
+    let ro_len = crate::inspect::elf_head::read_only_prefix(prefix)?;
     Some(if ro_len <= prefix.len() as u64 {
         Ok(prefix[..ro_len as usize].to_vec())
     } else {
@@ -378,39 +445,26 @@ fn dynamic_names<R: Read + Seek>(
     })
 }
 
-/// For an ELF file whose first `PT_LOAD` segment is not executable: where that segment ends
-/// in the file. None for anything else.
-fn elf_read_only_prefix(data: &[u8]) -> Option<u64> {
-    if data.get(..4)? != b"\x7fELF" {
-        return None;
-    }
-    let wide = *data.get(4)? == 2;
-    let le = *data.get(5)? == 1;
-    let rd = |at: usize, n: usize| -> Option<u64> {
-        let b = data.get(at..at + n)?;
-        let mut v = 0u64;
-        for i in 0..n {
-            let byte = if le { b[n - 1 - i] } else { b[i] };
-            v = (v << 8) | u64::from(byte);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_is_cut_only_when_its_tail_is_long_enough() {
+        const K: u64 = 1 << 10;
+        const M: u64 = 1 << 20;
+        // (size, end of the loadable segments, read only that far)
+        let table = [
+            (400 * K, 100 * K, false), // too small to bother
+            (512 * K, 300 * K, true),
+            (512 * K, 400 * K, false),       // tail under 128 KiB
+            (8 * M, 7 * M + 700 * K, false), // tail under a sixteenth
+            (8 * M, 7 * M, true),
+            (500 * M, 192 * M, true),
+            (4 * M, 5 * M, false), // segments past the end: damaged, read whole
+        ];
+        for (size, end, cut) in table {
+            assert_eq!(worth_reading_loaded_part(size, end), cut, "{size} {end}");
         }
-        Some(v)
-    };
-    let (phoff, phentsize, phnum) = if wide {
-        (rd(0x20, 8)?, rd(0x36, 2)?, rd(0x38, 2)?)
-    } else {
-        (rd(0x1c, 4)?, rd(0x2a, 2)?, rd(0x2c, 2)?)
-    };
-    for i in 0..phnum.min(64) {
-        let ph = usize::try_from(phoff.checked_add(i.checked_mul(phentsize)?)?).ok()?;
-        if rd(ph, 4)? != 1 {
-            continue; // not PT_LOAD
-        }
-        let (flags, offset, filesz) = if wide {
-            (rd(ph + 4, 4)?, rd(ph + 8, 8)?, rd(ph + 0x20, 8)?)
-        } else {
-            (rd(ph + 0x18, 4)?, rd(ph + 4, 4)?, rd(ph + 0x10, 4)?)
-        };
-        return (flags & 1 == 0).then(|| offset.saturating_add(filesz));
     }
-    None
 }
