@@ -48,15 +48,9 @@ impl Setup {
 
 /// The arguments of a crawl of `list` into `db` from `index`.
 fn crawl_args(index: &TestIndex, db: &Path, list: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "crawl",
-        "--no-progress",
-        "--timeout",
-        "5",
-        "--index-url",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = ["crawl", "--no-progress", "--timeout", "5", "--index-url"]
+        .map(String::from)
+        .to_vec();
     args.push(index.index_url());
     if !extra.contains(&"--format") {
         args.extend(["--format".into(), "json".into()]);
@@ -979,7 +973,10 @@ fn a_night_with_3_changed_projects_out_of_1000_fetches_3_pages() {
     let third = third.json();
     eprintln!("a night without the feed: {}", cost(&index, &third));
     assert_eq!(pages_read(&index).len(), 1000);
-    assert!(index.requests_to("/pypi").is_empty(), "--no-feed asks nothing");
+    assert!(
+        index.requests_to("/pypi").is_empty(),
+        "--no-feed asks nothing"
+    );
     assert_eq!(third["feed"]["state"], "off");
     assert_eq!(third["feed"]["reason"], "--no-feed");
     assert_eq!(latest(3), with_feed);
@@ -1031,7 +1028,12 @@ fn night_after(answer: impl FnOnce(&TestIndex)) -> (TestIndex, Setup, PathBuf, V
 #[test]
 fn a_feed_that_answers_404_falls_back_to_every_page_and_says_so() {
     let (index, _, _, doc) = night_after(|index| {
-        index.add_raw("/pypi", 404, &[("Content-Type", "text/html")], b"Not Found".to_vec())
+        index.add_raw(
+            "/pypi",
+            404,
+            &[("Content-Type", "text/html")],
+            b"Not Found".to_vec(),
+        )
     });
     assert_eq!(doc["feed"]["state"], "unavailable");
     assert_eq!(
@@ -1076,7 +1078,11 @@ fn a_feed_fault_falls_back_to_every_page() {
 #[test]
 fn a_malformed_feed_answer_falls_back_to_every_page_without_a_panic() {
     for (content_type, body, want) in [
-        ("text/html", "<html><body>Welcome</body></html>", "the root element is <html>"),
+        (
+            "text/html",
+            "<html><body>Welcome</body></html>",
+            "the root element is <html>",
+        ),
         ("text/xml", "<methodResponse><params><param>", "not XML"),
         ("text/xml", "\u{1}\u{2} binary", "not XML"),
         (

@@ -147,7 +147,14 @@ pub fn plan(
     let url = feed.feed_url();
     let serial = match feed.last_serial() {
         Ok(serial) => serial,
-        Err(e) => return Ok(pages(FeedState::Unavailable, Some(url), None, e.to_string())),
+        Err(e) => {
+            return Ok(pages(
+                FeedState::Unavailable,
+                Some(url),
+                None,
+                e.to_string(),
+            ));
+        }
     };
     let recorded = record_serial(store, &url, run, resumed, serial)?;
     let plan = |state, reason: String| {
@@ -156,7 +163,10 @@ pub fn plan(
         p
     };
     if cfg.refresh {
-        return Ok(plan(FeedState::NotUsed, "--refresh reads every page".into()));
+        return Ok(plan(
+            FeedState::NotUsed,
+            "--refresh reads every page".into(),
+        ));
     }
     let shard = cfg.shard.map(|s| (s.index(), s.count()));
     let Some((since_run, since)) = baseline(store, &url, &list.name, shard, run)? else {
@@ -398,7 +408,10 @@ mod tests {
 
     #[test]
     fn serial_rows_read_back() {
-        assert_eq!(parse_serial_row(&serial_row(42, 1_765_000_000)), Some((42, 1_765_000_000)));
+        assert_eq!(
+            parse_serial_row(&serial_row(42, 1_765_000_000)),
+            Some((42, 1_765_000_000))
+        );
         assert_eq!(parse_serial_row(b"42"), None);
         assert_eq!(parse_serial_row(b"x 1"), None);
         assert_eq!(parse_serial_row(&[0xff, b' ', b'1']), None);

@@ -495,10 +495,7 @@ mod tests {
     #[test]
     fn the_feed_line_says_why_every_page_was_read() {
         let line = |feed: FeedSummary| {
-            let summary = CrawlSummary {
-                feed,
-                ..sample()
-            };
+            let summary = CrawlSummary { feed, ..sample() };
             let text = summary.text();
             text.lines()
                 .find(|l| l.starts_with("feed:"))
@@ -525,7 +522,9 @@ mod tests {
                 state: FeedState::NotUsed,
                 serial: Some(7),
                 recorded: true,
-                reason: Some("no earlier finished run of this list recorded the index's serial".into()),
+                reason: Some(
+                    "no earlier finished run of this list recorded the index's serial".into()
+                ),
                 ..FeedSummary::default()
             }),
             "feed:     not used (no earlier finished run of this list recorded the index's \

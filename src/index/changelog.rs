@@ -7,8 +7,8 @@
 //! An index without the endpoint answers 404 (as mirrors do): that is
 //! [`FeedError::Status`], and the crawl reads every page instead.
 
-use reqwest::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap};
 use reqwest::header::HeaderValue;
+use reqwest::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap};
 
 use super::client::{IndexClient, decode_page};
 use super::transport::Failure;
@@ -74,7 +74,12 @@ pub fn decode_serial(value: &Value) -> Result<u64, String> {
     value
         .as_int()
         .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| format!("a serial should be a non-negative int, not a {}", value.kind()))
+        .ok_or_else(|| {
+            format!(
+                "a serial should be a non-negative int, not a {}",
+                value.kind()
+            )
+        })
 }
 
 /// `changelog_since_serial()`'s answer: an array of `[name, version, timestamp, action,
@@ -95,7 +100,10 @@ pub fn decode_changes(value: Value) -> Result<Vec<Change>, String> {
 
 fn decode_change(entry: Value) -> Result<Change, String> {
     let Value::Array(fields) = entry else {
-        return Err(format!("an array of 5 values expected, not a {}", entry.kind()));
+        return Err(format!(
+            "an array of 5 values expected, not a {}",
+            entry.kind()
+        ));
     };
     let [name, version, timestamp, action, serial] = <[Value; 5]>::try_from(fields)
         .map_err(|fields| format!("5 values expected, not {}", fields.len()))?;
@@ -194,8 +202,20 @@ mod tests {
         use Value::*;
         let s = |t: &str| String(t.to_string());
         let answer = Array(vec![
-            entry(vec![s("Django"), s("5.2"), Int(1_765_069_200), s("new release"), Int(7)]),
-            entry(vec![s("zope.interface"), Nil, Int(1), s("remove project"), Int(8)]),
+            entry(vec![
+                s("Django"),
+                s("5.2"),
+                Int(1_765_069_200),
+                s("new release"),
+                Int(7),
+            ]),
+            entry(vec![
+                s("zope.interface"),
+                Nil,
+                Int(1),
+                s("remove project"),
+                Int(8),
+            ]),
             entry(vec![s("x"), s(""), Int(1), Nil, Int(9)]),
             entry(vec![s("not a name!"), Nil, Int(1), s("create"), Int(10)]),
         ]);
@@ -223,8 +243,14 @@ mod tests {
         let s = |t: &str| String(t.to_string());
         let cases = [
             (Int(3), "the changelog should be an array, not a int"),
-            (Array(vec![s("x")]), "changelog entry 0: an array of 5 values expected"),
-            (Array(vec![entry(vec![s("x")])]), "changelog entry 0: 5 values expected, not 1"),
+            (
+                Array(vec![s("x")]),
+                "changelog entry 0: an array of 5 values expected",
+            ),
+            (
+                Array(vec![entry(vec![s("x")])]),
+                "changelog entry 0: 5 values expected, not 1",
+            ),
             (
                 Array(vec![entry(vec![Int(1), Nil, Int(1), s("a"), Int(1)])]),
                 "the name is a int",

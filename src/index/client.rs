@@ -520,7 +520,11 @@ fn check_identity(reply: &Reply<'_>) -> Result<(), Failure> {
 }
 
 /// A page's text, gunzipped when it came compressed.
-pub(crate) fn decode_page(url: &Url, encoding: Option<&str>, raw: Vec<u8>) -> Result<String, Failure> {
+pub(crate) fn decode_page(
+    url: &Url,
+    encoding: Option<&str>,
+    raw: Vec<u8>,
+) -> Result<String, Failure> {
     let bytes = match encoding.map(str::trim) {
         None | Some("" | "identity") => raw,
         Some("gzip" | "x-gzip") => gunzip(&raw).map_err(|err| {
@@ -695,7 +699,11 @@ mod tests {
                 None,
                 "https://mirror.example/pypi/pypi",
             ),
-            ("https://mirror.example/", None, "https://mirror.example/pypi"),
+            (
+                "https://mirror.example/",
+                None,
+                "https://mirror.example/pypi",
+            ),
             (
                 "https://mirror.example/simple/",
                 Some("https://feed.example/RPC2"),

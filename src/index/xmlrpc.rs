@@ -285,9 +285,12 @@ fn parse_value(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, Xml
     if depth >= MAX_DEPTH {
         return Err(malformed(format!("values nest more than {MAX_DEPTH} deep")));
     }
+    // No type element: the text is a string.
+    if !node.children().any(|c| c.is_element()) {
+        return text_of(node).map(Value::String);
+    }
     let children = element_children(node)?;
     let typed = match children.as_slice() {
-        // No type element: the text is a string.
         [] => return text_of(node).map(Value::String),
         [one] => *one,
         many => {
@@ -319,9 +322,11 @@ fn parse_value(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, Xml
         "string" => Value::String(scalar()?),
         "double" => {
             let text = scalar()?;
-            Value::Double(text.trim().parse::<f64>().map_err(|_| {
-                malformed(format!("<double> {:?} is not a number", snippet(&text)))
-            })?)
+            Value::Double(
+                text.trim().parse::<f64>().map_err(|_| {
+                    malformed(format!("<double> {:?} is not a number", snippet(&text)))
+                })?,
+            )
         }
         "dateTime.iso8601" => Value::DateTime(scalar()?.trim().to_string()),
         "base64" => Value::Base64(scalar()?.trim().to_string()),
@@ -419,9 +424,15 @@ mod tests {
         let cases: Vec<(&str, Result<Value, &str>)> = vec![
             ("<value><int>41753165</int></value>", Ok(Int(41_753_165))),
             ("<value><i4> -7 </i4></value>", Ok(Int(-7))),
-            ("<value><i8>9007199254740993</i8></value>", Ok(Int(9_007_199_254_740_993))),
+            (
+                "<value><i8>9007199254740993</i8></value>",
+                Ok(Int(9_007_199_254_740_993)),
+            ),
             ("<value><boolean>1</boolean></value>", Ok(Bool(true))),
-            ("<value><string>a &amp; b &#x263A;</string></value>", Ok(s("a & b \u{263a}"))),
+            (
+                "<value><string>a &amp; b &#x263A;</string></value>",
+                Ok(s("a & b \u{263a}")),
+            ),
             ("<value>bare text</value>", Ok(s("bare text"))),
             ("<value></value>", Ok(s(""))),
             ("<value><string/></value>", Ok(s(""))),
@@ -432,7 +443,10 @@ mod tests {
                 "<value><dateTime.iso8601>20261207T01:02:03</dateTime.iso8601></value>",
                 Ok(DateTime("20261207T01:02:03".into())),
             ),
-            ("<value><base64>aGk=</base64></value>", Ok(Base64("aGk=".into()))),
+            (
+                "<value><base64>aGk=</base64></value>",
+                Ok(Base64("aGk=".into())),
+            ),
             ("<value><array><data/></array></value>", Ok(Array(vec![]))),
             (
                 // One changelog entry as PyPI writes it (a removed project has no version).
@@ -453,14 +467,38 @@ mod tests {
                  </struct></value>",
                 Ok(Struct(vec![("a".into(), Int(1))])),
             ),
-            ("<value><int>12x</int></value>", Err("<int> \"12x\" is not an integer")),
-            ("<value><int>99999999999999999999</int></value>", Err("is not an integer")),
-            ("<value><boolean>yes</boolean></value>", Err("is not 0 or 1")),
-            ("<value><double>fast</double></value>", Err("is not a number")),
-            ("<value><float>1</float></value>", Err("unknown value type <float>")),
-            ("<value><int>1</int><int>2</int></value>", Err("holds 2 elements")),
-            ("<value><array><value/></array></value>", Err("<value> where <data> belongs")),
-            ("<value><string><b>x</b></string></value>", Err("<b> inside <string>")),
+            (
+                "<value><int>12x</int></value>",
+                Err("<int> \"12x\" is not an integer"),
+            ),
+            (
+                "<value><int>99999999999999999999</int></value>",
+                Err("is not an integer"),
+            ),
+            (
+                "<value><boolean>yes</boolean></value>",
+                Err("is not 0 or 1"),
+            ),
+            (
+                "<value><double>fast</double></value>",
+                Err("is not a number"),
+            ),
+            (
+                "<value><float>1</float></value>",
+                Err("unknown value type <float>"),
+            ),
+            (
+                "<value><int>1</int><int>2</int></value>",
+                Err("holds 2 elements"),
+            ),
+            (
+                "<value><array><value/></array></value>",
+                Err("<value> where <data> belongs"),
+            ),
+            (
+                "<value><string><b>x</b></string></value>",
+                Err("<b> inside <string>"),
+            ),
             ("<value><nil>x</nil></value>", Err("<nil> with content")),
             (
                 "<value><struct><member><name>a</name></member></struct></value>",
@@ -521,7 +559,10 @@ mod tests {
         );
         let cases: Vec<(String, &str)> = vec![
             (String::new(), "not XML"),
-            ("<html><body>404 Not Found</body></html>".into(), "the root element is <html>"),
+            (
+                "<html><body>404 Not Found</body></html>".into(),
+                "the root element is <html>",
+            ),
             ("<methodResponse>".into(), "not XML"),
             ("\u{0}\u{1}binary".into(), "not XML"),
             ("<methodResponse/>".into(), "<methodResponse> is empty"),
@@ -530,7 +571,10 @@ mod tests {
                 "holds 2 elements",
             ),
             ("<methodResponse><x/></methodResponse>".into(), "holds <x>"),
-            ("<methodResponse><params/></methodResponse>".into(), "<params> is empty"),
+            (
+                "<methodResponse><params/></methodResponse>".into(),
+                "<params> is empty",
+            ),
             (
                 "<methodResponse><params><param></param></params></methodResponse>".into(),
                 "<param> is empty",

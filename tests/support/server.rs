@@ -369,8 +369,16 @@ impl TestIndex {
         }
         let next = self.state.serial.fetch_add(1, Ordering::SeqCst) + 1;
         project.serial = project.fixed_serial.unwrap_or(next);
-        let version = project.files.last().map(FileSpec::version).unwrap_or_default();
-        let action = if version.is_empty() { "create" } else { "new release" };
+        let version = project
+            .files
+            .last()
+            .map(FileSpec::version)
+            .unwrap_or_default();
+        let action = if version.is_empty() {
+            "create"
+        } else {
+            "new release"
+        };
         lock(&self.state.changelog).push((project.name.clone(), version, action.into(), next));
         lock(&self.state.projects).insert(normalize(&project.name), project);
     }
@@ -822,7 +830,10 @@ fn feed_answer(state: &State, body: &[u8]) -> Answer {
         .and_then(|n| n.parse::<u64>().ok());
     let value = match (method.as_str(), int) {
         ("changelog_last_serial", _) => {
-            format!("<value><int>{}</int></value>", state.serial.load(Ordering::SeqCst))
+            format!(
+                "<value><int>{}</int></value>",
+                state.serial.load(Ordering::SeqCst)
+            )
         }
         ("changelog_since_serial", Some(since)) => {
             let entries: String = lock(&state.changelog)
