@@ -141,7 +141,7 @@ pub fn plan(
             FeedState::Off,
             None,
             None,
-            "the index has no change feed (--offline)".into(),
+            "--offline".into(),
         ));
     };
     let url = feed.feed_url();
