@@ -137,12 +137,7 @@ pub fn plan(
         return Ok(pages(FeedState::Off, None, None, "--no-feed".into()));
     }
     let Some(feed) = index.feed() else {
-        return Ok(pages(
-            FeedState::Off,
-            None,
-            None,
-            "--offline".into(),
-        ));
+        return Ok(pages(FeedState::Off, None, None, "--offline".into()));
     };
     let url = feed.feed_url();
     let serial = match feed.last_serial() {
@@ -175,6 +170,15 @@ pub fn plan(
             "no earlier finished run of this list recorded the index's serial".into(),
         ));
     };
+    if serial < since {
+        return Ok(plan(
+            FeedState::NotUsed,
+            format!(
+                "the index's serial {serial} is below the {since} of run {since_run}: not the \
+                 same index's changelog"
+            ),
+        ));
+    }
     let changed = match changed_since(feed, since, serial) {
         Ok(changed) => changed,
         Err(e) => return Ok(plan(FeedState::Unavailable, e.to_string())),

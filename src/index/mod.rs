@@ -23,7 +23,7 @@ pub mod metadata;
 pub mod remote;
 pub mod select;
 pub mod xmlrpc;
-pub use changelog::{Change, FeedError};
+pub use changelog::{Change, FeedError, decode_changes, decode_serial};
 pub use client::{DEFAULT_INDEX_URL, IndexClient, IndexConfig, IndexError, USER_AGENT};
 pub use listing::Listing;
 pub use project_json::ProjectJson;

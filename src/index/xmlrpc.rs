@@ -606,6 +606,39 @@ mod tests {
     }
 
     #[test]
+    fn truncated_and_mutated_answers_never_panic() {
+        let changelog = response(
+            "<value><array><data>\n<value><array><data>\n<value><string>Django</string>\
+             </value>\n<value><string>5.2</string></value>\n<value><int>1765069200</int>\
+             </value>\n<value><string>new release</string></value>\n<value><int>42</int>\
+             </value>\n</data></array></value>\n<value><array><data><value>x</value><value>\
+             <nil/></value><value><i4>1</i4></value><value>remove project</value><value>\
+             <i8>43</i8></value></data></array></value>\n</data></array></value>",
+        );
+        let fault = "<methodResponse><fault><value><struct><member><name>faultCode</name>\
+            <value><int>1</int></value></member><member><name>faultString</name><value>\
+            <string>no</string></value></member></struct></value></fault></methodResponse>";
+        for body in [changelog.as_str(), fault] {
+            assert!(matches!(
+                parse_response(body),
+                Ok(Value::Array(_)) | Err(XmlRpcError::Fault { .. })
+            ));
+            for end in 0..body.len() {
+                if body.is_char_boundary(end) {
+                    let _ = parse_response(&body[..end]);
+                }
+            }
+            for at in 0..body.len() {
+                for c in ["<", ">", "&", "/", "\0", "x", "\u{e9}", "<value>", "]]>"] {
+                    let mut mutated = body.to_string();
+                    mutated.replace_range(at..at + 1, c);
+                    let _ = parse_response(&mutated);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn huge_answers_stop_at_the_node_bound() {
         let body = format!(
             "<methodResponse><params><param><value><array><data>{}</data></array></value>\
