@@ -123,7 +123,7 @@ pub fn plan(
     (run, resumed): (CrawlRunId, bool),
     kept: &[(u32, &str)],
 ) -> Result<FeedPlan, StoreError> {
-    let pages = |state, url: Option<String>, serial, reason: String| FeedPlan {
+    let unasked = |state, url: Option<String>, serial, reason: String| FeedPlan {
         keep: HashSet::new(),
         summary: FeedSummary {
             state,
@@ -134,16 +134,16 @@ pub fn plan(
         },
     };
     if !cfg.feed {
-        return Ok(pages(FeedState::Off, None, None, "--no-feed".into()));
+        return Ok(unasked(FeedState::Off, None, None, "--no-feed".into()));
     }
     let Some(feed) = index.feed() else {
-        return Ok(pages(FeedState::Off, None, None, "--offline".into()));
+        return Ok(unasked(FeedState::Off, None, None, "--offline".into()));
     };
     let url = feed.feed_url();
     let serial = match feed.last_serial() {
         Ok(serial) => serial,
         Err(e) => {
-            return Ok(pages(
+            return Ok(unasked(
                 FeedState::Unavailable,
                 Some(url),
                 None,
@@ -152,26 +152,26 @@ pub fn plan(
         }
     };
     let recorded = record_serial(store, &url, run, resumed, serial)?;
-    let plan = |state, reason: String| {
-        let mut p = pages(state, Some(url.clone()), Some(serial), reason);
+    let every_page = |state, reason: String| {
+        let mut p = unasked(state, Some(url.clone()), Some(serial), reason);
         p.summary.recorded = recorded;
         p
     };
     if cfg.refresh {
-        return Ok(plan(
+        return Ok(every_page(
             FeedState::NotUsed,
             "--refresh reads every page".into(),
         ));
     }
     let shard = cfg.shard.map(|s| (s.index(), s.count()));
     let Some((since_run, since)) = baseline(store, &url, &list.name, shard, run)? else {
-        return Ok(plan(
+        return Ok(every_page(
             FeedState::NotUsed,
             "no earlier finished run of this list recorded the index's serial".into(),
         ));
     };
     if serial < since {
-        return Ok(plan(
+        return Ok(every_page(
             FeedState::NotUsed,
             format!(
                 "the index's serial {serial} is below the {since} of run {since_run}: not the \
@@ -181,7 +181,7 @@ pub fn plan(
     }
     let changed = match changed_since(feed, since, serial) {
         Ok(changed) => changed,
-        Err(e) => return Ok(plan(FeedState::Unavailable, e.to_string())),
+        Err(e) => return Ok(every_page(FeedState::Unavailable, e.to_string())),
     };
     let judged: HashSet<String> = lock(store)
         .crawled_without_error(since_run)?
