@@ -844,7 +844,7 @@ fn tiny_index(n: usize) -> (TestIndex, Vec<String>) {
 fn tiny(name: &str, i: usize, version: &str) -> ProjectSpec {
     let sdist = FileSpec::new(&format!("{name}-{version}.tar.gz"), b"sdist".to_vec());
     let project = ProjectSpec::new(name).file(sdist);
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         project.file(pure_wheel(name, version, &[]))
     } else {
         project
