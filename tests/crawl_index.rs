@@ -1143,3 +1143,47 @@ fn a_feed_refused_falls_back_and_refresh_reads_every_page_recording_the_serial()
     assert!(pages_read(&index).is_empty());
     assert_eq!(doc["projects"]["unchanged"], 5);
 }
+
+#[test]
+fn a_resumed_run_uses_the_feed_but_records_no_serial_it_did_not_begin_with() {
+    let (index, names) = tiny_index(6);
+    index.serve_feed(50);
+    let setup = Setup::new();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("r.txt", &refs);
+    assert_eq!(crawl(&index, &setup.db(), &list, &[]).code, 0);
+    // A run begun by a gilfree that did not ask the feed, stopped after one project.
+    {
+        let mut store = Store::open(setup.db()).unwrap();
+        let run = store
+            .begin_crawl_run("r.txt", 6, gilfree::inspect::ANALYZER_VERSION)
+            .unwrap();
+        let done = CrawlProject {
+            project: "p0000",
+            rank: 1,
+            latest: None,
+            error: None,
+            readiness: &[],
+        };
+        store.record_crawl_project(run, &done).unwrap();
+    }
+    index.add_project(tiny("p0004", 4, "1.1"));
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(
+        (doc["run"].as_i64(), doc["resumed"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let feed = &doc["feed"];
+    assert_eq!(feed["state"], "used", "{feed}");
+    assert_eq!(feed["since_run"], 1);
+    assert_eq!(feed["recorded"], false, "{feed}");
+    assert_eq!(feed["pages_spared"], 4);
+    assert_eq!(pages_read(&index), ["/simple/p0004/"]);
+    // The next night continues from run 1, the last with a serial.
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(doc["feed"]["since_run"], 1, "{}", doc["feed"]);
+    assert_eq!(doc["feed"]["recorded"], true);
+    assert_eq!(pages_read(&index), ["/simple/p0004/"]);
+}
