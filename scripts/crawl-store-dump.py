@@ -29,7 +29,11 @@ QUERIES = {
     "release_classifiers": """SELECT p.name, r.version, c.classifier
                               FROM release_classifiers c JOIN releases r ON r.id = c.release_id
                               JOIN projects p ON p.id = r.project_id""",
-    "page_cache": "SELECT url, content_type, body, etag, last_modified FROM page_cache",
+    # The index's serial at a run's start (the change feed's) depends on when the run began.
+    "page_cache": """SELECT url, content_type,
+                            CASE content_type WHEN 'text/x-gilfree-run-serial' THEN 'SERIAL'
+                                              ELSE body END,
+                            etag, last_modified FROM page_cache""",
     "crawl_runs": """SELECT list_name, planned, analyzer_version, finished_at IS NOT NULL
                      FROM crawl_runs""",
     "crawl_projects": """SELECT r.list_name, p.name, c.rank, v.version, c.error

@@ -317,6 +317,14 @@ pub struct CrawlArgs {
     /// the UTC date the shard's run began).
     #[arg(long, value_name = "NAME", requires = "shard")]
     pub batch: Option<String>,
+    /// Do not ask the index's change feed (XML-RPC `changelog_since_serial`) which projects
+    /// changed since the last run: read every project's page.
+    #[arg(long)]
+    pub no_feed: bool,
+    /// The change feed's XML-RPC endpoint (default: `../pypi` from the index URL, where
+    /// PyPI has it).
+    #[arg(long, value_name = "URL")]
+    pub feed_url: Option<String>,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

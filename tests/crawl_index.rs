@@ -2,7 +2,9 @@
 //! (readiness, tags, analyses, classifiers), failures recorded without stopping the run, a
 //! second run that costs one page per project and no wheel byte, resuming an interrupted
 //! run (simulated in the store, and by killing the process), `--history`, PEP 658
-//! metadata files, and giving up on an index that stopped answering.
+//! metadata files, giving up on an index that stopped answering, and the change feed: a
+//! night that reads only the pages of the projects the index's changelog names, and the
+//! fallback to every page when the feed answers 404, a fault or something else.
 
 mod common;
 mod support;
@@ -46,18 +48,13 @@ impl Setup {
 
 /// The arguments of a crawl of `list` into `db` from `index`.
 fn crawl_args(index: &TestIndex, db: &Path, list: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "crawl",
-        "--format",
-        "json",
-        "--no-progress",
-        "--timeout",
-        "5",
-        "--index-url",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = ["crawl", "--no-progress", "--timeout", "5", "--index-url"]
+        .map(String::from)
+        .to_vec();
     args.push(index.index_url());
+    if !extra.contains(&"--format") {
+        args.extend(["--format".into(), "json".into()]);
+    }
     if !extra.contains(&"--retries") {
         args.extend(["--retries".into(), "1".into()]);
     }
@@ -305,7 +302,17 @@ fn a_second_run_costs_one_page_per_project_and_no_wheel_byte() {
     let second = crawl(&index, &setup.db(), &list, &[]);
     assert_eq!(second.code, 0, "{second:?}");
     let second = second.json();
-    let paths: Vec<String> = index.requests().into_iter().map(|r| r.path).collect();
+    // The index has no change feed (404, as the mirror): one request says so.
+    let feed: Vec<_> = index.requests_to("/pypi");
+    assert_eq!(feed.len(), 1, "{feed:?}");
+    assert_eq!((feed[0].method.as_str(), feed[0].status), ("POST", 404));
+    assert_eq!(second["feed"]["state"], "unavailable");
+    let paths: Vec<String> = index
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p != "/pypi")
+        .collect();
     let pages: Vec<String> = CLEAN.iter().map(|p| format!("/simple/{p}/")).collect();
     let mut sorted = paths.clone();
     sorted.sort();
@@ -338,7 +345,7 @@ fn a_second_run_costs_one_page_per_project_and_no_wheel_byte() {
         .requests()
         .into_iter()
         .map(|r| r.path)
-        .filter(|p| !p.starts_with("/simple/"))
+        .filter(|p| !p.starts_with("/simple/") && p != "/pypi")
         .collect();
     assert!(!files.is_empty());
     assert!(
@@ -822,4 +829,361 @@ fn a_new_release_behind_a_serial_that_did_not_move_is_recorded_all_the_same() {
         store.latest_release("demo").unwrap().as_deref(),
         Some("8.0")
     );
+}
+
+/// An index of `n` tiny projects, `p0000` …: sdists only, and a pure wheel for every 100th.
+fn tiny_index(n: usize) -> (TestIndex, Vec<String>) {
+    let index = TestIndex::start();
+    let names: Vec<String> = (0..n).map(|i| format!("p{i:04}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        index.add_project(tiny(name, i, "1.0"));
+    }
+    (index, names)
+}
+
+fn tiny(name: &str, i: usize, version: &str) -> ProjectSpec {
+    let sdist = FileSpec::new(&format!("{name}-{version}.tar.gz"), b"sdist".to_vec());
+    let project = ProjectSpec::new(name).file(sdist);
+    if i.is_multiple_of(100) {
+        project.file(pure_wheel(name, version, &[]))
+    } else {
+        project
+    }
+}
+
+/// The project pages a crawl asked for, sorted.
+fn pages_read(index: &TestIndex) -> Vec<String> {
+    let mut pages: Vec<String> = index
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/simple/"))
+        .map(|r| r.path)
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// Requests, body bytes and seconds of a crawl, for the figures in docs/crawl.md.
+fn cost(index: &TestIndex, doc: &Value) -> String {
+    format!(
+        "{} request(s) ({} page(s)), {} body byte(s), {:.2} s",
+        index.requests().len(),
+        pages_read(index).len(),
+        index.body_bytes_sent(),
+        doc["stats"]["seconds"].as_f64().unwrap()
+    )
+}
+
+#[test]
+fn a_night_with_3_changed_projects_out_of_1000_fetches_3_pages() {
+    let (index, names) = tiny_index(1000);
+    // On the index, not yet on the list.
+    index.add_project(tiny("brand-new", 1, "0.1"));
+    index.serve_feed(2);
+    let setup = Setup::new();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("top.txt", &refs);
+    let flags = ["-j", "8"];
+    let first = crawl(&index, &setup.db(), &list, &flags);
+    assert_eq!(first.code, 0, "{first:?}");
+    let first = first.json();
+    assert_eq!(first["projects"]["crawled"], 1000);
+    assert_eq!(first["feed"]["state"], "not-used", "{}", first["feed"]);
+    assert_eq!(
+        first["feed"]["reason"],
+        "no earlier finished run of this list recorded the index's serial"
+    );
+    assert_eq!(first["feed"]["serial"], 1001);
+    assert_eq!(first["feed"]["recorded"], true);
+    eprintln!("from empty: {}", cost(&index, &first));
+
+    // The night: three projects change (two new releases, one a change the page does not
+    // show), and the feed, capped at two events an answer, names them in two answers.
+    index.add_project(tiny("p0100", 100, "1.1"));
+    index.add_project(tiny("p0555", 555, "2.0"));
+    index.record_change("P0777", "add Owner role");
+    index.clear_requests();
+    let second = crawl(&index, &setup.db(), &list, &flags);
+    assert_eq!(second.code, 0, "{second:?}");
+    let text_flags = ["--format", "text"];
+    let second = second.json();
+    eprintln!("a night with the feed: {}", cost(&index, &second));
+    assert_eq!(
+        pages_read(&index),
+        ["/simple/p0100/", "/simple/p0555/", "/simple/p0777/"]
+    );
+    let feed = &second["feed"];
+    assert_eq!(feed["state"], "used", "{feed}");
+    assert_eq!(feed["since"], 1001);
+    assert_eq!(feed["since_run"], 1);
+    assert_eq!(feed["serial"], 1004);
+    assert_eq!(feed["events"], 3);
+    assert_eq!(feed["calls"], 2);
+    assert_eq!(feed["changed"], 3);
+    assert_eq!(feed["pages_spared"], 997);
+    assert!(feed.get("reason").is_none(), "{feed}");
+    // 1 + 2 XML-RPC calls, 3 pages, and the new pure wheel's tail, directory and metadata.
+    let posts = index.requests_to("/pypi");
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    assert!(posts.iter().all(|r| r.method == "POST" && r.status == 200));
+    let others: Vec<String> = index
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p != "/pypi" && !p.starts_with("/simple/"))
+        .collect();
+    assert!(
+        others.iter().all(|p| p.starts_with("/files/p0100-1.1")),
+        "{others:?}"
+    );
+    assert_eq!(second["projects"]["crawled"], 1000);
+    assert_eq!(second["projects"]["changed"], 2);
+    assert_eq!(second["projects"]["unchanged"], 998);
+    assert_eq!(second["projects"]["failed"], 0);
+    assert_eq!(second["readiness"], first["readiness"]);
+    // What the run recorded is what a run reading every page records.
+    let store = Store::open(setup.db()).unwrap();
+    assert_eq!(
+        store.latest_release("p0555").unwrap().as_deref(),
+        Some("2.0")
+    );
+    drop(store);
+    let latest = |run: i64| -> Vec<String> {
+        let conn = sqlite(&setup.db());
+        let mut stmt = conn
+            .prepare(
+                "SELECT p.name || ' ' || coalesce(r.version, '-') FROM crawl_projects c
+                 JOIN projects p ON p.id = c.project_id LEFT JOIN releases r ON r.id = c.release_id
+                 WHERE c.run_id = ?1 ORDER BY 1",
+            )
+            .unwrap();
+        stmt.query_map([run], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let with_feed = latest(2);
+    assert_eq!(with_feed.len(), 1000);
+    assert!(with_feed.contains(&"p0555 2.0".to_string()));
+
+    // The same night without the feed: every page, and the same record.
+    index.clear_requests();
+    let third = crawl(&index, &setup.db(), &list, &["-j", "8", "--no-feed"]);
+    assert_eq!(third.code, 0, "{third:?}");
+    let third = third.json();
+    eprintln!("a night without the feed: {}", cost(&index, &third));
+    assert_eq!(pages_read(&index).len(), 1000);
+    assert!(
+        index.requests_to("/pypi").is_empty(),
+        "--no-feed asks nothing"
+    );
+    assert_eq!(third["feed"]["state"], "off");
+    assert_eq!(third["feed"]["reason"], "--no-feed");
+    assert_eq!(latest(3), with_feed);
+    assert_eq!(third["readiness"], second["readiness"]);
+
+    // Nothing changed since run 2 (run 3 recorded no serial): no page is read but that of
+    // a project new to the list, which the changelog does not name.
+    let mut longer = refs.clone();
+    longer.push("brand-new");
+    let list = setup.list("top.txt", &longer);
+    index.clear_requests();
+    let fourth = crawl(&index, &setup.db(), &list, &text_flags);
+    assert_eq!(fourth.code, 0, "{fourth:?}");
+    assert_eq!(pages_read(&index), ["/simple/brand-new/"]);
+    let line = fourth
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("feed:"))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        line,
+        "feed:     used: 0 project(s) changed since serial 1004 (run 2), 1000 page(s) not \
+         read; 0 event(s) in 1 answer(s), serial 1004 recorded"
+    );
+}
+
+/// A store crawled once with the feed served, then the night's index answer at `/pypi`.
+fn night_after(answer: impl FnOnce(&TestIndex)) -> (TestIndex, Setup, PathBuf, Value) {
+    let (index, names) = tiny_index(20);
+    index.serve_feed(50);
+    let setup = Setup::new();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("top.txt", &refs);
+    let first = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    index.add_project(tiny("p0003", 3, "1.1"));
+    answer(&index);
+    index.clear_requests();
+    let second = crawl(&index, &setup.db(), &list, &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    let doc = second.json();
+    assert_eq!(pages_read(&index).len(), 20, "every page: {}", doc["feed"]);
+    assert_eq!(doc["projects"]["changed"], 1);
+    assert_eq!(doc["projects"]["unchanged"], 19);
+    (index, setup, list, doc)
+}
+
+#[test]
+fn a_feed_that_answers_404_falls_back_to_every_page_and_says_so() {
+    let (index, _, _, doc) = night_after(|index| {
+        index.add_raw(
+            "/pypi",
+            404,
+            &[("Content-Type", "text/html")],
+            b"Not Found".to_vec(),
+        )
+    });
+    assert_eq!(doc["feed"]["state"], "unavailable");
+    assert_eq!(
+        doc["feed"]["reason"],
+        format!("HTTP 404 at {}", index.url("/pypi"))
+    );
+    assert!(doc["feed"].get("serial").is_none());
+    assert_eq!(doc["feed"]["recorded"], false);
+    assert_eq!(doc["feed"]["pages_spared"], 0);
+}
+
+#[test]
+fn a_feed_fault_falls_back_to_every_page() {
+    let fault = "<?xml version='1.0'?>\n<methodResponse><fault><value><struct>\
+        <member><name>faultCode</name><value><int>-32500</int></value></member>\
+        <member><name>faultString</name><value><string>RuntimeError: the changelog is \
+        resting</string></value></member></struct></value></fault></methodResponse>\n";
+    let (index, setup, list, doc) = night_after(|index| {
+        index.add_route("/pypi", Some("text/xml"), fault);
+    });
+    assert_eq!(doc["feed"]["state"], "unavailable");
+    assert_eq!(
+        doc["feed"]["reason"],
+        format!(
+            "{}: XML-RPC fault -32500: RuntimeError: the changelog is resting",
+            index.url("/pypi")
+        )
+    );
+    // The text summary says so too.
+    let text = crawl(&index, &setup.db(), &list, &["--format", "text"]);
+    assert!(
+        text.stdout.contains(&format!(
+            "feed:     unavailable ({}: XML-RPC fault -32500: RuntimeError: the changelog is \
+             resting), read every page",
+            index.url("/pypi")
+        )),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_malformed_feed_answer_falls_back_to_every_page_without_a_panic() {
+    for (content_type, body, want) in [
+        (
+            "text/html",
+            "<html><body>Welcome</body></html>",
+            "the root element is <html>",
+        ),
+        ("text/xml", "<methodResponse><params><param>", "not XML"),
+        ("text/xml", "\u{1}\u{2} binary", "not XML"),
+        (
+            "text/xml",
+            "<methodResponse><params><param><value><string>soon</string></value></param>\
+             </params></methodResponse>",
+            "a serial should be a non-negative int, not a string",
+        ),
+    ] {
+        let (_, _, _, doc) = night_after(|index| {
+            index.add_route("/pypi", Some(content_type), body);
+        });
+        assert_eq!(doc["feed"]["state"], "unavailable", "{body}");
+        let reason = doc["feed"]["reason"].as_str().unwrap();
+        assert!(reason.contains(want), "{body}: {reason}");
+    }
+}
+
+#[test]
+fn a_feed_refused_falls_back_and_refresh_reads_every_page_recording_the_serial() {
+    let (index, names) = tiny_index(5);
+    index.serve_feed(50);
+    let setup = Setup::new();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("l.txt", &refs);
+    assert_eq!(crawl(&index, &setup.db(), &list, &[]).code, 0);
+    index.add_project(tiny("p0001", 1, "1.1"));
+    let since = index.inject(
+        Scope::path("/pypi"),
+        Fault::Status {
+            status: 403,
+            retry_after: None,
+        },
+        Times::Always,
+    );
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(doc["feed"]["state"], "unavailable");
+    assert_eq!(
+        doc["feed"]["reason"],
+        format!("HTTP 403 at {}", index.url("/pypi"))
+    );
+    assert_eq!(pages_read(&index).len(), 5);
+    assert!(index.fault_hits(since) >= 1);
+    index.clear_faults();
+    // --refresh: the feed answers, every page is read all the same.
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &["--refresh"]).json();
+    assert_eq!(doc["feed"]["state"], "not-used");
+    assert_eq!(doc["feed"]["reason"], "--refresh reads every page");
+    assert_eq!(doc["feed"]["recorded"], true);
+    assert_eq!(pages_read(&index).len(), 5);
+    // The next night continues from the refreshed run.
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(doc["feed"]["state"], "used", "{}", doc["feed"]);
+    assert_eq!(doc["feed"]["since_run"], 3);
+    assert!(pages_read(&index).is_empty());
+    assert_eq!(doc["projects"]["unchanged"], 5);
+}
+
+#[test]
+fn a_resumed_run_uses_the_feed_but_records_no_serial_it_did_not_begin_with() {
+    let (index, names) = tiny_index(6);
+    index.serve_feed(50);
+    let setup = Setup::new();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let list = setup.list("r.txt", &refs);
+    assert_eq!(crawl(&index, &setup.db(), &list, &[]).code, 0);
+    // A run begun by a gilfree that did not ask the feed, stopped after one project.
+    {
+        let mut store = Store::open(setup.db()).unwrap();
+        let run = store
+            .begin_crawl_run("r.txt", 6, gilfree::inspect::ANALYZER_VERSION)
+            .unwrap();
+        let done = CrawlProject {
+            project: "p0000",
+            rank: 1,
+            latest: None,
+            error: None,
+            readiness: &[],
+        };
+        store.record_crawl_project(run, &done).unwrap();
+    }
+    index.add_project(tiny("p0004", 4, "1.1"));
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(
+        (doc["run"].as_i64(), doc["resumed"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let feed = &doc["feed"];
+    assert_eq!(feed["state"], "used", "{feed}");
+    assert_eq!(feed["since_run"], 1);
+    assert_eq!(feed["recorded"], false, "{feed}");
+    assert_eq!(feed["pages_spared"], 4);
+    assert_eq!(pages_read(&index), ["/simple/p0004/"]);
+    // The next night continues from run 1, the last with a serial.
+    index.clear_requests();
+    let doc = crawl(&index, &setup.db(), &list, &[]).json();
+    assert_eq!(doc["feed"]["since_run"], 1, "{}", doc["feed"]);
+    assert_eq!(doc["feed"]["recorded"], true);
+    assert_eq!(pages_read(&index), ["/simple/p0004/"]);
 }

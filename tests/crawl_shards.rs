@@ -1,7 +1,8 @@
 //! A crawl split in shards, end to end against the local test index: twelve projects
 //! crawled as four shards at once (four processes, four stores), the stores merged with
 //! `gilfree store merge`, and the result compared table by table with one crawl of the same
-//! list into one store — then the two sites built from them compared file by file.
+//! list into one store — then the two sites built from them compared file by file; and each
+//! shard's nights continuing from its own store's serial with the index's change feed.
 
 mod common;
 mod support;
@@ -312,7 +313,10 @@ fn four_shards_merged_are_one_crawl_of_the_list() {
                 let (index, list) = (&index, &list);
                 s.spawn(move || {
                     let shard = format!("{k}/{SHARDS}");
-                    crawl(index, db, list, &["--shard", &shard, "--batch", "night-1"])
+                    // Without the feed: each shard would ask it once (a 404 here), and the
+                    // run's request totals would not add up to the single crawl's.
+                    let flags = ["--shard", &shard, "--batch", "night-1", "--no-feed"];
+                    crawl(index, db, list, &flags)
                 })
             })
             .collect();
@@ -341,7 +345,7 @@ fn four_shards_merged_are_one_crawl_of_the_list() {
     );
 
     let single = dir.path().join("single.sqlite3");
-    let whole = crawl(&index, &single, &list, &[]);
+    let whole = crawl(&index, &single, &list, &["--no-feed"]);
     assert_eq!(whole.code, 0, "{whole:?}");
     assert!(whole.json().get("shard").is_none());
 
@@ -559,4 +563,69 @@ fn a_shard_resumes_its_own_unfinished_run_of_its_batch() {
     assert_eq!(doc["shard"]["batch"], "night-1");
     assert_eq!(doc["projects"]["done_before"], 1);
     assert_eq!(doc["projects"]["crawled"], mine.len() as u64 - 1);
+}
+
+/// The project pages a crawl asked for, sorted.
+fn pages_read(index: &TestIndex) -> Vec<String> {
+    let mut pages: Vec<String> = index
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/simple/"))
+        .map(|r| r.path)
+        .collect();
+    pages.sort();
+    pages
+}
+
+#[test]
+fn each_shard_continues_from_its_own_serial() {
+    let index = index();
+    index.serve_feed(100);
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("top.txt");
+    std::fs::write(&list, LIST.join("\n") + "\n").unwrap();
+    let db = |k: u32| dir.path().join(format!("shard-{k}.sqlite3"));
+    let night = |k: u32, batch: &str| {
+        let shard = format!("{k}/2");
+        let run = crawl(
+            &index,
+            &db(k),
+            &list,
+            &["--shard", &shard, "--batch", batch],
+        );
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()
+    };
+    for k in 0..2 {
+        assert_eq!(night(k, "n1")["feed"]["state"], "not-used");
+    }
+    // One project of each shard changes; a shard reads the page of its own only.
+    let changed: Vec<&str> = (0..2)
+        .map(|k| {
+            let shard = Shard::new(k, 2).unwrap();
+            *LIST.iter().find(|p| shard.keeps(p)).unwrap()
+        })
+        .collect();
+    for name in &changed {
+        index.record_change(name, "add Maintainer role");
+    }
+    for k in 0..2u32 {
+        index.clear_requests();
+        let doc = night(k, "n2");
+        let feed = &doc["feed"];
+        assert_eq!(feed["state"], "used", "{feed}");
+        assert_eq!(feed["since_run"], 1, "the shard's own store and run");
+        assert_eq!(feed["events"], 2);
+        assert_eq!(feed["changed"], 1, "{feed}");
+        // The changed project's page, and again that of the project the first night failed.
+        let shard = Shard::new(k, 2).unwrap();
+        let mut want = vec![format!("/simple/{}/", changed[k as usize])];
+        if shard.keeps("no-such-project") {
+            want.push("/simple/no-such-project/".into());
+        }
+        want.sort();
+        assert_eq!(pages_read(&index), want);
+        let spared = doc["planned"].as_u64().unwrap() - want.len() as u64;
+        assert_eq!(feed["pages_spared"], spared);
+    }
 }

@@ -83,6 +83,7 @@ fn run_inner(args: &CrawlArgs, quiet: bool) -> Result<ExitCode, String> {
         workers,
         wheel_workers: WHEEL_WORKERS,
         refresh: ix.refresh,
+        feed: !args.no_feed,
         restart: args.restart,
         shard,
         batch: args.batch.clone(),
@@ -97,6 +98,7 @@ fn run_inner(args: &CrawlArgs, quiet: bool) -> Result<ExitCode, String> {
             timeout: Duration::from_secs(ix.timeout.max(1)),
             max_retries: ix.retries,
             concurrency: workers * WHEEL_WORKERS,
+            feed_url: args.feed_url.clone(),
             ..IndexConfig::with_index_url(ix.index_url.clone())
         };
         let index = IndexClient::new(config).map_err(|e| format!("{e} (check --index-url)"))?;

@@ -9,10 +9,12 @@
 //! ([`run`]). [`summary`] renders what a run did.
 //!
 //! Cost follows change: a project whose page lists what the store already has costs that
-//! one page request and no wheel bytes. A run interrupted at any point (Ctrl-C, `kill -9`)
+//! one page request and no wheel bytes, and where the index has a change feed ([`feed`]),
+//! a project it does not name since the last run costs no request at all. A run interrupted at any point (Ctrl-C, `kill -9`)
 //! keeps every project it committed, and the next crawl of the same list resumes it.
 
 pub mod command;
+pub mod feed;
 pub mod first_ready;
 pub mod list;
 pub mod metadata;
@@ -50,8 +52,12 @@ pub struct CrawlConfig {
     /// Memory for wheels read at once over all workers (each wheel's share planned from its
     /// directory): what bounds the crawl's memory. A wheel needing more is read alone.
     pub wheel_budget: u64,
-    /// Record every listing even when the index's serial says nothing changed.
+    /// Record every listing even when the index's serial says nothing changed (and read
+    /// every page, whatever the change feed says).
     pub refresh: bool,
+    /// Ask the index's change feed which projects changed since the last run, and read
+    /// only their pages.
+    pub feed: bool,
     /// Start a new run even when the list has an unfinished one.
     pub restart: bool,
     /// Crawl only the projects of this shard of the list.
@@ -78,6 +84,7 @@ impl Default for CrawlConfig {
             wheel_workers: 2,
             wheel_budget: 512 << 20,
             refresh: false,
+            feed: true,
             restart: false,
             shard: None,
             batch: None,
@@ -108,6 +115,10 @@ pub struct ListingError {
 pub trait CrawlIndex: Index {
     /// The project's page, its serial and which files have PEP 658 metadata.
     fn listing(&self, name: &str) -> Result<Listing, ListingError>;
+    /// The index's change feed, if it may have one.
+    fn feed(&self) -> Option<&dyn feed::ChangeFeed> {
+        None
+    }
 }
 
 impl CrawlIndex for IndexClient {
@@ -126,6 +137,9 @@ impl CrawlIndex for IndexClient {
                 index_trouble,
             }
         })
+    }
+    fn feed(&self) -> Option<&dyn feed::ChangeFeed> {
+        Some(self)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The crawl loop: find the list's unfinished run or begin one, hand the projects it has
+//! The crawl loop: find the list's unfinished run or begin one, ask the index's change feed
+//! which projects changed since the last run ([`super::feed`]), hand the projects it has
 //! not recorded yet to a few workers, and commit each project's outcome in one transaction
 //! as it comes back. Workers read pages and wheels; one thread (the caller's) records,
 //! counts, draws the progress bar and decides when to give up on an index that stopped
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, mpsc};
 use std::time::Instant;
 
+use super::feed;
 use super::first_ready::search_project;
 use super::metadata;
 use super::plan::{self, Offer};
@@ -49,6 +51,8 @@ struct Crawled {
     /// `FILENAME: why` for each wheel that could not be read.
     wheel_errors: Vec<String>,
     changed: bool,
+    /// The page was not read: the change feed said it had not changed.
+    page_spared: bool,
     analyzed: u64,
     from_store: u64,
     metadata_read: u64,
@@ -144,6 +148,10 @@ pub fn crawl(
             }
         }
     };
+    let feed::FeedPlan {
+        keep,
+        summary: mut feed_summary,
+    } = feed::plan(cfg, index, store, list, (run, resumed), &kept)?;
     let done: HashSet<String> = lock(store).crawled_projects(run)?.into_iter().collect();
     let todo: Vec<(u32, &str)> = kept
         .iter()
@@ -178,14 +186,16 @@ pub fn crawl(
     let (tx, rx) = mpsc::sync_channel::<Outcome>(cfg.workers.max(1));
     std::thread::scope(|s| {
         for _ in 0..cfg.workers.clamp(1, 64).min(todo.len().max(1)) {
-            let (tx, stop, next, todo, budget) = (tx.clone(), &stop, &next, &todo, &budget);
+            let (tx, stop, next, todo, budget, keep) =
+                (tx.clone(), &stop, &next, &todo, &budget, &keep);
             s.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(&(rank, project)) = todo.get(next.fetch_add(1, Ordering::Relaxed))
                     else {
                         break;
                     };
-                    let result = crawl_project(project, cfg, index, store, budget);
+                    let kept_page = keep.contains(project);
+                    let result = crawl_project(project, kept_page, cfg, index, store, budget);
                     let outcome = Outcome {
                         rank,
                         project: project.to_string(),
@@ -227,6 +237,7 @@ pub fn crawl(
     warnings.extend(stopped);
     let mut failures = tally.failures;
     failures.sort_by_key(|f| f.rank);
+    feed_summary.pages_spared = tally.pages_spared;
     Ok(CrawlSummary {
         schema: 1,
         run: run.get(),
@@ -251,6 +262,7 @@ pub fn crawl(
             searched: tally.first_ready_searched,
             found: tally.first_ready_found,
         },
+        feed: feed_summary,
         failures,
         readiness: recorded
             .readiness
@@ -309,6 +321,7 @@ struct Tally {
     metadata_read: u64,
     first_ready_searched: u64,
     first_ready_found: u64,
+    pages_spared: u64,
     failures: Vec<FailedProject>,
     warnings: Vec<String>,
 }
@@ -448,6 +461,7 @@ impl Recorder<'_> {
                 } else {
                     t.unchanged += 1;
                 }
+                t.pages_spared += u64::from(crawled.page_spared);
                 t.analyzed += crawled.analyzed;
                 t.from_store += crawled.from_store;
                 t.metadata_read += crawled.metadata_read;
@@ -458,23 +472,44 @@ impl Recorder<'_> {
     }
 }
 
-/// Everything about one project but recording its outcome.
+/// Everything about one project but recording its outcome. `keep_page`: the change feed
+/// says the page has not changed since the store's listing, which stands for it.
 fn crawl_project(
     name: &str,
+    keep_page: bool,
     cfg: &CrawlConfig,
     index: &dyn CrawlIndex,
     store: &Mutex<Store>,
     budget: &Budget,
 ) -> Result<Crawled, Failure> {
-    let listing = index.listing(name).map_err(|e| Failure {
-        error: e.message,
-        kind: if e.index_trouble {
-            FailureKind::IndexTrouble
-        } else {
-            FailureKind::Project
-        },
-    })?;
-    let mut changed = record_listing(&listing, cfg.refresh, store)?;
+    let stored = match keep_page {
+        true => lock(store).last_listing(name)?,
+        false => None,
+    };
+    let page_spared = stored.is_some();
+    let (listing, mut changed) = match stored {
+        Some(page) => {
+            let listing = Listing {
+                url: format!("store:{}", page.name),
+                page,
+                serial: None,
+                core_metadata: Default::default(),
+            };
+            (listing, false)
+        }
+        None => {
+            let listing = index.listing(name).map_err(|e| Failure {
+                error: e.message,
+                kind: if e.index_trouble {
+                    FailureKind::IndexTrouble
+                } else {
+                    FailureKind::Project
+                },
+            })?;
+            let changed = record_listing(&listing, cfg.refresh, store)?;
+            (listing, changed)
+        }
+    };
     let project = listing.page.name.as_str();
     let plan = plan::plan(&listing.page, &cfg.pythons, &cfg.platforms, cfg.history);
     // Versions as the store spells them: a release whose files it could not place (a
@@ -493,7 +528,7 @@ fn crawl_project(
             .find(|r| !known.contains(&r.version))
             .map(|r| r.version.clone())
     };
-    if !changed && missing(&known).is_some() {
+    if !changed && !page_spared && missing(&known).is_some() {
         // The serial said nothing changed, yet the page lists a release the store lacks
         // (a mirror whose serial lags its files): record the page after all.
         changed = record_listing(&listing, true, store)?;
@@ -507,6 +542,7 @@ fn crawl_project(
     }
     let mut crawled = Crawled {
         changed,
+        page_spared,
         warnings,
         latest: plan
             .latest()

@@ -34,6 +34,8 @@ pub struct CrawlSummary {
     pub metadata_read: u64,
     /// The first-ready searches of this invocation.
     pub first_ready: FirstReadyCounts,
+    /// Whether the index's change feed spared pages, and why not.
+    pub feed: FeedSummary,
     /// Projects that failed in this invocation, in list order.
     pub failures: Vec<FailedProject>,
     /// Per interpreter and platform, how many projects' latest releases have each readiness
@@ -92,6 +94,82 @@ pub struct FirstReadyCounts {
     pub searched: u64,
     /// Targets whose first ready release was found.
     pub found: u64,
+}
+
+/// What the index's change feed did for this invocation.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FeedSummary {
+    pub state: FeedState,
+    /// The feed's XML-RPC endpoint (absent when it was not asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The index's serial when the run began (absent when the feed did not answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+    /// The run has the serial recorded, so that the next run can continue from it (a
+    /// resumed run that began without a feed has none).
+    pub recorded: bool,
+    /// The serial of the earlier run this one continued from, and that run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_run: Option<i64>,
+    /// Changelog events read, in how many answers.
+    pub events: u64,
+    pub calls: u32,
+    /// Projects of this crawl the changelog named (their pages are read).
+    pub changed: u64,
+    /// Projects crawled now whose pages were not read: the feed said they had not changed,
+    /// and their stored listings stood.
+    pub pages_spared: u64,
+    /// Why every page was read (absent when the feed was used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Whether the change feed was used.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeedState {
+    /// Only the pages of projects the changelog named (or the store lacked) were read.
+    Used,
+    /// The feed did not answer, or not as a feed does (`reason`): every page was read.
+    Unavailable,
+    /// The feed answered, but could not be used this time (`reason`: no earlier run to
+    /// continue from, `--refresh`): every page was read, and the serial was recorded.
+    NotUsed,
+    /// Not asked (`--no-feed`, `--offline`): every page was read.
+    #[default]
+    Off,
+}
+
+impl FeedSummary {
+    /// The summary's line about the feed (without its label).
+    fn line(&self) -> String {
+        let reason = self.reason.as_deref().unwrap_or("no reason given");
+        match self.state {
+            FeedState::Used => format!(
+                "used: {} project(s) changed since serial {} (run {}), {} page(s) not read; \
+                 {} event(s) in {} answer(s), serial {} recorded",
+                self.changed,
+                self.since.unwrap_or_default(),
+                self.since_run.unwrap_or_default(),
+                self.pages_spared,
+                self.events,
+                self.calls,
+                self.serial.unwrap_or_default()
+            ),
+            FeedState::Unavailable => format!("unavailable ({reason}), read every page"),
+            FeedState::NotUsed => {
+                let recorded = match (self.recorded, self.serial) {
+                    (true, Some(serial)) => format!("; serial {serial} recorded for the next run"),
+                    _ => String::new(),
+                };
+                format!("not used ({reason}), read every page{recorded}")
+            }
+            FeedState::Off => format!("off ({reason}), read every page"),
+        }
+    }
 }
 
 /// A project that failed, with why.
@@ -190,6 +268,7 @@ impl CrawlSummary {
             self.wheels.from_store,
             self.metadata_read
         );
+        let _ = writeln!(out, "feed:     {}", self.feed.line());
         let f = &self.first_ready;
         if f.searched > 0 {
             let _ = writeln!(
@@ -324,6 +403,19 @@ mod tests {
                 searched: 5,
                 found: 4,
             },
+            feed: FeedSummary {
+                state: FeedState::Used,
+                url: Some("https://pypi.org/pypi".into()),
+                serial: Some(41_760_000),
+                recorded: true,
+                since: Some(41_753_165),
+                since_run: Some(2),
+                events: 5_120,
+                calls: 1,
+                changed: 3,
+                pages_spared: 57,
+                reason: None,
+            },
             failures: vec![
                 FailedProject {
                     project: "gone-project".into(),
@@ -398,6 +490,55 @@ mod tests {
         insta::assert_json_snapshot!(doc["shard"]);
         let whole: serde_json::Value = serde_json::from_str(&sample().json()).unwrap();
         assert!(whole.get("shard").is_none(), "no shard: no key");
+    }
+
+    #[test]
+    fn the_feed_line_says_why_every_page_was_read() {
+        let line = |feed: FeedSummary| {
+            let summary = CrawlSummary { feed, ..sample() };
+            let text = summary.text();
+            text.lines()
+                .find(|l| l.starts_with("feed:"))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            line(sample().feed),
+            "feed:     used: 3 project(s) changed since serial 41753165 (run 2), 57 page(s) not \
+             read; 5120 event(s) in 1 answer(s), serial 41760000 recorded"
+        );
+        let url = "http://mirror.example/pypi";
+        assert_eq!(
+            line(FeedSummary {
+                state: FeedState::Unavailable,
+                url: Some(url.into()),
+                reason: Some(format!("HTTP 404 at {url}")),
+                ..FeedSummary::default()
+            }),
+            "feed:     unavailable (HTTP 404 at http://mirror.example/pypi), read every page"
+        );
+        assert_eq!(
+            line(FeedSummary {
+                state: FeedState::NotUsed,
+                serial: Some(7),
+                recorded: true,
+                reason: Some(
+                    "no earlier finished run of this list recorded the index's serial".into()
+                ),
+                ..FeedSummary::default()
+            }),
+            "feed:     not used (no earlier finished run of this list recorded the index's \
+             serial), read every page; serial 7 recorded for the next run"
+        );
+        assert_eq!(
+            line(FeedSummary {
+                reason: Some("--no-feed".into()),
+                ..FeedSummary::default()
+            }),
+            "feed:     off (--no-feed), read every page"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&sample().json()).unwrap();
+        insta::assert_json_snapshot!(doc["feed"]);
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct IndexConfig {
     /// The root of `/pypi/NAME/json`; `None` means `../pypi/` from the index URL, which is
     /// where PyPI and its mirrors keep it.
     pub json_api_url: Option<String>,
+    /// The XML-RPC endpoint of the change feed; `None` means `../pypi` from the index URL
+    /// (`https://pypi.org/pypi` for PyPI).
+    pub feed_url: Option<String>,
     /// Longest wait for a TCP (and TLS) connection.
     pub connect_timeout: Duration,
     /// Longest wait for a response's headers, and for each read of its body.
@@ -90,6 +93,7 @@ impl Default for IndexConfig {
         IndexConfig {
             index_url: DEFAULT_INDEX_URL.to_string(),
             json_api_url: None,
+            feed_url: None,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             max_retries: 4,
@@ -150,6 +154,8 @@ pub struct IndexClient {
 struct Inner {
     index: Url,
     json_api: Url,
+    /// The change feed's XML-RPC endpoint.
+    feed: Url,
     /// Whether `/pypi/NAME/VERSION/json` is worth asking (off after a 404).
     release_json: std::sync::atomic::AtomicBool,
     transport: Transport,
@@ -183,6 +189,10 @@ impl IndexClient {
                     reason: err.to_string(),
                 })?,
         };
+        let feed = match &config.feed_url {
+            Some(url) => endpoint_url(url)?,
+            None => endpoint_url(json_api.as_str().trim_end_matches('/'))?,
+        };
         let transport = Transport {
             http: http_client(&config)?,
             limiter: Limiter::new(config.concurrency),
@@ -200,6 +210,7 @@ impl IndexClient {
             inner: Arc::new(Inner {
                 index,
                 json_api,
+                feed,
                 release_json: std::sync::atomic::AtomicBool::new(config.release_json),
                 transport,
             }),
@@ -209,6 +220,15 @@ impl IndexClient {
     /// The Simple API root this client reads.
     pub fn index_url(&self) -> &Url {
         &self.inner.index
+    }
+
+    /// The XML-RPC endpoint of the index's change feed.
+    pub fn feed_url(&self) -> &Url {
+        &self.inner.feed
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
     }
 
     /// Requests sent (every attempt, retries included) and body bytes received (as they
@@ -500,7 +520,11 @@ fn check_identity(reply: &Reply<'_>) -> Result<(), Failure> {
 }
 
 /// A page's text, gunzipped when it came compressed.
-fn decode_page(url: &Url, encoding: Option<&str>, raw: Vec<u8>) -> Result<String, Failure> {
+pub(crate) fn decode_page(
+    url: &Url,
+    encoding: Option<&str>,
+    raw: Vec<u8>,
+) -> Result<String, Failure> {
     let bytes = match encoding.map(str::trim) {
         None | Some("" | "identity") => raw,
         Some("gzip" | "x-gzip") => gunzip(&raw).map_err(|err| {
@@ -590,6 +614,17 @@ fn root_url(text: &str) -> Result<Url, IndexError> {
     Ok(url)
 }
 
+/// An endpoint's URL (http or https), as given: no `/` is added.
+fn endpoint_url(text: &str) -> Result<Url, IndexError> {
+    let mut url = root_url(text)?;
+    let slash = Url::parse(text.trim()).map_or(true, |given| given.path().ends_with('/'));
+    if !slash {
+        let path = url.path().trim_end_matches('/').to_string();
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
 /// The reqwest client: User-Agent, timeouts, rustls, environment proxies (unless turned
 /// off), a pool as large as the concurrency bound.
 fn http_client(config: &IndexConfig) -> Result<reqwest::blocking::Client, IndexError> {
@@ -651,6 +686,42 @@ mod tests {
         for (index, want) in cases {
             let client = IndexClient::new(IndexConfig::with_index_url(index)).unwrap();
             assert_eq!(client.inner.json_api.as_str(), want, "{index}");
+        }
+    }
+
+    #[test]
+    fn the_change_feed_sits_beside_the_simple_api() {
+        let cases = [
+            ("https://pypi.org/simple/", None, "https://pypi.org/pypi"),
+            ("https://pypi.org/simple", None, "https://pypi.org/pypi"),
+            (
+                "https://mirror.example/pypi/simple/",
+                None,
+                "https://mirror.example/pypi/pypi",
+            ),
+            (
+                "https://mirror.example/",
+                None,
+                "https://mirror.example/pypi",
+            ),
+            (
+                "https://mirror.example/simple/",
+                Some("https://feed.example/RPC2"),
+                "https://feed.example/RPC2",
+            ),
+            (
+                "https://mirror.example/simple/",
+                Some("https://feed.example/xmlrpc/"),
+                "https://feed.example/xmlrpc/",
+            ),
+        ];
+        for (index, feed, want) in cases {
+            let config = IndexConfig {
+                feed_url: feed.map(str::to_string),
+                ..IndexConfig::with_index_url(index)
+            };
+            let client = IndexClient::new(config).unwrap();
+            assert_eq!(client.feed_url().as_str(), want, "{index} {feed:?}");
         }
     }
 

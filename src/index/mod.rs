@@ -5,6 +5,7 @@
 //! client implements it, tests can implement it in memory. [`IndexClient`] is that client:
 //! project pages, the optional project JSON, and ranged reads with retries, over HTTPS.
 
+mod changelog;
 mod client;
 mod content_range;
 mod limiter;
@@ -21,6 +22,8 @@ use std::fmt;
 pub mod metadata;
 pub mod remote;
 pub mod select;
+pub mod xmlrpc;
+pub use changelog::{Change, FeedError, decode_changes, decode_serial};
 pub use client::{DEFAULT_INDEX_URL, IndexClient, IndexConfig, IndexError, USER_AGENT};
 pub use listing::Listing;
 pub use project_json::ProjectJson;

@@ -1,4 +1,4 @@
-//! GET requests with bounded concurrency and retries: the loop that sends, classifies what
+//! GET (and POST) requests with bounded concurrency and retries: the loop that sends, classifies what
 //! came back (transient or final), waits with backoff and tries again, and counts every
 //! request and body byte on the way.
 //!
@@ -110,6 +110,29 @@ impl Transport {
         &self,
         url: &str,
         headers: &HeaderMap,
+        read: impl FnMut(Reply<'_>) -> Result<T, Failure>,
+    ) -> Result<T, FetchError> {
+        self.send(url, headers, None, read)
+    }
+
+    /// POSTs `body` to `url` with `headers`, with the retries of [`Transport::get`] (for
+    /// calls that only read, such as XML-RPC queries, which are safe to send again).
+    pub(crate) fn post<T>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        read: impl FnMut(Reply<'_>) -> Result<T, Failure>,
+    ) -> Result<T, FetchError> {
+        self.send(url, headers, Some(body), read)
+    }
+
+    /// GETs `url`, or POSTs `body` to it when there is one.
+    fn send<T>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
         mut read: impl FnMut(Reply<'_>) -> Result<T, Failure>,
     ) -> Result<T, FetchError> {
         let parsed = Url::parse(url).map_err(|err| FetchError::Protocol {
@@ -128,7 +151,7 @@ impl Transport {
             }
             let outcome = {
                 let _permit = self.limiter.acquire();
-                self.attempt(url, &parsed, headers, &mut read)
+                self.attempt(url, &parsed, headers, body, &mut read)
             };
             let (error, wait) = match outcome {
                 Ok(value) => return Ok(value),
@@ -166,12 +189,15 @@ impl Transport {
         asked: &str,
         url: &Url,
         headers: &HeaderMap,
+        body: Option<&[u8]>,
         read: &mut impl FnMut(Reply<'_>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .http
-            .get(url.clone())
+        let request = match body {
+            None => self.http.get(url.clone()),
+            Some(body) => self.http.post(url.clone()).body(body.to_vec()),
+        };
+        let response = request
             .headers(headers.clone())
             .send()
             .map_err(|err| send_failure(asked, &err))?;

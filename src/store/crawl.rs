@@ -269,6 +269,55 @@ impl Store {
         Ok(names)
     }
 
+    /// The finished runs of `list_name` of the same kind as a crawl's — shard `K` of `N`
+    /// (`shard: Some((K, N))`) or unsharded (`None`; merged runs are not) — newest first,
+    /// at most `limit`, each with when it started: the runs a change feed may continue from.
+    pub fn finished_runs(
+        &self,
+        list_name: &str,
+        shard: Option<(u32, u32)>,
+        limit: usize,
+    ) -> Result<Vec<(CrawlRunId, SystemTime)>, StoreError> {
+        let what = || format!("listing the finished crawl runs of {list_name}");
+        let (index, count) = shard.unzip();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, started_at FROM crawl_runs
+                 WHERE list_name = ?1 AND finished_at IS NOT NULL
+                   AND shard_index IS ?2 AND shard_count IS ?3
+                 ORDER BY id DESC LIMIT ?4",
+            )
+            .context(what)?;
+        let rows = stmt
+            .query_map(
+                params![list_name, index, count, to_sql_count(limit as u64)],
+                |r| Ok((CrawlRunId(r.get(0)?), codec::from_unix_seconds(r.get(1)?))),
+            )
+            .context(what)?
+            .collect::<Result<Vec<_>, _>>()
+            .context(what)?;
+        Ok(rows)
+    }
+
+    /// The projects `run` recorded without an error (every wheel read), by name.
+    pub fn crawled_without_error(&self, run: CrawlRunId) -> Result<Vec<String>, StoreError> {
+        let what = || format!("listing the projects crawl run {run} recorded without error");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.name FROM crawl_projects c JOIN projects p ON p.id = c.project_id
+                 WHERE c.run_id = ?1 AND c.error IS NULL ORDER BY p.name",
+            )
+            .context(what)?;
+        let names = stmt
+            .query_map([run.0], |r| r.get(0))
+            .context(what)?
+            .collect::<Result<Vec<String>, _>>()
+            .context(what)?;
+        Ok(names)
+    }
+
     /// Records what `run` made of one project, in one transaction, replacing what the same
     /// run recorded for it before. Releases named must have been recorded (from the index
     /// listing); a project never listed is added by name.

@@ -201,6 +201,23 @@ impl Store {
         Ok(Some(page_of(name, &files)))
     }
 
+    /// The project's page as the index last listed it: the files the last recorded
+    /// listing named (files the store keeps from older listings are left out), for a crawl
+    /// that knows from the index's change feed that the page has not changed since; `None`
+    /// when its file list was never recorded.
+    pub fn last_listing(&self, project: &str) -> Result<Option<ProjectPage>, StoreError> {
+        let name = checked_project(project)?;
+        let Some(listed) = self.listed_at(&name)? else {
+            return Ok(None);
+        };
+        let files: Vec<StoredFile> = self
+            .project_files(&name)?
+            .into_iter()
+            .filter(|f| f.last_seen >= listed)
+            .collect();
+        Ok(Some(page_of(name, &files)))
+    }
+
     /// Every file of a release, by file name; empty when the store has no such release.
     /// Versions compare by PEP 440 (`1.0` finds the files of `1.0.0`), as on the index.
     pub fn files_of_release(

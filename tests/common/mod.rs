@@ -161,8 +161,12 @@ pub fn gilfree_on_loopback_with(cwd: &Path, env: &[(&str, &str)], args: &[&str])
     finish(cmd, args)
 }
 
+/// The gilfree the loopback tests run: this build's, or `$GILFREE_TEST_BIN` (for timing a
+/// release build under the same tests: `GILFREE_TEST_BIN=target/release/gilfree`).
 fn loopback_command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gilfree"));
+    let bin = std::env::var_os("GILFREE_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_gilfree").into());
+    let mut cmd = Command::new(bin);
     cmd.env("NO_PROXY", "127.0.0.1,localhost");
     // The settings a developer's environment may hold do not leak into the tests.
     for var in [

@@ -12,6 +12,11 @@
 //!   (`core-metadata`, `data-core-metadata`) for files given some.
 //! - `/pypi/NAME/json` — the project JSON API, unless a project opts out.
 //! - `/pypi/NAME/VERSION/json` — one release's JSON, when a project opts in.
+//! - `POST /pypi` — PyPI's XML-RPC change feed, once [`TestIndex::serve_feed`] turned it on
+//!   (404 before, as the mirror this project meets answers): `changelog_last_serial()` and
+//!   `changelog_since_serial(n)`, from the events every `add_project` (and
+//!   [`TestIndex::record_change`]) records, at most a given number per answer, as PyPI caps
+//!   them; any other method gets a `<fault>`.
 //! - `/files/FILENAME` (and any path given to [`TestIndex::add_file`]) — bytes from memory
 //!   with single-range `Range` support: `a-b`, `a-` and `-n` get a 206 with
 //!   `Content-Range`, an unsatisfiable range a 416, several ranges or a malformed header
@@ -364,7 +369,36 @@ impl TestIndex {
         }
         let next = self.state.serial.fetch_add(1, Ordering::SeqCst) + 1;
         project.serial = project.fixed_serial.unwrap_or(next);
+        let version = project
+            .files
+            .last()
+            .map(FileSpec::version)
+            .unwrap_or_default();
+        let action = if version.is_empty() {
+            "create"
+        } else {
+            "new release"
+        };
+        lock(&self.state.changelog).push((project.name.clone(), version, action.into(), next));
         lock(&self.state.projects).insert(normalize(&project.name), project);
+    }
+
+    /// Records an event in the change feed about `name` without changing its page (a
+    /// change the page does not show, such as a role added); returns its serial.
+    pub fn record_change(&self, name: &str, action: &str) -> u64 {
+        let next = self.state.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        lock(&self.state.changelog).push((name.into(), String::new(), action.into(), next));
+        next
+    }
+
+    /// Serves the XML-RPC change feed at `POST /pypi`, at most `cap` events per answer.
+    pub fn serve_feed(&self, cap: usize) {
+        *lock(&self.state.feed_cap) = Some(cap.max(1));
+    }
+
+    /// The serial of the newest event.
+    pub fn last_serial(&self) -> u64 {
+        self.state.serial.load(Ordering::SeqCst)
     }
 
     /// Serves `bytes` at `path`, with `Range` support.
@@ -484,6 +518,10 @@ struct State {
     peak: AtomicUsize,
     /// The last serial `add_project` gave.
     serial: AtomicU64,
+    /// The change feed's events: name as written, version, action, serial.
+    changelog: Mutex<Vec<(String, String, String, u64)>>,
+    /// Events per feed answer once the feed is served; `None`: `/pypi` answers 404.
+    feed_cap: Mutex<Option<usize>>,
 }
 
 impl State {
@@ -498,6 +536,8 @@ impl State {
             active: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             serial: AtomicU64::new(0),
+            changelog: Mutex::default(),
+            feed_cap: Mutex::default(),
         }
     }
 }
@@ -526,6 +566,7 @@ struct Incoming {
     target: String,
     path: String,
     headers: Vec<(String, String)>,
+    body: Vec<u8>,
 }
 
 impl Incoming {
@@ -622,8 +663,8 @@ fn serve_connection(state: &State, mut stream: TcpStream) {
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-/// Reads one request head (GET and HEAD carry no body). `None` at end of stream, on
-/// timeout, or on a malformed head.
+/// Reads one request: its head, and the body its `Content-Length` announces (POST). `None`
+/// at end of stream, on timeout, or on a malformed head.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Incoming> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -644,14 +685,16 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Incoming> {
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
     let length = find_header(&headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let mut body = Vec::new();
     if let Some(length) = length {
-        std::io::copy(&mut reader.by_ref().take(length), &mut std::io::sink()).ok()?;
+        reader.by_ref().take(length).read_to_end(&mut body).ok()?;
     }
     Some(Incoming {
         method,
         target,
         path,
         headers,
+        body,
     })
 }
 
@@ -748,6 +791,9 @@ fn route(state: &State, request: &Incoming, wrong_sha: bool) -> Answer {
     if path == "/simple/" || path == "/simple" {
         return root_page(state);
     }
+    if path == "/pypi" && request.method == "POST" {
+        return feed_answer(state, &request.body);
+    }
     if let Some(name) = path.strip_prefix("/simple/") {
         return project_page(state, request, name.trim_end_matches('/'), wrong_sha);
     }
@@ -764,6 +810,70 @@ fn route(state: &State, request: &Incoming, wrong_sha: bool) -> Answer {
         return file_answer(state, path, request.header("range"));
     }
     Answer::not_found()
+}
+
+/// `POST /pypi`: the XML-RPC change feed, or 404 when it is not served.
+fn feed_answer(state: &State, body: &[u8]) -> Answer {
+    let Some(cap) = *lock(&state.feed_cap) else {
+        return Answer::not_found();
+    };
+    let body = String::from_utf8_lossy(body);
+    let between = |open: &str, close: &str| -> Option<String> {
+        let start = body.find(open)? + open.len();
+        let end = body[start..].find(close)? + start;
+        Some(body[start..end].trim().to_string())
+    };
+    let method = between("<methodName>", "</methodName>").unwrap_or_default();
+    let int = between("<int>", "</int>")
+        .or_else(|| between("<i4>", "</i4>"))
+        .or_else(|| between("<i8>", "</i8>"))
+        .and_then(|n| n.parse::<u64>().ok());
+    let value = match (method.as_str(), int) {
+        ("changelog_last_serial", _) => {
+            format!(
+                "<value><int>{}</int></value>",
+                state.serial.load(Ordering::SeqCst)
+            )
+        }
+        ("changelog_since_serial", Some(since)) => {
+            let entries: String = lock(&state.changelog)
+                .iter()
+                .filter(|e| e.3 > since)
+                .take(cap)
+                .map(|(name, version, action, serial)| {
+                    let version = if version.is_empty() {
+                        "<nil/>".to_string()
+                    } else {
+                        format!("<string>{}</string>", escape(version))
+                    };
+                    format!(
+                        "<value><array><data>\n<value><string>{}</string></value>\n\
+                         <value>{version}</value>\n<value><int>1765069200</int></value>\n\
+                         <value><string>{}</string></value>\n<value><int>{serial}</int></value>\n\
+                         </data></array></value>\n",
+                        escape(name),
+                        escape(action)
+                    )
+                })
+                .collect();
+            format!("<value><array><data>\n{entries}</data></array></value>")
+        }
+        _ => {
+            let fault = format!(
+                "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n\
+                 <member>\n<name>faultCode</name>\n<value><int>-32601</int></value>\n</member>\n\
+                 <member>\n<name>faultString</name>\n<value><string>method {} not supported\
+                 </string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n",
+                escape(&method)
+            );
+            return Answer::new(AnswerKind::Other, 200, Some("text/xml"), fault.into_bytes());
+        }
+    };
+    let xml = format!(
+        "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n{value}\n</param>\n\
+         </params>\n</methodResponse>\n"
+    );
+    Answer::new(AnswerKind::Other, 200, Some("text/xml"), xml.into_bytes())
 }
 
 /// `/simple/`: HTML only, as the real mirror's root is.
