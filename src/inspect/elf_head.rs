@@ -128,10 +128,13 @@ mod tests {
         d
     }
 
+    /// `PT_LOAD` segments as (offset, size, flags).
+    type Loads = &'static [(u64, u64, u32)];
+
     #[test]
     fn layouts_from_the_program_headers() {
         // (segments, read-only prefix, loaded end)
-        let table: &[(&[(u64, u64, u32)], Option<u64>, Option<u64>)] = &[
+        let table: &[(Loads, Option<u64>, Option<u64>)] = &[
             // ld's separate-code layout: R, R+X, R, RW.
             (
                 &[
