@@ -270,7 +270,7 @@ fn a_failure_part_way_rolls_the_whole_merge_back() {
     // A row of s1 that breaks a constraint of the target, written with the checks off: the
     // merge fails at the files, after s1's project and release went in.
     let conn = Connection::open(&inputs[1]).unwrap();
-    conn.execute_batch("PRAGMA ignore_check_constraints = ON; UPDATE files SET sha256 = 'bad'")
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON; UPDATE file_rows SET sha256 = x'ab'")
         .unwrap();
     drop(conn);
     let err = merge_stores(&out, &inputs).unwrap_err();
