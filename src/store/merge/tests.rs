@@ -233,15 +233,24 @@ fn bad_inputs_are_refused_before_the_target_is_touched() {
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a database at all, just some text").unwrap();
     let cases = [
-        (old, "schema version 3, not the 4"),
-        (foreign, "application_id 0x2a"),
-        (text, "not a gilfree store"),
-        (dir.path().join("missing.sqlite3"), "no such store"),
+        (
+            old,
+            format!(
+                "schema version {}, not the {SCHEMA_VERSION}",
+                SCHEMA_VERSION - 1
+            ),
+        ),
+        (foreign, "application_id 0x2a".to_string()),
+        (text, "not a gilfree store".to_string()),
+        (
+            dir.path().join("missing.sqlite3"),
+            "no such store".to_string(),
+        ),
     ];
     for (bad, want) in cases {
         let err = merge_stores(&out, &[good.clone(), bad.clone()]).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains(want), "{message}");
+        assert!(message.contains(&want), "{message}");
         assert!(message.contains(&*bad.to_string_lossy()), "{message}");
         assert!(!message.contains('\n'), "{message}");
         assert!(!out.exists(), "the target is not created");
