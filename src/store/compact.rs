@@ -442,4 +442,79 @@ mod tests {
             assert_eq!(encode_upload_time(text), Value::Text(text.into()), "{text}");
         }
     }
+
+    /// What the store reads back through the `files` view is what was recorded, whatever
+    /// shape each value had: the view's SQL decodes as the Rust above encodes.
+    #[test]
+    fn the_files_view_gives_back_every_value_as_recorded() {
+        use crate::index::DistFile;
+        use crate::store::Store;
+
+        let hosted = |tail: &str| {
+            format!(
+                "https://files.pythonhosted.org/packages/0e/f9/66471f9b7e9291cca697b2e61a10645a537f389a9d5c0679d50dd86b20f7/{tail}"
+            )
+        };
+        let file = |name: &str, url: String, upload: Option<&str>| DistFile {
+            filename: name.to_string(),
+            url,
+            sha256: Some(format!("{:064x}", name.len())),
+            size: Some(1234),
+            requires_python: Some(">=3.9".into()),
+            yanked: None,
+            upload_time: upload.map(str::to_string),
+        };
+        let files = vec![
+            file(
+                "zope_interface-7.2-cp314-cp314t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                hosted("zope_interface-7.2-cp314-cp314t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+                Some("2024-11-28T08:47:45.123456Z"),
+            ),
+            DistFile {
+                sha256: None,
+                requires_python: None,
+                yanked: Some("broken".into()),
+                ..file(
+                    "zope.interface-7.2.tar.gz",
+                    hosted("zope.interface-7.2.tar.gz"),
+                    Some("2024-11-28T08:47:45Z"),
+                )
+            },
+            file(
+                "zope_interface-7.1-1-py3-none-any.whl",
+                "https://mirror.example/simple/zope-interface/zope_interface-7.1-1-py3-none-any.whl"
+                    .into(),
+                None,
+            ),
+            file(
+                "zope_interface-7.0-py3-none-any.whl",
+                "../../packages/zope_interface-7.0-py3-none-any.whl#sha256=00".into(),
+                Some("2024-01-01T00:00:00.000000+00:00"),
+            ),
+            file("zope.interface-6.0.zip", "zope.interface-6.0.zip".into(), None),
+        ];
+        let mut store = Store::in_memory().unwrap();
+        let summary = store
+            .record_project_files("zope.interface", &files)
+            .unwrap();
+        assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+        let page = store.project_page("zope-interface").unwrap().unwrap();
+        let mut want = files.clone();
+        want.sort_by(|a, b| a.filename.cmp(&b.filename));
+        assert_eq!(page.files, want);
+        // Recording the same listing again changes nothing.
+        let again = store
+            .record_project_files("zope.interface", &files)
+            .unwrap();
+        assert!(!again.changed(), "{again:?}");
+        let hashed: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM file_rows WHERE typeof(url_key) = 'blob'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hashed, 2);
+    }
 }
