@@ -5,6 +5,8 @@
 //! it was given. The `files` view (`schema.rs`) decodes the same way in SQL; the tests below
 //! hold the two to each other.
 
+use std::collections::HashMap;
+
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -230,45 +232,51 @@ pub(crate) struct FileKey {
     pub ending_id: i64,
 }
 
+/// Stems and ending ids already looked up in one transaction (a listing, the migration),
+/// so that each costs one query however many files share it.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    stems: HashMap<i64, String>,
+    endings: HashMap<[String; 5], i64>,
+}
+
 /// The key of `file`'s row in release `release_id`, interning its ending and giving the
 /// release its stem if it has none yet.
 pub(crate) fn file_key(
     tx: &Transaction,
+    cache: &mut KeyCache,
     release_id: i64,
     file: &FileColumns,
 ) -> rusqlite::Result<FileKey> {
     let (prefix, ending) = split_filename(file.filename, file.version);
-    let stem: Option<String> = tx
-        .prepare_cached("SELECT stem FROM releases WHERE id = ?1")?
-        .query_row([release_id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    let stem = match stem {
-        Some(stem) => stem,
+    let stem = match cache.stems.get(&release_id) {
+        Some(stem) => stem.clone(),
         None => {
-            tx.prepare_cached("UPDATE releases SET stem = ?2 WHERE id = ?1")?
-                .execute(params![release_id, prefix])?;
-            prefix.to_string()
+            let stored: Option<String> = tx
+                .prepare_cached("SELECT stem FROM releases WHERE id = ?1")?
+                .query_row([release_id], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let stem = match stored {
+                Some(stem) => stem,
+                None => {
+                    tx.prepare_cached("UPDATE releases SET stem = ?2 WHERE id = ?1")?
+                        .execute(params![release_id, prefix])?;
+                    prefix.to_string()
+                }
+            };
+            cache.stems.insert(release_id, stem.clone());
+            stem
         }
     };
     let [python, abi, platform] = file.tags.map(|t| t.unwrap_or(""));
-    let ending_row = params![ending, file.kind, python, abi, platform];
-    let known: Option<i64> = tx
-        .prepare_cached(
-            "SELECT id FROM file_endings WHERE ending = ?1 AND kind = ?2 AND python_tags = ?3
-               AND abi_tags = ?4 AND platform_tags = ?5",
-        )?
-        .query_row(ending_row, |r| r.get(0))
-        .optional()?;
-    let ending_id = match known {
-        Some(id) => id,
+    let wanted = [ending, file.kind, python, abi, platform].map(str::to_string);
+    let ending_id = match cache.endings.get(&wanted) {
+        Some(id) => *id,
         None => {
-            tx.prepare_cached(
-                "INSERT INTO file_endings (ending, kind, python_tags, abi_tags, platform_tags)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(ending_row)?;
-            tx.last_insert_rowid()
+            let id = ending_id(tx, &wanted)?;
+            cache.endings.insert(wanted, id);
+            id
         }
     };
     Ok(FileKey {
@@ -280,6 +288,26 @@ pub(crate) fn file_key(
         },
         ending_id,
     })
+}
+
+/// The id of an ending with its kind and tag sets, added if new.
+fn ending_id(tx: &Transaction, ending: &[String; 5]) -> rusqlite::Result<i64> {
+    let known: Option<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM file_endings WHERE ending = ?1 AND kind = ?2 AND python_tags = ?3
+               AND abi_tags = ?4 AND platform_tags = ?5",
+        )?
+        .query_row(rusqlite::params_from_iter(ending), |r| r.get(0))
+        .optional()?;
+    if let Some(id) = known {
+        return Ok(id);
+    }
+    tx.prepare_cached(
+        "INSERT INTO file_endings (ending, kind, python_tags, abi_tags, platform_tags)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params_from_iter(ending))?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// The id of `text` in `file_texts`, added if new.

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::Store;
 use super::codec::{self, from_sql_count};
-use super::compact::{FileColumns, FileKey, file_key, write_file_row};
+use super::compact::{FileColumns, FileKey, KeyCache, file_key, write_file_row};
 use super::error::{Context, StoreError};
 use super::filenames::{Described, FileKind, describe};
 use crate::index::{DistFile, ProjectPage, select};
@@ -169,6 +169,7 @@ impl Store {
         let tx = self.write(what)?;
         let project_id = upsert_project(&tx, &name, now).context(what)?;
         let mut summary = RecordSummary::default();
+        let mut cache = KeyCache::default();
         for file in files {
             let what = || format!("recording {} of {name}", file.filename);
             let Some((described, sha)) = accept(&name, file, &mut summary) else {
@@ -180,7 +181,9 @@ impl Store {
                 summary.new_releases.push(described.version.clone());
             }
             let facts = FileFacts::listed(file, sha);
-            match upsert_file(&tx, release_id, file, &described, facts, now).context(what)? {
+            match upsert_file(&tx, &mut cache, release_id, file, &described, facts, now)
+                .context(what)?
+            {
                 FileChange::Added => summary.new_files.push(file.filename.clone()),
                 FileChange::Updated => summary.updated_files.push(file.filename.clone()),
                 FileChange::Unchanged => {}
@@ -438,13 +441,19 @@ pub(crate) fn find_release(
 /// Inserts the file, or brings a known one up to date; says which.
 fn upsert_file(
     tx: &Transaction,
+    cache: &mut KeyCache,
     release_id: i64,
     file: &DistFile,
     described: &Described,
     listed: FileFacts,
     now: i64,
 ) -> rusqlite::Result<FileChange> {
-    let key = file_key(tx, release_id, &file_columns(file, described, &listed))?;
+    let key = file_key(
+        tx,
+        cache,
+        release_id,
+        &file_columns(file, described, &listed),
+    )?;
     let Some((first_seen, stored)) = stored_facts(tx, &key)? else {
         write_file_row(tx, &key, &file_columns(file, described, &listed), now, now)?;
         return Ok(FileChange::Added);

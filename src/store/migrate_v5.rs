@@ -4,7 +4,7 @@
 
 use rusqlite::Transaction;
 
-use super::compact::{FileColumns, file_key, write_file_row};
+use super::compact::{FileColumns, KeyCache, file_key, write_file_row};
 use super::schema::FILES_VIEW;
 
 /// One row of the old `files` table, with its release's version.
@@ -36,6 +36,7 @@ pub(crate) fn move_file_rows(tx: &Transaction) -> rusqlite::Result<()> {
          ORDER BY f.release_id, f.id",
     )?;
     let mut rows = stmt.query([])?;
+    let mut cache = KeyCache::default();
     while let Some(r) = rows.next()? {
         let old = OldFile {
             release_id: r.get(0)?,
@@ -72,7 +73,7 @@ pub(crate) fn move_file_rows(tx: &Transaction) -> rusqlite::Result<()> {
             yanked_reason: old.yanked_reason.as_deref(),
             requires_python: old.requires_python.as_deref(),
         };
-        let key = file_key(tx, old.release_id, &columns)?;
+        let key = file_key(tx, &mut cache, old.release_id, &columns)?;
         write_file_row(tx, &key, &columns, old.first_seen, old.last_seen)?;
     }
     drop(rows);
