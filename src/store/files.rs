@@ -6,11 +6,12 @@ use std::time::SystemTime;
 
 use pep440_rs::Version;
 
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::Store;
 use super::codec::{self, from_sql_count};
-use super::compact::{FileColumns, FileKey, KeyCache, file_key, write_file_row};
+use super::compact::{self, FileColumns, FileKey, KeyCache, file_key, write_file_row};
 use super::error::{Context, StoreError};
 use super::filenames::{Described, FileKind, describe};
 use crate::index::{DistFile, ProjectPage, select};
@@ -454,7 +455,7 @@ fn upsert_file(
         release_id,
         &file_columns(file, described, &listed),
     )?;
-    let Some((first_seen, stored)) = stored_facts(tx, &key)? else {
+    let Some((first_seen, stored)) = stored_facts(tx, &key, &file.filename)? else {
         write_file_row(tx, &key, &file_columns(file, described, &listed), now, now)?;
         return Ok(FileChange::Added);
     };
@@ -499,24 +500,41 @@ fn file_columns<'a>(
     }
 }
 
-/// When a stored file was first seen, and its changeable columns.
-fn stored_facts(tx: &Transaction, key: &FileKey) -> rusqlite::Result<Option<(i64, FileFacts)>> {
+/// When a stored file was first seen, and its changeable columns, decoded here rather than
+/// through the `files` view (a listing asks for every file it lists). A value no encoding
+/// writes reads as no value, which the listing then replaces.
+fn stored_facts(
+    tx: &Transaction,
+    key: &FileKey,
+    filename: &str,
+) -> rusqlite::Result<Option<(i64, FileFacts)>> {
     tx.prepare_cached(
-        "SELECT first_seen, url, sha256, size, upload_time, yanked, yanked_reason,
-                requires_python
-         FROM files WHERE release_id = ?1 AND prefix = ?2 AND ending_id = ?3",
+        "SELECT f.first_seen, b.text, f.url_key, f.sha256, f.size, f.upload_time, f.yanked,
+                f.yanked_reason, p.text
+         FROM file_rows f
+         LEFT JOIN file_texts b ON b.id = f.url_base
+         LEFT JOIN file_texts p ON p.id = f.requires_python
+         WHERE f.release_id = ?1 AND f.prefix = ?2 AND f.ending_id = ?3",
     )?
     .query_row(params![key.release_id, key.prefix, key.ending_id], |r| {
+        let base: Option<String> = r.get(1)?;
+        let url_key: Value = r.get(2)?;
+        let sha256: Option<Vec<u8>> = r.get(3)?;
+        let upload_time = match r.get::<_, Value>(5)? {
+            Value::Integer(micros) => compact::format_upload_time(micros),
+            Value::Text(text) => Some(text),
+            _ => None,
+        };
         Ok((
             r.get(0)?,
             FileFacts {
-                url: r.get(1)?,
-                sha256: r.get(2)?,
-                size: r.get(3)?,
-                upload_time: r.get(4)?,
-                yanked: r.get(5)?,
-                yanked_reason: r.get(6)?,
-                requires_python: r.get(7)?,
+                url: compact::decode_url(base.as_deref(), &url_key, filename).unwrap_or_default(),
+                sha256: sha256.map(|b| compact::sha256_hex(&b)),
+                size: r.get(4)?,
+                upload_time,
+                yanked: r.get(6)?,
+                yanked_reason: r.get(7)?,
+                requires_python: r.get(8)?,
             },
         ))
     })
