@@ -394,3 +394,51 @@ fn runs_of_unsharded_crawls_are_kept_apart_and_matched_by_their_start() {
         .collect();
     assert_eq!(states, [(1, true, 1), (2, false, 1)]);
 }
+
+/// Files of one release recorded in another order in each store: each store gave the
+/// release another stem, and the merge spells every name against the target's.
+#[test]
+fn file_names_survive_stores_whose_releases_have_other_stems() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = paths(dir.path(), &["a.sqlite3", "b.sqlite3"]);
+    let hosted = |name: &str| DistFile {
+        filename: name.to_string(),
+        url: format!(
+            "https://files.pythonhosted.org/packages/0e/f9/66471f9b7e9291cca697b2e61a10645a537f389a9d5c0679d50dd86b20f7/{name}"
+        ),
+        sha256: Some(sha(name.len() as u32)),
+        size: Some(10),
+        requires_python: Some(">=3.9".into()),
+        yanked: None,
+        upload_time: Some("2024-11-28T08:47:45.123456Z".into()),
+    };
+    let sdist = hosted("zope.interface-7.2.tar.gz");
+    let wheel = hosted("zope_interface-7.2-cp314-cp314t-manylinux_2_28_x86_64.whl");
+    let other = hosted("zope_interface-7.1-py3-none-any.whl");
+    let mut a = Store::open(&inputs[0]).unwrap();
+    a.fixed_now = Some(T0);
+    a.record_project_files("zope.interface", &[sdist.clone(), wheel.clone()])
+        .unwrap();
+    drop(a);
+    let mut b = Store::open(&inputs[1]).unwrap();
+    b.fixed_now = Some(T0 + 10);
+    b.record_project_files(
+        "zope.interface",
+        &[wheel.clone(), sdist.clone(), other.clone()],
+    )
+    .unwrap();
+    drop(b);
+    let out = dir.path().join("out.sqlite3");
+    merge_stores(&out, &inputs).unwrap();
+    let merged = Store::open(&out).unwrap();
+    let page = merged.project_page("zope-interface").unwrap().unwrap();
+    let mut want = vec![other, sdist, wheel];
+    want.sort_by(|x, y| x.filename.cmp(&y.filename));
+    assert_eq!(page.files, want);
+    assert_eq!(count(&out, "SELECT count(*) FROM file_rows"), 3);
+    assert_eq!(count(&out, "SELECT min(first_seen) FROM files"), T0);
+    assert_eq!(count(&out, "SELECT min(last_seen) FROM files"), T0 + 10);
+    // Merging again changes nothing.
+    merge_stores(&out, &inputs).unwrap();
+    assert_eq!(count(&out, "SELECT count(*) FROM file_rows"), 3);
+}
