@@ -6,10 +6,12 @@ use std::time::SystemTime;
 
 use pep440_rs::Version;
 
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::Store;
 use super::codec::{self, from_sql_count};
+use super::compact::{self, FileColumns, FileKey, KeyCache, file_key, write_file_row};
 use super::error::{Context, StoreError};
 use super::filenames::{Described, FileKind, describe};
 use crate::index::{DistFile, ProjectPage, select};
@@ -168,6 +170,7 @@ impl Store {
         let tx = self.write(what)?;
         let project_id = upsert_project(&tx, &name, now).context(what)?;
         let mut summary = RecordSummary::default();
+        let mut cache = KeyCache::default();
         for file in files {
             let what = || format!("recording {} of {name}", file.filename);
             let Some((described, sha)) = accept(&name, file, &mut summary) else {
@@ -179,7 +182,9 @@ impl Store {
                 summary.new_releases.push(described.version.clone());
             }
             let facts = FileFacts::listed(file, sha);
-            match upsert_file(&tx, release_id, file, &described, facts, now).context(what)? {
+            match upsert_file(&tx, &mut cache, release_id, file, &described, facts, now)
+                .context(what)?
+            {
                 FileChange::Added => summary.new_files.push(file.filename.clone()),
                 FileChange::Updated => summary.updated_files.push(file.filename.clone()),
                 FileChange::Unchanged => {}
@@ -246,13 +251,19 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT r.version, r.first_seen, min(f.upload_time), count(f.id),
-                        coalesce(min(f.yanked), 0)
+                "SELECT r.version, r.first_seen, u.first_upload, coalesce(u.files, 0),
+                        coalesce(u.yanked, 0)
                  FROM releases r JOIN projects p ON p.id = r.project_id
-                 LEFT JOIN files f ON f.release_id = r.id
+                 LEFT JOIN (
+                     SELECT f.release_id, min(f.upload_time) AS first_upload,
+                            count(*) AS files, min(f.yanked) AS yanked
+                     FROM files f JOIN releases fr ON fr.id = f.release_id
+                     JOIN projects fp ON fp.id = fr.project_id
+                     WHERE fp.name = ?1
+                     GROUP BY f.release_id
+                 ) u ON u.release_id = r.id
                  WHERE p.name = ?1
-                 GROUP BY r.id
-                 ORDER BY min(f.upload_time) DESC, r.first_seen DESC, r.id DESC",
+                 ORDER BY u.first_upload DESC, r.first_seen DESC, r.id DESC",
             )
             .context(what)?;
         let rows = stmt
@@ -448,100 +459,103 @@ pub(crate) fn find_release(
 /// Inserts the file, or brings a known one up to date; says which.
 fn upsert_file(
     tx: &Transaction,
+    cache: &mut KeyCache,
     release_id: i64,
     file: &DistFile,
     described: &Described,
     listed: FileFacts,
     now: i64,
 ) -> rusqlite::Result<FileChange> {
-    let Some((id, stored)) = stored_facts(tx, &file.filename)? else {
-        insert_file(tx, release_id, file, described, &listed, now)?;
+    let key = file_key(
+        tx,
+        cache,
+        release_id,
+        &file_columns(file, described, &listed),
+    )?;
+    let Some((first_seen, stored)) = stored_facts(tx, &key, &file.filename)? else {
+        write_file_row(tx, &key, &file_columns(file, described, &listed), now, now)?;
         return Ok(FileChange::Added);
     };
     let merged = listed.merged_over(&stored);
-    let change = if merged == stored {
-        FileChange::Unchanged
-    } else {
-        FileChange::Updated
-    };
-    tx.prepare_cached(
-        "UPDATE files SET url = ?2, sha256 = ?3, size = ?4, upload_time = ?5, yanked = ?6,
-           yanked_reason = ?7, requires_python = ?8, last_seen = ?9
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        id,
-        merged.url,
-        merged.sha256,
-        merged.size,
-        merged.upload_time,
-        merged.yanked,
-        merged.yanked_reason,
-        merged.requires_python,
+    if merged == stored {
+        tx.prepare_cached(
+            "UPDATE file_rows SET last_seen = ?4
+             WHERE release_id = ?1 AND prefix = ?2 AND ending_id = ?3",
+        )?
+        .execute(params![key.release_id, key.prefix, key.ending_id, now])?;
+        return Ok(FileChange::Unchanged);
+    }
+    write_file_row(
+        tx,
+        &key,
+        &file_columns(file, described, &merged),
+        first_seen,
         now,
-    ])?;
-    Ok(change)
+    )?;
+    Ok(FileChange::Updated)
 }
 
-/// The id and changeable columns of a stored file.
-fn stored_facts(tx: &Transaction, filename: &str) -> rusqlite::Result<Option<(i64, FileFacts)>> {
+/// The columns of `file` with the facts given.
+fn file_columns<'a>(
+    file: &'a DistFile,
+    described: &'a Described,
+    facts: &'a FileFacts,
+) -> FileColumns<'a> {
+    let tag = |i: usize| described.tags.as_ref().map(|t| t[i].as_str());
+    FileColumns {
+        filename: &file.filename,
+        version: &described.version,
+        kind: described.kind.as_str(),
+        tags: [tag(0), tag(1), tag(2)],
+        url: &facts.url,
+        sha256: facts.sha256.as_deref(),
+        size: facts.size,
+        upload_time: facts.upload_time.as_deref(),
+        yanked: facts.yanked,
+        yanked_reason: facts.yanked_reason.as_deref(),
+        requires_python: facts.requires_python.as_deref(),
+    }
+}
+
+/// When a stored file was first seen, and its changeable columns, decoded here rather than
+/// through the `files` view (a listing asks for every file it lists). A value no encoding
+/// writes reads as no value, which the listing then replaces.
+fn stored_facts(
+    tx: &Transaction,
+    key: &FileKey,
+    filename: &str,
+) -> rusqlite::Result<Option<(i64, FileFacts)>> {
     tx.prepare_cached(
-        "SELECT id, url, sha256, size, upload_time, yanked, yanked_reason, requires_python
-         FROM files WHERE filename = ?1",
+        "SELECT f.first_seen, b.text, f.url_key, f.sha256, f.size, f.upload_time, f.yanked,
+                f.yanked_reason, p.text
+         FROM file_rows f
+         LEFT JOIN file_texts b ON b.id = f.url_base
+         LEFT JOIN file_texts p ON p.id = f.requires_python
+         WHERE f.release_id = ?1 AND f.prefix = ?2 AND f.ending_id = ?3",
     )?
-    .query_row([filename], |r| {
+    .query_row(params![key.release_id, key.prefix, key.ending_id], |r| {
+        let base: Option<String> = r.get(1)?;
+        let url_key: Value = r.get(2)?;
+        let sha256: Option<Vec<u8>> = r.get(3)?;
+        let upload_time = match r.get::<_, Value>(5)? {
+            Value::Integer(micros) => compact::format_upload_time(micros),
+            Value::Text(text) => Some(text),
+            _ => None,
+        };
         Ok((
             r.get(0)?,
             FileFacts {
-                url: r.get(1)?,
-                sha256: r.get(2)?,
-                size: r.get(3)?,
-                upload_time: r.get(4)?,
-                yanked: r.get(5)?,
-                yanked_reason: r.get(6)?,
-                requires_python: r.get(7)?,
+                url: compact::decode_url(base.as_deref(), &url_key, filename).unwrap_or_default(),
+                sha256: sha256.map(|b| compact::sha256_hex(&b)),
+                size: r.get(4)?,
+                upload_time,
+                yanked: r.get(6)?,
+                yanked_reason: r.get(7)?,
+                requires_python: r.get(8)?,
             },
         ))
     })
     .optional()
-}
-
-/// Inserts a file seen for the first time.
-fn insert_file(
-    tx: &Transaction,
-    release_id: i64,
-    file: &DistFile,
-    described: &Described,
-    facts: &FileFacts,
-    now: i64,
-) -> rusqlite::Result<()> {
-    let [python, abi, platform] = match &described.tags {
-        Some([p, a, pl]) => [Some(p), Some(a), Some(pl)],
-        None => [None, None, None],
-    };
-    tx.prepare_cached(
-        "INSERT INTO files (release_id, filename, kind, url, sha256, size, upload_time, yanked,
-           yanked_reason, requires_python, python_tags, abi_tags, platform_tags, first_seen,
-           last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-    )?
-    .execute(params![
-        release_id,
-        file.filename,
-        described.kind.as_str(),
-        facts.url,
-        facts.sha256,
-        facts.size,
-        facts.upload_time,
-        facts.yanked,
-        facts.yanked_reason,
-        facts.requires_python,
-        python,
-        abi,
-        platform,
-        now,
-    ])?;
-    Ok(())
 }
 
 /// A file row before its kind and counts are checked.
@@ -855,8 +869,9 @@ mod tests {
         store
             .conn
             .execute_batch(
-                "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.files
-                 WHEN NEW.filename LIKE 'pkg-2.0-%' BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+                "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.file_rows
+                 WHEN NEW.ending_id = (SELECT id FROM main.file_endings WHERE ending = '-py3-none-any.whl')
+                 BEGIN SELECT RAISE(ABORT, 'injected'); END;",
             )
             .unwrap();
         let files = [

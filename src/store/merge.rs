@@ -2,7 +2,7 @@
 //! schema) into one, in one transaction: a failure leaves the target as it was.
 //!
 //! Rows meet by their natural keys, never by their ids (which are renumbered): projects by
-//! name, releases by project and version, files by file name, analyses by sha256, analyzer,
+//! name, releases by project and version, files by release and file name, analyses by sha256, analyzer,
 //! interpreter and platform, cached pages by URL, first ready releases by project and
 //! target. When two stores hold the same key, the row with the newer timestamp wins
 //! (`last_seen`, `analyzed_at`, `fetched_at`, `found_at`, `recorded_at`, the metadata's read
@@ -352,6 +352,8 @@ fn create_maps(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TEMP TABLE merge_projects (src INTEGER PRIMARY KEY, dst INTEGER NOT NULL);
          CREATE TEMP TABLE merge_releases (src INTEGER PRIMARY KEY, dst INTEGER NOT NULL);
+         CREATE TEMP TABLE merge_endings (src INTEGER PRIMARY KEY, dst INTEGER NOT NULL);
+         CREATE TEMP TABLE merge_texts (src INTEGER PRIMARY KEY, dst INTEGER NOT NULL);
          CREATE TEMP TABLE merge_winners (src_project INTEGER PRIMARY KEY, project INTEGER,
              rank INTEGER, release INTEGER, error TEXT, recorded_at INTEGER);",
     )
@@ -360,6 +362,7 @@ fn create_maps(tx: &Transaction) -> rusqlite::Result<()> {
 fn drop_maps(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(
         "DROP TABLE temp.merge_projects; DROP TABLE temp.merge_releases;
+         DROP TABLE temp.merge_endings; DROP TABLE temp.merge_texts;
          DROP TABLE temp.merge_winners;",
     )
 }
@@ -406,11 +409,12 @@ DELETE FROM temp.merge_projects;
 INSERT INTO temp.merge_projects
 SELECT s.id, m.id FROM src.projects s JOIN main.projects m ON m.name = s.name;
 
-INSERT INTO main.releases (project_id, version, first_seen)
-SELECT p.dst, r.version, r.first_seen
+INSERT INTO main.releases (project_id, version, first_seen, stem)
+SELECT p.dst, r.version, r.first_seen, r.stem
 FROM src.releases r JOIN temp.merge_projects p ON p.src = r.project_id WHERE true
 ON CONFLICT (project_id, version) DO UPDATE SET
-    first_seen = min(releases.first_seen, excluded.first_seen);
+    first_seen = min(releases.first_seen, excluded.first_seen),
+    stem = coalesce(releases.stem, excluded.stem);
 DELETE FROM temp.merge_releases;
 INSERT INTO temp.merge_releases
 SELECT r.id, m.id FROM src.releases r JOIN temp.merge_projects p ON p.src = r.project_id
@@ -450,24 +454,54 @@ WHERE id IN (SELECT dst FROM temp.merge_newer);
 DROP TABLE temp.merge_newer;
 ";
 
-/// A file's row as the page that listed it last had it; first seen the earliest.
+/// A file's row as the page that listed it last had it; first seen the earliest. Endings
+/// and texts are interned again in the target, and a file's name is spelled against the
+/// target release's stem.
 const MERGE_FILES: &str = "
-INSERT INTO main.files (release_id, filename, kind, url, sha256, size, upload_time, yanked,
-    yanked_reason, requires_python, python_tags, abi_tags, platform_tags, first_seen, last_seen)
-SELECT mr.dst, f.filename, f.kind, f.url, f.sha256, f.size, f.upload_time, f.yanked,
-    f.yanked_reason, f.requires_python, f.python_tags, f.abi_tags, f.platform_tags,
-    f.first_seen, f.last_seen
-FROM src.files f JOIN temp.merge_releases mr ON mr.src = f.release_id WHERE true
-ON CONFLICT (filename) DO UPDATE SET
-    release_id = excluded.release_id, kind = excluded.kind, url = excluded.url,
-    sha256 = excluded.sha256, size = excluded.size, upload_time = excluded.upload_time,
-    yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
-    requires_python = excluded.requires_python, python_tags = excluded.python_tags,
-    abi_tags = excluded.abi_tags, platform_tags = excluded.platform_tags,
-    last_seen = excluded.last_seen
-WHERE excluded.last_seen > files.last_seen;
-UPDATE main.files SET first_seen = s.first_seen
-FROM src.files AS s WHERE s.filename = files.filename AND s.first_seen < files.first_seen;
+INSERT INTO main.file_endings (ending, kind, python_tags, abi_tags, platform_tags)
+SELECT ending, kind, python_tags, abi_tags, platform_tags FROM src.file_endings WHERE true
+ON CONFLICT (ending, kind, python_tags, abi_tags, platform_tags) DO NOTHING;
+DELETE FROM temp.merge_endings;
+INSERT INTO temp.merge_endings
+SELECT s.id, m.id FROM src.file_endings s JOIN main.file_endings m
+ON m.ending = s.ending AND m.kind = s.kind AND m.python_tags = s.python_tags
+   AND m.abi_tags = s.abi_tags AND m.platform_tags = s.platform_tags;
+
+INSERT INTO main.file_texts (text) SELECT text FROM src.file_texts WHERE true
+ON CONFLICT (text) DO NOTHING;
+DELETE FROM temp.merge_texts;
+INSERT INTO temp.merge_texts
+SELECT s.id, m.id FROM src.file_texts s JOIN main.file_texts m ON m.text = s.text;
+
+INSERT INTO main.file_rows (release_id, prefix, ending_id, url_base, url_key, sha256, size,
+    upload_time, yanked, yanked_reason, requires_python, first_seen, last_seen)
+SELECT mr.dst,
+    CASE WHEN CASE f.prefix WHEN '' THEN sr.stem ELSE f.prefix END = dr.stem THEN ''
+         ELSE CASE f.prefix WHEN '' THEN sr.stem ELSE f.prefix END END,
+    me.dst, mb.dst, f.url_key, f.sha256, f.size, f.upload_time, f.yanked, f.yanked_reason,
+    mp.dst, f.first_seen, f.last_seen
+FROM src.file_rows f
+JOIN src.releases sr ON sr.id = f.release_id
+JOIN temp.merge_releases mr ON mr.src = f.release_id
+JOIN main.releases dr ON dr.id = mr.dst
+JOIN temp.merge_endings me ON me.src = f.ending_id
+LEFT JOIN temp.merge_texts mb ON mb.src = f.url_base
+LEFT JOIN temp.merge_texts mp ON mp.src = f.requires_python
+WHERE true
+ON CONFLICT (release_id, prefix, ending_id) DO UPDATE SET
+    url_base = iif(excluded.last_seen > file_rows.last_seen, excluded.url_base, file_rows.url_base),
+    url_key = iif(excluded.last_seen > file_rows.last_seen, excluded.url_key, file_rows.url_key),
+    sha256 = iif(excluded.last_seen > file_rows.last_seen, excluded.sha256, file_rows.sha256),
+    size = iif(excluded.last_seen > file_rows.last_seen, excluded.size, file_rows.size),
+    upload_time = iif(excluded.last_seen > file_rows.last_seen, excluded.upload_time,
+                      file_rows.upload_time),
+    yanked = iif(excluded.last_seen > file_rows.last_seen, excluded.yanked, file_rows.yanked),
+    yanked_reason = iif(excluded.last_seen > file_rows.last_seen, excluded.yanked_reason,
+                        file_rows.yanked_reason),
+    requires_python = iif(excluded.last_seen > file_rows.last_seen, excluded.requires_python,
+                          file_rows.requires_python),
+    first_seen = min(file_rows.first_seen, excluded.first_seen),
+    last_seen = max(file_rows.last_seen, excluded.last_seen);
 ";
 
 /// Analyses the input has newer: the target's go (their modules with them).

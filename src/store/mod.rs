@@ -71,6 +71,7 @@
 
 mod analyses;
 mod codec;
+mod compact;
 mod crawl;
 mod error;
 mod filenames;
@@ -78,6 +79,7 @@ mod files;
 mod first_ready;
 mod merge;
 mod metadata;
+mod migrate_v5;
 mod pages;
 mod schema;
 mod site;
@@ -194,11 +196,17 @@ impl Store {
     /// Applies the connection settings, checks what the file is and migrates it.
     fn set_up(mut conn: Connection, path: PathBuf, wal: bool) -> Result<Store, StoreError> {
         configure(&conn, &path)?;
-        schema::check_identity(&conn, &path)?;
+        let found = schema::check_identity(&conn, &path)?;
         if wal {
             enable_wal(&conn, &path)?;
         }
         schema::migrate(&mut conn, &path, SCHEMA_VERSION)?;
+        if (1..schema::COMPACT_VERSION).contains(&found) {
+            // The compaction left the old rows' pages free: give them back to the disk. Only
+            // space depends on it, so a vacuum that cannot run now (another connection is
+            // reading) is left for `sqlite3 FILE VACUUM` rather than failing the open.
+            let _ = conn.execute_batch("VACUUM");
+        }
         Ok(Store {
             conn,
             path,
@@ -237,9 +245,14 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Per-connection settings: wait for busy writers, enforce foreign keys.
+/// Statements each connection keeps prepared: every one the store runs, so that a listing
+/// of thousands of files prepares each (the `files` view's among them) once.
+const STATEMENT_CACHE: usize = 96;
+
+/// Per-connection settings: wait for busy writers, enforce foreign keys, keep statements.
 fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let what = || format!("{}: configuring the connection", path.display());
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT).context(what)?;
     conn.pragma_update(None, "foreign_keys", true).context(what)
 }

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::error::{Context, StoreError};
 
@@ -24,6 +24,8 @@ pub(crate) struct Migration {
     pub name: &'static str,
     /// The statements, run as one batch inside the step's transaction.
     pub sql: &'static str,
+    /// Work SQL alone cannot do, run after `sql` in the same transaction.
+    pub then: Option<fn(&Transaction) -> rusqlite::Result<()>>,
 }
 
 /// Every migration in order: applying the first `n` gives schema version `n`.
@@ -31,20 +33,33 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "index data, analyses and the page cache",
         sql: V1_INDEX_AND_ANALYSES,
+        then: None,
     },
     Migration {
         name: "crawl runs and release metadata",
         sql: V2_CRAWL,
+        then: None,
     },
     Migration {
         name: "first ready releases and project URLs",
         sql: V3_HISTORY_AND_URLS,
+        then: None,
     },
     Migration {
         name: "sharded crawl runs",
         sql: V4_SHARDS,
+        then: None,
+    },
+    Migration {
+        name: "compact file rows",
+        sql: V5_COMPACT_FILES,
+        then: Some(super::migrate_v5::move_file_rows),
     },
 ];
+
+/// The version whose migration compacts the file rows (a store migrated across it is
+/// vacuumed once).
+pub(crate) const COMPACT_VERSION: i64 = 5;
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -261,6 +276,88 @@ CREATE TABLE crawl_run_shards (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Version 5: file rows a fifth of their size (issue 15). The old `files` table becomes a
+/// view with the same columns over `file_rows`, which `migrate_v5.rs` fills from it.
+const V5_COMPACT_FILES: &str = "
+-- The file-name endings after the version (`-cp314-cp314t-manylinux_2_28_x86_64.whl`,
+-- `.tar.gz`), each once, with the kind and tag sets (empty for other kinds) of the files
+-- that end so.
+CREATE TABLE file_endings (
+    id            INTEGER PRIMARY KEY,
+    ending        TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('wheel', 'sdist', 'other')),
+    python_tags   TEXT NOT NULL,
+    abi_tags      TEXT NOT NULL,
+    platform_tags TEXT NOT NULL,
+    UNIQUE (ending, kind, python_tags, abi_tags, platform_tags)
+) STRICT;
+
+-- Text that file rows repeat, each once: URL bases and requires-python specifiers.
+CREATE TABLE file_texts (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+) STRICT;
+
+-- The file name of a release's first recorded file up to and including the version
+-- (`numpy-2.1.0`): its files' names start so unless their row says otherwise.
+ALTER TABLE releases ADD COLUMN stem TEXT;
+
+-- A distribution file of a release as the index lists it (the columns of version 1's
+-- `files`, kept small). Its name is `prefix` (empty: the release's `stem`) and its ending.
+-- `url_base` NULL: `url_key` is the whole URL; else the URL is the base, the hash path
+-- `url_key` holds as 32 bytes (`0e/f9/66471f...`, NULL: none), `/` and the file name.
+-- `sha256` is 32 bytes. `upload_time`: microseconds since 1970 (INTEGER) when the index
+-- wrote it as `2025-08-19T10:00:00.123456Z`, else its text.
+CREATE TABLE file_rows (
+    release_id      INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+    prefix          TEXT NOT NULL,
+    ending_id       INTEGER NOT NULL REFERENCES file_endings(id),
+    url_base        INTEGER REFERENCES file_texts(id),
+    url_key         ANY,
+    sha256          BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),
+    size            INTEGER,
+    upload_time     ANY,
+    yanked          INTEGER NOT NULL DEFAULT 0 CHECK (yanked IN (0, 1)),
+    yanked_reason   TEXT,
+    requires_python INTEGER REFERENCES file_texts(id),
+    first_seen      INTEGER NOT NULL,
+    last_seen       INTEGER NOT NULL,
+    PRIMARY KEY (release_id, prefix, ending_id)
+) STRICT, WITHOUT ROWID;
+";
+
+/// The view that spells `file_rows` out as version 1's `files` table (read-only; written
+/// through `file_rows`). `migrate_v5.rs` creates it once the old table is gone.
+pub(crate) const FILES_VIEW: &str = "
+CREATE VIEW files AS
+SELECT f.release_id, f.prefix, f.ending_id,
+    CASE f.prefix WHEN '' THEN r.stem ELSE f.prefix END || e.ending AS filename,
+    e.kind,
+    CASE
+        WHEN f.url_base IS NULL THEN f.url_key
+        WHEN f.url_key IS NULL THEN b.text || '/' || CASE f.prefix WHEN '' THEN r.stem ELSE f.prefix END || e.ending
+        ELSE b.text || lower(substr(hex(f.url_key), 1, 2)) || '/' || lower(substr(hex(f.url_key), 3, 2))
+            || '/' || lower(substr(hex(f.url_key), 5)) || '/'
+            || CASE f.prefix WHEN '' THEN r.stem ELSE f.prefix END || e.ending
+    END AS url,
+    CASE WHEN f.sha256 IS NULL THEN NULL ELSE lower(hex(f.sha256)) END AS sha256,
+    f.size,
+    CASE typeof(f.upload_time)
+        WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', f.upload_time / 1000000, 'unixepoch')
+            || printf('.%06dZ', f.upload_time % 1000000)
+        ELSE f.upload_time
+    END AS upload_time,
+    f.yanked, f.yanked_reason, p.text AS requires_python,
+    nullif(e.python_tags, '') AS python_tags, nullif(e.abi_tags, '') AS abi_tags,
+    nullif(e.platform_tags, '') AS platform_tags,
+    f.first_seen, f.last_seen
+FROM file_rows f
+JOIN releases r ON r.id = f.release_id
+JOIN file_endings e ON e.id = f.ending_id
+LEFT JOIN file_texts b ON b.id = f.url_base
+LEFT JOIN file_texts p ON p.id = f.requires_python;
+";
+
 /// Reads `user_version`, refusing files that are not SQLite, belong to another program or
 /// come from a newer gilfree. Reads only: nothing is written to a file that is refused.
 pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
@@ -333,6 +430,9 @@ fn step(conn: &mut Connection, path: &Path, target: i64) -> Result<bool, StoreEr
         source,
     };
     tx.execute_batch(migration.sql).map_err(failed)?;
+    if let Some(then) = migration.then {
+        then(&tx).map_err(failed)?;
+    }
     tx.pragma_update(None, "user_version", next)
         .map_err(failed)?;
     tx.commit().map_err(failed)?;

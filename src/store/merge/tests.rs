@@ -233,15 +233,24 @@ fn bad_inputs_are_refused_before_the_target_is_touched() {
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a database at all, just some text").unwrap();
     let cases = [
-        (old, "schema version 3, not the 4"),
-        (foreign, "application_id 0x2a"),
-        (text, "not a gilfree store"),
-        (dir.path().join("missing.sqlite3"), "no such store"),
+        (
+            old,
+            format!(
+                "schema version {}, not the {SCHEMA_VERSION}",
+                SCHEMA_VERSION - 1
+            ),
+        ),
+        (foreign, "application_id 0x2a".to_string()),
+        (text, "not a gilfree store".to_string()),
+        (
+            dir.path().join("missing.sqlite3"),
+            "no such store".to_string(),
+        ),
     ];
     for (bad, want) in cases {
         let err = merge_stores(&out, &[good.clone(), bad.clone()]).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains(want), "{message}");
+        assert!(message.contains(&want), "{message}");
         assert!(message.contains(&*bad.to_string_lossy()), "{message}");
         assert!(!message.contains('\n'), "{message}");
         assert!(!out.exists(), "the target is not created");
@@ -270,7 +279,7 @@ fn a_failure_part_way_rolls_the_whole_merge_back() {
     // A row of s1 that breaks a constraint of the target, written with the checks off: the
     // merge fails at the files, after s1's project and release went in.
     let conn = Connection::open(&inputs[1]).unwrap();
-    conn.execute_batch("PRAGMA ignore_check_constraints = ON; UPDATE files SET sha256 = 'bad'")
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON; UPDATE file_rows SET sha256 = x'ab'")
         .unwrap();
     drop(conn);
     let err = merge_stores(&out, &inputs).unwrap_err();
@@ -384,4 +393,52 @@ fn runs_of_unsharded_crawls_are_kept_apart_and_matched_by_their_start() {
         .map(|r| (r.id, r.finished, r.projects))
         .collect();
     assert_eq!(states, [(1, true, 1), (2, false, 1)]);
+}
+
+/// Files of one release recorded in another order in each store: each store gave the
+/// release another stem, and the merge spells every name against the target's.
+#[test]
+fn file_names_survive_stores_whose_releases_have_other_stems() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = paths(dir.path(), &["a.sqlite3", "b.sqlite3"]);
+    let hosted = |name: &str| DistFile {
+        filename: name.to_string(),
+        url: format!(
+            "https://files.pythonhosted.org/packages/0e/f9/66471f9b7e9291cca697b2e61a10645a537f389a9d5c0679d50dd86b20f7/{name}"
+        ),
+        sha256: Some(sha(name.len() as u32)),
+        size: Some(10),
+        requires_python: Some(">=3.9".into()),
+        yanked: None,
+        upload_time: Some("2024-11-28T08:47:45.123456Z".into()),
+    };
+    let sdist = hosted("zope.interface-7.2.tar.gz");
+    let wheel = hosted("zope_interface-7.2-cp314-cp314t-manylinux_2_28_x86_64.whl");
+    let other = hosted("zope_interface-7.1-py3-none-any.whl");
+    let mut a = Store::open(&inputs[0]).unwrap();
+    a.fixed_now = Some(T0);
+    a.record_project_files("zope.interface", &[sdist.clone(), wheel.clone()])
+        .unwrap();
+    drop(a);
+    let mut b = Store::open(&inputs[1]).unwrap();
+    b.fixed_now = Some(T0 + 10);
+    b.record_project_files(
+        "zope.interface",
+        &[wheel.clone(), sdist.clone(), other.clone()],
+    )
+    .unwrap();
+    drop(b);
+    let out = dir.path().join("out.sqlite3");
+    merge_stores(&out, &inputs).unwrap();
+    let merged = Store::open(&out).unwrap();
+    let page = merged.project_page("zope-interface").unwrap().unwrap();
+    let mut want = vec![other, sdist, wheel];
+    want.sort_by(|x, y| x.filename.cmp(&y.filename));
+    assert_eq!(page.files, want);
+    assert_eq!(count(&out, "SELECT count(*) FROM file_rows"), 3);
+    assert_eq!(count(&out, "SELECT min(first_seen) FROM files"), T0);
+    assert_eq!(count(&out, "SELECT min(last_seen) FROM files"), T0 + 10);
+    // Merging again changes nothing.
+    merge_stores(&out, &inputs).unwrap();
+    assert_eq!(count(&out, "SELECT count(*) FROM file_rows"), 3);
 }
