@@ -4,22 +4,26 @@
 # -j 1 and -j 2, against a baseline measured in the same run: decompressing the same wheels'
 # extension members with Python's zipfile (scripts/bench-unzip.py). Prints MB of extension
 # members, seconds, MB/s, MB/s per core, CPU seconds, and the wall- and CPU-time ratios to the
-# unzip baseline (on a machine shared with other work, trust the CPU ratio).
+# unzip baseline (on a machine shared with other work, trust the CPU ratio). Then, per wheel,
+# the CPU of one `gilfree scan` beside the CPU of inflating that wheel's members
+# (scripts/bench-perwheel.py), with the worst wheels and how many exceed 3x.
 #
 #   scripts/bench.sh            # RUNS=5 timed runs per command after one warm-up
 #   RUNS=10 scripts/bench.sh
+#   SETS="linux-x86_64 linux-x86_64-b big" scripts/bench.sh   # more folders of $GILFREE_WHEELS
 #
 # Uses hyperfine when installed (apt-get install -y hyperfine), else a Python timing loop.
 # MB are 10^6 bytes. Exits 0 without measuring when the wheels are absent.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-WHEELS="${GILFREE_WHEELS:-/tmp/gilfree-wheels}/linux-x86_64"
+ROOT="${GILFREE_WHEELS:-/tmp/gilfree-wheels}"
 RUNS="${RUNS:-5}"
 shopt -s nullglob
-wheels=("$WHEELS"/*.whl)
+wheels=()
+for set in ${SETS:-linux-x86_64}; do wheels+=("$ROOT/$set"/*.whl); done
 if [ ${#wheels[@]} -eq 0 ]; then
-    echo "bench.sh: no wheels in $WHEELS (run scripts/fetch-test-wheels.py --only linux-x86_64); skipped"
+    echo "bench.sh: no wheels in $ROOT/{${SETS:-linux-x86_64}} (run scripts/fetch-test-wheels.py --only linux-x86_64); skipped"
     exit 0
 fi
 
@@ -30,15 +34,17 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 # gilfree exits 1 when it finds modules that need the GIL: that is a result, not a failure.
-scan() { printf '%q scan --format json -q -j %s %q/*.whl >/dev/null || [ $? -eq 1 ]' "$bin" "$1" "$WHEELS"; }
+list="$(printf '%q ' "${wheels[@]}")"
+scan() { printf '%q scan --format json -q -j %s %s >/dev/null || [ $? -eq 1 ]' "$bin" "$1" "$list"; }
 names=("unzip (python zipfile)" "gilfree scan -j 1" "gilfree scan -j 2")
-cmds=("python3 scripts/bench-unzip.py $(printf %q "$WHEELS")/*.whl" "$(scan 1)" "$(scan 2)")
+cmds=("python3 scripts/bench-unzip.py $list" "$(scan 1)" "$(scan 2)")
 cores=(1 1 2)
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); gilfree $(git rev-parse --short HEAD); $(python3 --version)"
 echo "input: ${#wheels[@]} wheels, $members extension members, $(awk "BEGIN { printf \"%.1f\", $bytes / 1e6 }") MB uncompressed"
-for i in "${!cmds[@]}"; do echo "  ${names[$i]}: ${cmds[$i]}"; done
+# The commands, with the wheel list cut short.
+for i in "${!cmds[@]}"; do c="${cmds[$i]}"; [ ${#c} -gt 200 ] && c="${c:0:200}..."; echo "  ${names[$i]}: $c"; done
 
 if command -v hyperfine >/dev/null; then
     args=()
@@ -89,3 +95,7 @@ for r, c in zip(res, cores):
     cpu = r["user"] + r["system"]
     print(f"{r['command']:<24} {s:>9.2f} {r['min']:>7.2f} {r['max']:>7.2f} {mb / s:>7.0f} {mb / s / c:>10.0f} {cpu:>6.2f} {mb / cpu:>9.0f} {s / base:>8.2f} {cpu / base_cpu:>12.2f}")
 EOF
+
+echo
+echo "per wheel (best of $((RUNS < 3 ? RUNS : 3)) runs each):"
+python3 scripts/bench-perwheel.py --gilfree "$bin" --runs $((RUNS < 3 ? RUNS : 3)) "${wheels[@]}"
