@@ -391,8 +391,10 @@ impl<R: Read + Seek> Libraries for WheelLibraries<'_, R> {
     }
 }
 
-/// Bytes of a member read first when deciding whether a library could be a module.
-const PREFIX: u64 = 1 << 20;
+/// Bytes of a member read first when deciding whether a library could be a module: enough
+/// for an ELF file's program headers, which say how much more the decision needs (its first
+/// segment); other files are then searched as a stream.
+const PREFIX: u64 = LAYOUT_HEAD;
 
 /// Whether a library member (`lib*.so`) might export an init hook for `module`. For ELF files
 /// whose first loadable segment holds no code (the layout of every current linker), that
