@@ -12,7 +12,8 @@ use std::process::Command;
 
 use support::{FileSpec, ProjectSpec, TestIndex};
 
-const LIB: &str = r#"
+/// The free-threaded build's `PyModuleDef` and slot types, and `PyModuleDef_Init`.
+const PRELUDE: &str = r#"
 #include <stdint.h>
 typedef struct { int slot; void *value; } Slot;
 typedef struct {
@@ -23,6 +24,9 @@ typedef struct {
     Slot *m_slots; void *m_traverse; void *m_clear; void *m_free;
 } Def;
 extern void *PyModuleDef_Init(Def *);
+"#;
+
+const LIB: &str = r#"
 static int exec_mod(void *m) { (void)m; return 0; }
 static Slot slots[] = { {2, (void *)exec_mod}, {4, (void *)1}, {0, 0} };
 static Def def = { 0, 4, 0, 0, 0xFFFFFFFFu, 0, 0, 0, 0, 0, "big", 0, 0, 0, slots, 0, 0, 0 };
@@ -65,7 +69,7 @@ fn noise(n: usize, seed: u32) -> Vec<u8> {
 /// A wheel with the stub module and its library, each padded at its end (after the section
 /// headers, where no reader looks) with `pad` incompressible bytes, stored.
 fn big_wheel(dir: &Path, pad: usize) -> Vec<u8> {
-    std::fs::write(dir.join("lib.c"), LIB).unwrap();
+    std::fs::write(dir.join("lib.c"), format!("{PRELUDE}{LIB}")).unwrap();
     std::fs::write(dir.join("stub.c"), STUB).unwrap();
     gcc(
         dir,
@@ -88,10 +92,7 @@ fn big_wheel(dir: &Path, pad: usize) -> Vec<u8> {
     let mut lib = std::fs::read(dir.join("libbigimpl.so")).unwrap();
     stub.extend(noise(pad, 7));
     lib.extend(noise(pad, 11));
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let stored =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let files: [(&str, &[u8]); 4] = [
+    stored_zip(&[
         ("big.cpython-314t-x86_64-linux-gnu.so", &stub),
         ("big.libs/libbigimpl.so", &lib),
         (
@@ -102,9 +103,16 @@ fn big_wheel(dir: &Path, pad: usize) -> Vec<u8> {
             "big-1.0.dist-info/WHEEL",
             b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp314-cp314t-manylinux_2_17_x86_64\n",
         ),
-    ];
+    ])
+}
+
+/// A zip of `files`, stored (so bytes fetched map to bytes of a member one to one).
+fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, data) in files {
-        zip.start_file(name, stored).unwrap();
+        zip.start_file(*name, stored).unwrap();
         zip.write_all(data).unwrap();
     }
     zip.finish().unwrap().into_inner()
@@ -181,16 +189,6 @@ fn page_bytes(index: &TestIndex) -> u64 {
 /// A module declaring `Py_mod_gil = Py_MOD_GIL_NOT_USED` in its static slots, with a string
 /// Cython modules carry (so its generator is known from its loaded part alone).
 const TAILED: &str = r#"
-#include <stdint.h>
-typedef struct { int slot; void *value; } Slot;
-typedef struct {
-    uintptr_t ob_tid; uint16_t ob_flags; uint8_t ob_mutex; uint8_t ob_gc_bits;
-    uint32_t ob_ref_local; intptr_t ob_ref_shared; void *ob_type;
-    void *m_init; intptr_t m_index; void *m_copy;
-    const char *m_name; const char *m_doc; intptr_t m_size; void *m_methods;
-    Slot *m_slots; void *m_traverse; void *m_clear; void *m_free;
-} Def;
-extern void *PyModuleDef_Init(Def *);
 __attribute__((visibility("default"))) const char *capi_name = "__pyx_capi__";
 static int exec_mod(void *m) { (void)m; return 0; }
 static Slot slots[] = { {2, (void *)exec_mod}, {4, (void *)1}, {0, 0} };
@@ -219,7 +217,7 @@ fn decisions(doc: &serde_json::Value) -> Vec<(String, String, String)> {
 fn a_module_is_fetched_only_as_far_as_its_loadable_segments_go() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("tailed.c"), TAILED).unwrap();
+    std::fs::write(dir.join("tailed.c"), format!("{PRELUDE}{TAILED}")).unwrap();
     gcc(
         dir,
         &["-shared", "-fPIC", "-O2", "-o", "plain.so", "tailed.c"],
@@ -239,10 +237,7 @@ fn a_module_is_fetched_only_as_far_as_its_loadable_segments_go() {
         .expect("objcopy (binutils) is needed");
     assert!(objcopy.status.success(), "{objcopy:?}");
     let module = std::fs::read(dir.join(TAILED_MEMBER)).unwrap();
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let stored =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let files: [(&str, &[u8]); 3] = [
+    let wheel = stored_zip(&[
         (TAILED_MEMBER, &module),
         (
             "tailed-1.0.dist-info/METADATA",
@@ -252,12 +247,7 @@ fn a_module_is_fetched_only_as_far_as_its_loadable_segments_go() {
             "tailed-1.0.dist-info/WHEEL",
             b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp314-cp314t-manylinux_2_17_x86_64\n",
         ),
-    ];
-    for (name, data) in files {
-        zip.start_file(name, stored).unwrap();
-        zip.write_all(data).unwrap();
-    }
-    let wheel = zip.finish().unwrap().into_inner();
+    ]);
     let size = wheel.len() as u64;
     std::fs::write(dir.join(TAILED_WHEEL), &wheel).unwrap();
 
