@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{BITSTRUCT, LRU, Run, TIME_MACHINE};
+use common::{BITSTRUCT, LRU, Run, TIME_MACHINE, site_files};
 use gilfree::crawl::Shard;
 use support::{FileSpec, ProjectSpec, TestIndex};
 
@@ -260,34 +260,6 @@ fn pinned_copy(from: &Path, to: &Path) {
          UPDATE crawl_runs SET started_at = 1700000000, finished_at = 1700000060;",
     )
     .unwrap();
-}
-
-/// Every file under `dir`, by relative path, with the build time taken out (the one
-/// `generated_at` of the build, wherever it is written).
-fn site_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let api: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("api/projects.json")).unwrap()).unwrap();
-    let built = api["generated_at"].as_str().unwrap().to_string();
-    assert!(!built.is_empty());
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            let bytes = std::fs::read(&path).unwrap();
-            let bytes = match String::from_utf8(bytes) {
-                Ok(text) => text.replace(&built, "BUILD-TIME").into_bytes(),
-                Err(e) => e.into_bytes(),
-            };
-            out.insert(rel, bytes);
-        }
-    }
-    out
 }
 
 fn site(db: &Path, out: &Path) {

@@ -3,12 +3,14 @@
 //! opens it, keeps every file row as it was, shrinks, and gives the same site as the store
 //! that never was at version 4.
 
+mod common;
 mod site_fixture;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use common::site_files;
 use rusqlite::Connection;
 
 /// Version 4's `files` table and its indexes, as migration 1 created them.
@@ -113,32 +115,6 @@ fn site(db: &Path, out: &Path) {
         "gilfree site failed: {}",
         String::from_utf8_lossy(&result.stderr)
     );
-}
-
-/// Every file under `dir` by relative path, with the build time taken out.
-fn site_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let api: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("api/projects.json")).unwrap()).unwrap();
-    let built = api["generated_at"].as_str().unwrap().to_string();
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            let bytes = std::fs::read(&path).unwrap();
-            let bytes = match String::from_utf8(bytes) {
-                Ok(text) => text.replace(&built, "BUILD-TIME").into_bytes(),
-                Err(e) => e.into_bytes(),
-            };
-            out.insert(rel, bytes);
-        }
-    }
-    out
 }
 
 fn pragma(path: &Path, name: &str) -> i64 {

@@ -1,9 +1,10 @@
-//! Helpers shared by the end-to-end tests of `gilfree scan`: the fixture wheels and what the
+//! Helpers shared by the end-to-end tests: the fixture wheels and what the
 //! runtime truth says about them, running the built binary, redacting machine-dependent parts
 //! of its output, and building damaged wheels and installed environments in temporary folders.
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -363,4 +364,32 @@ pub fn readiness_of(doc: &Value) -> Vec<(String, String)> {
             (field("name"), field("readiness"))
         })
         .collect()
+}
+
+/// Every file under `dir`, by relative path, with the build time taken out (the one
+/// `generated_at` of the build, wherever it is written).
+pub fn site_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let api: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("api/projects.json")).unwrap()).unwrap();
+    let built = api["generated_at"].as_str().unwrap().to_string();
+    assert!(!built.is_empty());
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            let bytes = match String::from_utf8(bytes) {
+                Ok(text) => text.replace(&built, "BUILD-TIME").into_bytes(),
+                Err(e) => e.into_bytes(),
+            };
+            out.insert(rel, bytes);
+        }
+    }
+    out
 }
