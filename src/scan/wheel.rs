@@ -262,9 +262,9 @@ pub(super) fn worth_reading_loaded_part(size: u64, end: u64) -> bool {
 /// Reads and inspects one module member. An ELF module whose part past its loadable segments
 /// (symbol tables, debug records, section headers: what the dynamic loader never maps) is
 /// large enough ([`worth_reading_loaded_part`]) is inflated only to where those
-/// segments end, and inspected from its program headers and dynamic section. When that
-/// leaves the verdict unknown or the generator unrecognised (its names may be in the symbol
-/// tables), the whole member is read and inspected again.
+/// segments end, and inspected from its program headers and dynamic section (the generators'
+/// fingerprints are strings the loaded part holds). When that leaves the verdict unknown, the
+/// whole member is read and inspected again.
 fn read_module<R: Read + Seek>(
     archive: &RefCell<&mut WheelArchive<R>>,
     member: &str,
@@ -277,8 +277,7 @@ fn read_module<R: Read + Seek>(
     let part = loaded_part(&mut archive.borrow_mut(), member);
     if let Some(data) = part {
         let v = inspect_named(&data, member, module, python, platform, libs);
-        let decided = v.verdict != Verdict::Unknown && v.binder != Binder::CApi;
-        if decided || v.reason == Reason::NoInitHook {
+        if v.verdict != Verdict::Unknown || v.reason == Reason::NoInitHook {
             return (Ok(data), v);
         }
     }
