@@ -294,10 +294,13 @@ fn read_module<R: Read + Seek>(
 const LAYOUT_HEAD: u64 = 4 << 10;
 
 /// The part of an ELF member its loadable segments map, with the section headers forgotten
-/// (they lie past the cut), when skipping the rest pays (see [`read_module`]).
+/// (they lie past the cut), when skipping the rest pays (see [`read_module`]). A part is not
+/// checked against the member's CRC-32, which covers every byte; inflating still fails on a
+/// damaged stream.
 fn loaded_part<R: Read + Seek>(archive: &mut WheelArchive<R>, member: &str) -> Option<Vec<u8>> {
     let size = archive.member(member)?.size;
-    if !may_read_loaded_part(size) {
+    // A member declaring more than the limit is refused whole, not read in part.
+    if !may_read_loaded_part(size) || size > archive.member_limit() {
         return None;
     }
     let head = archive.read_member_prefix(member, LAYOUT_HEAD).ok()?;
