@@ -851,24 +851,12 @@ fn tiny(name: &str, i: usize, version: &str) -> ProjectSpec {
     }
 }
 
-/// The project pages a crawl asked for, sorted.
-fn pages_read(index: &TestIndex) -> Vec<String> {
-    let mut pages: Vec<String> = index
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with("/simple/"))
-        .map(|r| r.path)
-        .collect();
-    pages.sort();
-    pages
-}
-
 /// Requests, body bytes and seconds of a crawl, for the figures in docs/crawl.md.
 fn cost(index: &TestIndex, doc: &Value) -> String {
     format!(
         "{} request(s) ({} page(s)), {} body byte(s), {:.2} s",
         index.requests().len(),
-        pages_read(index).len(),
+        index.pages_read().len(),
         index.body_bytes_sent(),
         doc["stats"]["seconds"].as_f64().unwrap()
     )
@@ -909,7 +897,7 @@ fn a_night_with_3_changed_projects_out_of_1000_fetches_3_pages() {
     let second = second.json();
     eprintln!("a night with the feed: {}", cost(&index, &second));
     assert_eq!(
-        pages_read(&index),
+        index.pages_read(),
         ["/simple/p0100/", "/simple/p0555/", "/simple/p0777/"]
     );
     let feed = &second["feed"];
@@ -972,7 +960,7 @@ fn a_night_with_3_changed_projects_out_of_1000_fetches_3_pages() {
     assert_eq!(third.code, 0, "{third:?}");
     let third = third.json();
     eprintln!("a night without the feed: {}", cost(&index, &third));
-    assert_eq!(pages_read(&index).len(), 1000);
+    assert_eq!(index.pages_read().len(), 1000);
     assert!(
         index.requests_to("/pypi").is_empty(),
         "--no-feed asks nothing"
@@ -990,7 +978,7 @@ fn a_night_with_3_changed_projects_out_of_1000_fetches_3_pages() {
     index.clear_requests();
     let fourth = crawl(&index, &setup.db(), &list, &text_flags);
     assert_eq!(fourth.code, 0, "{fourth:?}");
-    assert_eq!(pages_read(&index), ["/simple/brand-new/"]);
+    assert_eq!(index.pages_read(), ["/simple/brand-new/"]);
     let line = fourth
         .stdout
         .lines()
@@ -1019,7 +1007,7 @@ fn night_after(answer: impl FnOnce(&TestIndex)) -> (TestIndex, Setup, PathBuf, V
     let second = crawl(&index, &setup.db(), &list, &[]);
     assert_eq!(second.code, 0, "{second:?}");
     let doc = second.json();
-    assert_eq!(pages_read(&index).len(), 20, "every page: {}", doc["feed"]);
+    assert_eq!(index.pages_read().len(), 20, "every page: {}", doc["feed"]);
     assert_eq!(doc["projects"]["changed"], 1);
     assert_eq!(doc["projects"]["unchanged"], 19);
     (index, setup, list, doc)
@@ -1125,7 +1113,7 @@ fn a_feed_refused_falls_back_and_refresh_reads_every_page_recording_the_serial()
         doc["feed"]["reason"],
         format!("HTTP 403 at {}", index.url("/pypi"))
     );
-    assert_eq!(pages_read(&index).len(), 5);
+    assert_eq!(index.pages_read().len(), 5);
     assert!(index.fault_hits(since) >= 1);
     index.clear_faults();
     // --refresh: the feed answers, every page is read all the same.
@@ -1134,13 +1122,13 @@ fn a_feed_refused_falls_back_and_refresh_reads_every_page_recording_the_serial()
     assert_eq!(doc["feed"]["state"], "not-used");
     assert_eq!(doc["feed"]["reason"], "--refresh reads every page");
     assert_eq!(doc["feed"]["recorded"], true);
-    assert_eq!(pages_read(&index).len(), 5);
+    assert_eq!(index.pages_read().len(), 5);
     // The next night continues from the refreshed run.
     index.clear_requests();
     let doc = crawl(&index, &setup.db(), &list, &[]).json();
     assert_eq!(doc["feed"]["state"], "used", "{}", doc["feed"]);
     assert_eq!(doc["feed"]["since_run"], 3);
-    assert!(pages_read(&index).is_empty());
+    assert!(index.pages_read().is_empty());
     assert_eq!(doc["projects"]["unchanged"], 5);
 }
 
@@ -1179,11 +1167,11 @@ fn a_resumed_run_uses_the_feed_but_records_no_serial_it_did_not_begin_with() {
     assert_eq!(feed["since_run"], 1);
     assert_eq!(feed["recorded"], false, "{feed}");
     assert_eq!(feed["pages_spared"], 4);
-    assert_eq!(pages_read(&index), ["/simple/p0004/"]);
+    assert_eq!(index.pages_read(), ["/simple/p0004/"]);
     // The next night continues from run 1, the last with a serial.
     index.clear_requests();
     let doc = crawl(&index, &setup.db(), &list, &[]).json();
     assert_eq!(doc["feed"]["since_run"], 1, "{}", doc["feed"]);
     assert_eq!(doc["feed"]["recorded"], true);
-    assert_eq!(pages_read(&index), ["/simple/p0004/"]);
+    assert_eq!(index.pages_read(), ["/simple/p0004/"]);
 }

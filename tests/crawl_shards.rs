@@ -545,18 +545,6 @@ fn a_shard_resumes_its_own_unfinished_run_of_its_batch() {
     assert_eq!(doc["projects"]["crawled"], mine.len() as u64 - 1);
 }
 
-/// The project pages a crawl asked for, sorted.
-fn pages_read(index: &TestIndex) -> Vec<String> {
-    let mut pages: Vec<String> = index
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with("/simple/"))
-        .map(|r| r.path)
-        .collect();
-    pages.sort();
-    pages
-}
-
 #[test]
 fn each_shard_continues_from_its_own_serial() {
     let index = index();
@@ -604,7 +592,7 @@ fn each_shard_continues_from_its_own_serial() {
             want.push("/simple/no-such-project/".into());
         }
         want.sort();
-        assert_eq!(pages_read(&index), want);
+        assert_eq!(index.pages_read(), want);
         let spared = doc["planned"].as_u64().unwrap() - want.len() as u64;
         assert_eq!(feed["pages_spared"], spared);
     }

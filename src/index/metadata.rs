@@ -94,11 +94,9 @@ fn from_wheel(fetch: &dyn Fetch, file: &DistFile) -> Result<String, MetadataErro
         .ok_or_else(|| MetadataError::NoMetadata {
             filename: file.filename.clone(),
         })?;
-    // The local header (30 bytes, the name, an extra field of rarely more than a few dozen
-    // bytes) and the compressed data, in one request when the tail did not hold them.
-    let span = 30 + member.name.len() as u64 + 256 + member.compressed_size;
+    // The local header and the compressed data, in one request when the tail did not hold them.
     remote
-        .prefetch(&[(member.header_offset, span)])
+        .prefetch(&[member.span(member.compressed_size)])
         .map_err(fetch_err)?;
     let name = member.name.clone();
     let mut archive = WheelArchive::new(remote, &file.filename).map_err(wheel_err)?;

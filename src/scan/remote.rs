@@ -667,8 +667,7 @@ fn read_plan(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<R
             }
         }
     }
-    // Local header (30 bytes + name + extra field, which is rarely more than a few dozen
-    // bytes) and the compressed data. A module large enough to be read only as far as its
+    // Local header and compressed data of each member. A module large enough to be read only as far as its
     // loadable segments go gets its first bytes here and the rest as the reading asks.
     let (large, small): (Vec<MemberInfo>, Vec<MemberInfo>) = members
         .into_iter()
@@ -676,12 +675,8 @@ fn read_plan(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<R
         .partition(|m| super::wheel::may_read_loaded_part(m.size));
     let ranges: Vec<(u64, u64)> = small
         .iter()
-        .map(|m| member_range(m, m.compressed_size))
-        .chain(
-            large
-                .iter()
-                .map(|m| member_range(m, m.compressed_size.min(HEAD_OF_LARGE_MODULE))),
-        )
+        .map(|m| m.span(m.compressed_size))
+        .chain(large.iter().map(|m| m.span(HEAD_OF_LARGE_MODULE)))
         .collect();
     let fetched: u64 = small.iter().chain(&large).map(|m| m.compressed_size).sum();
     // A model takes about a tenth of its file (pointer map, symbols); a second big member
@@ -692,12 +687,6 @@ fn read_plan(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<R
         large,
         memory,
     })
-}
-
-/// A member's local header (30 bytes + name + extra field, which is rarely more than a few
-/// dozen bytes) and `data` bytes of its compressed data.
-fn member_range(m: &MemberInfo, data: u64) -> (u64, u64) {
-    (m.header_offset, 30 + m.name.len() as u64 + 256 + data)
 }
 
 /// The ranges of the large modules still to fetch, once their first bytes are here: for a
@@ -717,7 +706,7 @@ fn loaded_parts(remote: &mut RemoteFile, large: &[MemberInfo]) -> Vec<(u64, u64)
                     let share = u64::try_from(share).unwrap_or(u64::MAX);
                     share.saturating_add(share / 8).min(m.compressed_size)
                 });
-            member_range(m, data)
+            m.span(data)
         })
         .collect()
 }

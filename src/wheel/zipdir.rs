@@ -52,6 +52,18 @@ pub struct MemberInfo {
     pub is_dir: bool,
 }
 
+impl MemberInfo {
+    /// The byte range `(offset, length)` that holds the member's local header and the first
+    /// `data` bytes of its compressed data, for a ranged read: the 30-byte header, the name
+    /// and an extra field of rarely more than a few dozen bytes (256 are allowed for it).
+    pub fn span(&self, data: u64) -> (u64, u64) {
+        (
+            self.header_offset,
+            30 + self.name.len() as u64 + 256 + data.min(self.compressed_size),
+        )
+    }
+}
+
 /// Where the central directory is, from the end record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CentralDirectoryLocation {

@@ -470,6 +470,18 @@ impl TestIndex {
     }
 
     /// The requests for `path`.
+    /// The project pages (`/simple/NAME/`) asked for so far, sorted.
+    pub fn pages_read(&self) -> Vec<String> {
+        let mut pages: Vec<String> = self
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/simple/"))
+            .map(|r| r.path)
+            .collect();
+        pages.sort();
+        pages
+    }
+
     pub fn requests_to(&self, path: &str) -> Vec<Request> {
         self.requests()
             .into_iter()
