@@ -297,7 +297,11 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
     needle.push(0);
     let mut targets: HashSet<u64> = HashSet::new();
     let offsets = bin.offset_index();
-    for off in memmem::find_iter(bin.data, &needle) {
+    let finder = memmem::Finder::new(&needle);
+    let hits = string_ranges(bin)
+        .into_iter()
+        .flat_map(|(a, b)| finder.find_iter(&bin.data[a..b]).map(move |at| a + at));
+    for off in hits {
         let Some(addr) = offsets.addr(off as u64) else {
             continue;
         };
@@ -345,6 +349,37 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
         )
     });
     found.into_iter().next()
+}
+
+/// The file ranges a module's name string can be in, in file order: every mapped range but
+/// the code sections (`.text`, `__TEXT,__text`), which hold no string a def points to and are
+/// most of a big library (a 329 MB one that dozens of stub modules hand off to is searched
+/// once per stub). A file modelled from its segments alone is searched whole.
+fn string_ranges(bin: &Binary) -> Vec<(usize, usize)> {
+    let len = bin.data.len();
+    let mut ranges: Vec<(usize, usize)> = bin
+        .segments
+        .iter()
+        .filter(|s| !(s.exec && matches!(s.name.as_str(), ".text" | "__TEXT,__text")))
+        .filter_map(|s| {
+            let start = usize::try_from(s.offset).ok()?.min(len);
+            let end = usize::try_from(s.offset.saturating_add(s.filesize))
+                .ok()?
+                .min(len);
+            (start < end).then_some((start, end))
+        })
+        .collect();
+    ranges.sort_unstable();
+    // Ranges that touch or overlap are searched as one, so that no match is missed across a
+    // boundary or found twice.
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
 }
 
 /// One entry of a slot array as read from the file.
@@ -1501,6 +1536,47 @@ mod tests {
             (Verdict::Unknown, Reason::SetGilRuntimeValue)
         );
         assert!(f.evidence.contains("100000 places"), "{}", f.evidence);
+    }
+
+    /// The def search skips code sections and unmapped bytes, and searches ranges that touch
+    /// or overlap as one (a name across two sections is still found, and found once).
+    #[test]
+    fn name_search_skips_code_sections_only() {
+        let data = vec![0u8; 0x1000];
+        let seg = |name: &str, offset, filesize, exec| Segment {
+            name: name.into(),
+            vaddr: 0x10_0000 + offset,
+            vsize: filesize,
+            offset,
+            filesize,
+            exec,
+            write: false,
+        };
+        let bin = Binary::bare(
+            Arch::X86_64,
+            &data,
+            vec![
+                seg(".rodata", 0x100, 0x100, false),
+                seg(".eh_frame", 0x200, 0x80, false), // touches .rodata
+                seg(".text", 0x400, 0x400, true),
+                seg(".plt", 0x800, 0x40, true), // code too, but small and not skipped
+                seg("LOAD@0x900", 0x900, 0x100, true), // a segment: its contents are unknown
+                seg("__TEXT,__cstring", 0xa00, 0x100, true),
+                seg(".data", 0xb80, 0x80, false),
+                seg(".data.overlap", 0xba0, 0x100, false), // overlaps .data
+                seg("past the end", 0xf80, 0x200, false),
+            ],
+        );
+        assert_eq!(
+            string_ranges(&bin),
+            [
+                (0x100, 0x280),
+                (0x800, 0x840),
+                (0x900, 0xb00),
+                (0xb80, 0xca0),
+                (0xf80, 0x1000)
+            ]
+        );
     }
 
     /// Resource check regression: a 4.8 MB ELF with 60,000 executable sections and 200,000
