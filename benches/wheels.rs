@@ -91,6 +91,11 @@ fn load(root: &Path, id: &'static str, folder: &str, prefix: &str) -> Result<Whe
         .ok_or_else(|| format!("no {prefix}*.whl in {}", dir.display()))?;
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let name = WheelFilename::parse(file).map_err(|e| e.to_string())?;
+    load_path(path, id, name)
+}
+
+/// Scan a wheel once to learn what its scan reads.
+fn load_path(path: PathBuf, id: &'static str, name: WheelFilename) -> Result<Wheel, String> {
     let mut w = Wheel {
         id,
         path,
@@ -141,8 +146,117 @@ fn median_ns(dir: &Path, group: &str, function: &str, since: SystemTime) -> Opti
     json["median"]["point_estimate"].as_f64()
 }
 
+/// Every wheel under the x86-64 folders, in process, best of `runs`: the whole-wheel table
+/// the "no wheel over 3x its own inflate" is checked against, without the process
+/// start-up (about 1 ms) that one process per wheel adds to wheels inflated in 0.2 ms.
+/// Run with `GILFREE_BENCH_ALL=1 cargo bench --bench wheels`.
+fn all_wheels(root: &Path, runs: usize) {
+    let mut paths: Vec<PathBuf> = ["linux-x86_64", "linux-x86_64-b", "big"]
+        .iter()
+        .filter_map(|folder| std::fs::read_dir(root.join(folder)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    paths.sort();
+    let best = |f: &mut dyn FnMut()| {
+        (0..runs)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    // (wheel, MB inflated once, inflate s, scan s, hash s)
+    let mut rows: Vec<(String, f64, f64, f64, f64)> = Vec::new();
+    for path in &paths {
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Ok(name) = WheelFilename::parse(file) else {
+            continue;
+        };
+        let Ok(w) = load_path(path.clone(), "all", name) else {
+            continue;
+        };
+        if w.reads.is_empty() {
+            continue; // no extension member read: no floor to compare with
+        }
+        let inflate = best(&mut || {
+            inflate(&w);
+        });
+        let scan = best(&mut || {
+            scan(&w);
+        });
+        let hash = best(&mut || {
+            black_box(sha256(&w.path));
+        });
+        let once: u64 = w.reads.values().sum();
+        rows.push((file.to_string(), once as f64 / 1e6, inflate, scan, hash));
+        eprint!("\r{}/{}", rows.len(), paths.len());
+    }
+    eprintln!();
+    rows.sort_by(|a, b| (b.3 / b.2).total_cmp(&(a.3 / a.2)));
+    println!(
+        "{} wheels in process, best of {runs}; x = scan / inflate of the same member bytes",
+        rows.len()
+    );
+    println!(
+        "{:<60} {:>8} {:>10} {:>9} {:>6} {:>9} {:>7}",
+        "wheel", "MB", "inflate s", "scan s", "x", "hash s", "x+hash"
+    );
+    for r in rows.iter().take(15) {
+        println!(
+            "{:<60} {:>8.1} {:>10.4} {:>9.4} {:>6.2} {:>9.4} {:>7.2}",
+            &r.0[..r.0.len().min(60)],
+            r.1,
+            r.2,
+            r.3,
+            r.3 / r.2,
+            r.4,
+            (r.3 + r.4) / r.2
+        );
+    }
+    let (i, s, h) = rows
+        .iter()
+        .fold((0.0, 0.0, 0.0), |t, r| (t.0 + r.2, t.1 + r.3, t.2 + r.4));
+    println!(
+        "{:<60} {:>8} {:>10.3} {:>9.3} {:>6.2} {:>9.3} {:>7.2}",
+        "total",
+        "",
+        i,
+        s,
+        s / i,
+        h,
+        (s + h) / i
+    );
+    let over = rows.iter().filter(|r| r.3 / r.2 > 3.0).count();
+    let big = rows.iter().filter(|r| r.2 >= 0.01).collect::<Vec<_>>();
+    let worst_big = big.iter().map(|r| r.3 / r.2).fold(0.0, f64::max);
+    println!(
+        "{over} wheel(s) over 3x; worst of the {} wheels inflated in >= 10 ms: {worst_big:.2}x",
+        big.len()
+    );
+}
+
+/// The wheel's sha256, as `gilfree scan` computes it before the scan.
+fn sha256(path: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut f = std::fs::File::open(path).expect("opened before");
+    std::io::copy(&mut f, &mut h).expect("read before");
+    h.finalize().to_vec()
+}
+
 fn main() {
     let root = wheels_dir();
+    if std::env::var_os("GILFREE_BENCH_ALL").is_some() {
+        let runs = std::env::var("GILFREE_BENCH_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5);
+        all_wheels(&root, runs);
+        return;
+    }
     let mut wheels = Vec::new();
     for &(id, folder, prefix) in PICKS {
         match load(&root, id, folder, prefix) {
