@@ -47,7 +47,7 @@ pub fn detect_in(bin: &Binary) -> Binder {
     .unwrap_or_else(|| {
         bin.segments
             .iter()
-            .filter(|s| s.exec && instructions_only(&s.name))
+            .filter(|s| s.instructions_only())
             .filter_map(|s| file_range(s.offset, s.filesize, bin.data.len()))
             .collect()
     });
@@ -68,13 +68,6 @@ fn file_range(offset: u64, size: u64, len: usize) -> Option<(usize, usize)> {
     let start = usize::try_from(offset).ok()?;
     let end = start.checked_add(usize::try_from(size).ok()?)?;
     (size > 0 && end <= len).then_some((start, end))
-}
-
-/// Whether a section's name says it holds instructions only.
-fn instructions_only(name: &str) -> bool {
-    let section = name.rsplit(',').next().unwrap_or(name);
-    matches!(section, ".text" | "__text" | "__stubs" | "__stub_helper")
-        || section.starts_with(".text.")
 }
 
 /// The file ranges of an ELF file's sections that hold no names or strings: code, unwind

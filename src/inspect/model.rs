@@ -71,6 +71,16 @@ impl Segment {
     fn contains(&self, addr: u64) -> bool {
         addr >= self.vaddr && addr - self.vaddr < self.vsize
     }
+
+    /// Whether this is executable and its section name says it holds instructions only
+    /// (`.text`, `__TEXT,__text`, Mach-O stubs): no name or string a search looks for is
+    /// there. A segment without a section name is never assumed to be code only.
+    pub fn instructions_only(&self) -> bool {
+        let section = self.name.rsplit(',').next().unwrap_or(&self.name);
+        self.exec
+            && (matches!(section, ".text" | "__text" | "__stubs" | "__stub_helper")
+                || section.starts_with(".text."))
+    }
 }
 
 /// What a pointer-sized location holds once the loader has done its work.

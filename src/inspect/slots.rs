@@ -352,7 +352,7 @@ fn scan_for_def(bin: &Binary, module: &str) -> Option<Def> {
 }
 
 /// The file ranges a module's name string can be in, in file order: every mapped range but
-/// the code sections (`.text`, `__TEXT,__text`), which hold no string a def points to and are
+/// the code sections ([`super::model::Segment::instructions_only`]), which hold no string a def points to and are
 /// most of a big library (a 329 MB one that dozens of stub modules hand off to is searched
 /// once per stub). A file modelled from its segments alone is searched whole.
 fn string_ranges(bin: &Binary) -> Vec<(usize, usize)> {
@@ -360,7 +360,7 @@ fn string_ranges(bin: &Binary) -> Vec<(usize, usize)> {
     let mut ranges: Vec<(usize, usize)> = bin
         .segments
         .iter()
-        .filter(|s| !(s.exec && matches!(s.name.as_str(), ".text" | "__TEXT,__text")))
+        .filter(|s| !s.instructions_only())
         .filter_map(|s| {
             let start = usize::try_from(s.offset).ok()?.min(len);
             let end = usize::try_from(s.offset.saturating_add(s.filesize))
