@@ -230,7 +230,10 @@ fn all_wheels(root: &Path, runs: usize) {
         (s + h) / i
     );
     for (what, cost) in [
-        ("scan", (|r| r.3) as fn(&(String, f64, f64, f64, f64)) -> f64),
+        (
+            "scan",
+            (|r| r.3) as fn(&(String, f64, f64, f64, f64)) -> f64,
+        ),
         ("scan + hash", |r| r.3 + r.4),
     ] {
         let over = rows.iter().filter(|r| cost(r) / r.2 > 3.0).count();
