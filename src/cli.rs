@@ -150,7 +150,8 @@ pub fn platforms_of(args: &[PlatformArg]) -> Vec<Platform> {
 /// Options for reaching the index and using the store, shared by `scan` and `audit`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IndexArgs {
-    /// Worker threads (and concurrent downloads).
+    /// Worker threads (and concurrent downloads); with more than one, a big local wheel is
+    /// hashed on a thread of its own while its members are read.
     #[arg(short = 'j', long, default_value_t = default_jobs())]
     pub jobs: usize,
     /// The package index's Simple API root.

@@ -351,3 +351,26 @@ fn a_module_no_distribution_owns_is_reported_on_its_own() {
     assert_eq!(lru.len(), 1);
     assert_eq!(lru[0]["modules"][0]["module"], "lru._lru");
 }
+
+/// A wheel big enough to be hashed on a second thread (16 MiB of stub data in a stored
+/// member) gets the same reports, and the same sha256, as with one job.
+#[test]
+fn a_big_wheel_hashed_beside_its_scan_reports_as_with_one_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = replace_member(&wheel_path(LRU), "lru/__init__.pyi", &vec![b'#'; 17 << 20]);
+    let path = tmp.path().join(LRU);
+    std::fs::write(&path, &big).unwrap();
+    let reports = |jobs| {
+        let cfg = ScanConfig {
+            jobs,
+            ..ScanConfig::default()
+        };
+        let report = scan_paths(std::slice::from_ref(&path), &cfg);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        serde_json::to_value(&report.wheels).unwrap()
+    };
+    let (one, two) = (reports(1), reports(2));
+    assert_eq!(one, two);
+    assert_eq!(two[0]["sha256"], json!(sha256_hex(&big)));
+    assert_eq!(two[0]["modules"][0]["verdict"], json!("gil-used"));
+}
