@@ -177,10 +177,10 @@ fn scan_wheel_file(
     let failed = |e: std::io::Error| format!("{}: {e}", path.display());
     let file = File::open(path).map_err(failed)?;
     let len = file.metadata().map_err(failed)?.len();
-    let scan = |sha| {
+    let scan = || {
         scan_wheel(
             &wf,
-            sha,
+            None,
             WheelArchive::new(BufReader::new(file), &filename),
             cfg,
         )
@@ -190,7 +190,7 @@ fn scan_wheel_file(
     let (reports, (sha, size)) = if cfg.jobs > 1 && len >= HASH_ASIDE_MIN {
         std::thread::scope(|s| {
             let hash = s.spawn(|| sha256_file(path));
-            let reports = scan(None);
+            let reports = scan();
             let hashed = hash.join().unwrap_or_else(|_| {
                 Err(std::io::Error::other(
                     "the thread hashing the wheel panicked",
@@ -200,10 +200,11 @@ fn scan_wheel_file(
         })
         .map_err(failed)?
     } else {
-        let (sha, size) = sha256_file(path).map_err(failed)?;
-        (scan(Some(sha.clone())), (sha, size))
+        let hashed = sha256_file(path).map_err(failed)?;
+        (scan(), hashed)
     };
     bytes.fetch_add(size, Ordering::Relaxed);
+    // The reports were made before the hash was known.
     Ok(reports
         .into_iter()
         .map(|r| WheelReport {
