@@ -667,8 +667,9 @@ fn read_plan(remote: &mut RemoteFile, label: &str, cfg: &ScanConfig) -> Result<R
             }
         }
     }
-    // Local header and compressed data of each member. A module large enough to be read only as far as its
-    // loadable segments go gets its first bytes here and the rest as the reading asks.
+    // Local header and compressed data of each member. A module large enough to be read only
+    // as far as its loadable segments go gets its first bytes here and the rest as the
+    // reading asks.
     let (large, small): (Vec<MemberInfo>, Vec<MemberInfo>) = members
         .into_iter()
         .filter(|m| wanted.contains(&m.name))

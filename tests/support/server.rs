@@ -469,7 +469,6 @@ impl TestIndex {
         lock(&self.state.log).clone()
     }
 
-    /// The requests for `path`.
     /// The project pages (`/simple/NAME/`) asked for so far, sorted.
     pub fn pages_read(&self) -> Vec<String> {
         let mut pages: Vec<String> = self
@@ -482,6 +481,7 @@ impl TestIndex {
         pages
     }
 
+    /// The requests for `path`.
     pub fn requests_to(&self, path: &str) -> Vec<Request> {
         self.requests()
             .into_iter()
