@@ -168,8 +168,7 @@ fn all_wheels(root: &Path, runs: usize) {
             })
             .fold(f64::INFINITY, f64::min)
     };
-    // (wheel, MB inflated once, inflate s, scan s, hash s)
-    let mut rows: Vec<(String, f64, f64, f64, f64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for path in &paths {
         let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let Ok(name) = WheelFilename::parse(file) else {
@@ -181,21 +180,23 @@ fn all_wheels(root: &Path, runs: usize) {
         if w.reads.is_empty() {
             continue; // no extension member read: no floor to compare with
         }
-        let inflate = best(&mut || {
-            inflate(&w);
+        rows.push(Row {
+            wheel: file.to_string(),
+            mb: w.reads.values().sum::<u64>() as f64 / 1e6,
+            inflate: best(&mut || {
+                inflate(&w);
+            }),
+            scan: best(&mut || {
+                scan(&w);
+            }),
+            hash: best(&mut || {
+                black_box(sha256(&w.path));
+            }),
         });
-        let scan = best(&mut || {
-            scan(&w);
-        });
-        let hash = best(&mut || {
-            black_box(sha256(&w.path));
-        });
-        let once: u64 = w.reads.values().sum();
-        rows.push((file.to_string(), once as f64 / 1e6, inflate, scan, hash));
         eprint!("\r{}/{}", rows.len(), paths.len());
     }
     eprintln!();
-    rows.sort_by(|a, b| (b.3 / b.2).total_cmp(&(a.3 / a.2)));
+    rows.sort_by(|a, b| (b.scan / b.inflate).total_cmp(&(a.scan / a.inflate)));
     println!(
         "{} wheels in process, best of {runs}; x = scan / inflate of the same member bytes",
         rows.len()
@@ -207,18 +208,17 @@ fn all_wheels(root: &Path, runs: usize) {
     for r in rows.iter().take(15) {
         println!(
             "{:<60} {:>8.1} {:>10.4} {:>9.4} {:>6.2} {:>9.4} {:>7.2}",
-            &r.0[..r.0.len().min(60)],
-            r.1,
-            r.2,
-            r.3,
-            r.3 / r.2,
-            r.4,
-            (r.3 + r.4) / r.2
+            &r.wheel[..r.wheel.len().min(60)],
+            r.mb,
+            r.inflate,
+            r.scan,
+            r.scan / r.inflate,
+            r.hash,
+            (r.scan + r.hash) / r.inflate
         );
     }
-    let (i, s, h) = rows
-        .iter()
-        .fold((0.0, 0.0, 0.0), |t, r| (t.0 + r.2, t.1 + r.3, t.2 + r.4));
+    let sum = |f: fn(&Row) -> f64| rows.iter().map(f).sum::<f64>();
+    let (i, s, h) = (sum(|r| r.inflate), sum(|r| r.scan), sum(|r| r.hash));
     println!(
         "{:<60} {:>8} {:>10.3} {:>9.3} {:>6.2} {:>9.3} {:>7.2}",
         "total",
@@ -229,21 +229,25 @@ fn all_wheels(root: &Path, runs: usize) {
         h,
         (s + h) / i
     );
-    for (what, cost) in [
-        (
-            "scan",
-            (|r| r.3) as fn(&(String, f64, f64, f64, f64)) -> f64,
-        ),
-        ("scan + hash", |r| r.3 + r.4),
-    ] {
-        let over = rows.iter().filter(|r| cost(r) / r.2 > 3.0).count();
-        let big = rows.iter().filter(|r| r.2 >= 0.01).collect::<Vec<_>>();
-        let worst_big = big.iter().map(|r| cost(r) / r.2).fold(0.0, f64::max);
+    let big: Vec<&Row> = rows.iter().filter(|r| r.inflate >= 0.01).collect();
+    for (what, with_hash) in [("scan", false), ("scan + hash", true)] {
+        let cost = |r: &Row| r.scan + if with_hash { r.hash } else { 0.0 };
+        let over = rows.iter().filter(|r| cost(r) / r.inflate > 3.0).count();
+        let worst_big = big.iter().map(|r| cost(r) / r.inflate).fold(0.0, f64::max);
         println!(
             "{what}: {over} wheel(s) over 3x; worst of the {} wheels inflated in >= 10 ms: {worst_big:.2}x",
             big.len()
         );
     }
+}
+
+/// One wheel of [`all_wheels`]: MB inflated once, and the best seconds of each measure.
+struct Row {
+    wheel: String,
+    mb: f64,
+    inflate: f64,
+    scan: f64,
+    hash: f64,
 }
 
 /// The wheel's sha256, as `gilfree scan` computes it before the scan.
